@@ -1,0 +1,286 @@
+//! Per-author chain validation as a state machine: verified entries go in,
+//! in any order, with the current time; accepted entries (in chain order),
+//! an outcome and any equivocation come out.
+//!
+//! Gaps are queued (bounded per author and in total) and drained when the
+//! missing predecessor arrives. Two different entries with the same author
+//! and seq are an equivocation; the validator reports it with the conflicting
+//! entry so the caller can build a transferable [`EquivocationProof`] (the
+//! validator keeps only ids of accepted entries, not their bytes, so memory
+//! stays small when a node restores millions of entries).
+
+use crate::cbor::{self, CborError};
+use crate::ids::{EntryId, OrgKey};
+use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_BYTES, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL};
+use crate::roster::Roster;
+use crate::validate::{verify_entry, IgnoreReason, Outcome, RejectReason, VerifiedEntry};
+use minicbor::{Decode, Encode};
+use std::collections::{BTreeMap, HashMap};
+
+/// What happened to one ingested entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    /// What gossip should do with the message.
+    pub outcome: Outcome,
+    /// Entries that joined their author's chain, in order: the ingested one
+    /// and any queued successors it unblocked.
+    pub accepted: Vec<VerifiedEntry>,
+    /// An equivocation the entry revealed.
+    pub fork: Option<Fork>,
+    /// Queued successors dropped because they no longer link (a branch of a
+    /// fork) or their timestamp regressed.
+    pub discarded: usize,
+}
+
+/// An equivocation found during ingest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fork {
+    /// Both conflicting entries were in hand; here is the proof.
+    Proven(EquivocationProof),
+    /// The conflict is with an already accepted entry; fetch its envelope
+    /// from storage and call [`EquivocationProof::new`].
+    WithAccepted {
+        /// Id of the accepted entry at the same seq.
+        existing: EntryId,
+        /// The conflicting entry.
+        incoming: VerifiedEntry,
+    },
+}
+
+#[derive(Debug, Default)]
+struct AuthorChain {
+    /// Ids of accepted entries; index `seq - 1`.
+    ids: Vec<EntryId>,
+    /// Timestamp of the head.
+    last_timestamp_ms: u64,
+    /// Out-of-order entries by seq, all beyond the head.
+    pending: BTreeMap<u64, VerifiedEntry>,
+}
+
+/// The state of every author's chain as seen by one node.
+#[derive(Debug, Default)]
+pub struct ChainValidator {
+    authors: HashMap<OrgKey, AuthorChain>,
+    pending_total: usize,
+}
+
+impl ChainValidator {
+    /// An empty validator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Restores an author's accepted chain from storage: ids in seq order
+    /// starting at 1, and the head's timestamp.
+    pub fn restore(&mut self, author: OrgKey, ids: Vec<EntryId>, last_timestamp_ms: u64) {
+        let chain = self.authors.entry(author).or_default();
+        self.pending_total -= chain.pending.len();
+        *chain = AuthorChain {
+            ids,
+            last_timestamp_ms,
+            pending: BTreeMap::new(),
+        };
+    }
+
+    /// The author's head: `(seq, id)` of the last accepted entry.
+    pub fn head(&self, author: &OrgKey) -> Option<(u64, EntryId)> {
+        let chain = self.authors.get(author)?;
+        chain.ids.last().map(|id| (chain.ids.len() as u64, *id))
+    }
+
+    /// All heads, in no particular order.
+    pub fn heads(&self) -> impl Iterator<Item = (OrgKey, u64, EntryId)> + '_ {
+        self.authors
+            .iter()
+            .filter_map(|(author, chain)| chain.ids.last().map(|id| (*author, chain.ids.len() as u64, *id)))
+    }
+
+    /// The id accepted at `(author, seq)`.
+    pub fn accepted_id(&self, author: &OrgKey, seq: u64) -> Option<EntryId> {
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.authors.get(author)?.ids.get(index).copied()
+    }
+
+    /// Entries held out of order, across all authors.
+    pub fn pending_len(&self) -> usize {
+        self.pending_total
+    }
+
+    /// Seqs missing before each author's queued entries: `(author, from, to)`
+    /// inclusive ranges a sync should fetch.
+    pub fn gaps(&self) -> Vec<(OrgKey, u64, u64)> {
+        let mut gaps = Vec::new();
+        for (author, chain) in &self.authors {
+            let mut next = chain.ids.len() as u64 + 1;
+            for &seq in chain.pending.keys() {
+                if seq > next {
+                    gaps.push((*author, next, seq - 1));
+                }
+                next = seq + 1;
+            }
+        }
+        gaps
+    }
+
+    /// Ingests one verified entry at time `now_ms` (the receiver's clock).
+    pub fn ingest(&mut self, entry: VerifiedEntry, now_ms: u64) -> IngestReport {
+        let header = entry.header();
+        if header.timestamp_ms > now_ms.saturating_add(MAX_CLOCK_SKEW_MS) {
+            return report(Outcome::Ignore(IgnoreReason::FutureTimestamp));
+        }
+        let author = header.author;
+        let seq = header.seq;
+        let chain = self.authors.entry(author).or_default();
+        let next = chain.ids.len() as u64 + 1;
+
+        if seq < next {
+            let existing = chain.ids[(seq - 1) as usize];
+            if existing == entry.id() {
+                return report(Outcome::Ignore(IgnoreReason::Duplicate));
+            }
+            let mut r = report(Outcome::Ignore(IgnoreReason::Equivocation));
+            r.fork = Some(Fork::WithAccepted {
+                existing,
+                incoming: entry,
+            });
+            return r;
+        }
+
+        if seq > next {
+            if seq - next > MAX_GAP_WINDOW {
+                return report(Outcome::Ignore(IgnoreReason::TooFarAhead));
+            }
+            if let Some(queued) = chain.pending.get(&seq) {
+                if queued.id() == entry.id() {
+                    return report(Outcome::Ignore(IgnoreReason::Duplicate));
+                }
+                let mut r = report(Outcome::Ignore(IgnoreReason::Equivocation));
+                r.fork = EquivocationProof::new(queued, &entry).ok().map(Fork::Proven);
+                return r;
+            }
+            if chain.pending.len() >= MAX_PENDING_PER_AUTHOR || self.pending_total >= MAX_PENDING_TOTAL {
+                return report(Outcome::Ignore(IgnoreReason::QueueFull));
+            }
+            chain.pending.insert(seq, entry);
+            self.pending_total += 1;
+            return report(Outcome::Ignore(IgnoreReason::Gap));
+        }
+
+        // seq == next: it extends the chain if it links.
+        if let Err(outcome) = links(chain, &entry) {
+            return report(outcome);
+        }
+        let mut r = report(Outcome::Accept);
+        push(chain, &entry);
+        r.accepted.push(entry);
+        while let Some(queued) = chain.pending.remove(&(chain.ids.len() as u64 + 1)) {
+            self.pending_total -= 1;
+            if links(chain, &queued).is_ok() {
+                push(chain, &queued);
+                r.accepted.push(queued);
+            } else {
+                r.discarded += 1;
+            }
+        }
+        r
+    }
+}
+
+fn report(outcome: Outcome) -> IngestReport {
+    IngestReport {
+        outcome,
+        accepted: Vec::new(),
+        fork: None,
+        discarded: 0,
+    }
+}
+
+fn links(chain: &AuthorChain, entry: &VerifiedEntry) -> Result<(), Outcome> {
+    let header = entry.header();
+    if header.prev != chain.ids.last().copied() {
+        return Err(Outcome::Ignore(IgnoreReason::PrevMismatch));
+    }
+    if header.timestamp_ms < chain.last_timestamp_ms {
+        return Err(Outcome::Reject(RejectReason::TimestampRegressed));
+    }
+    Ok(())
+}
+
+fn push(chain: &mut AuthorChain, entry: &VerifiedEntry) {
+    chain.ids.push(entry.id());
+    chain.last_timestamp_ms = entry.header().timestamp_ms;
+}
+
+/// Two validly signed envelopes by one author with the same seq and
+/// different headers: proof, checkable by anyone holding the roster, that
+/// the author showed different histories. CBOR `{0: bstr, 1: bstr}` with the
+/// first envelope bytewise smaller, so a proof has one encoding.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct EquivocationProof {
+    /// The bytewise smaller envelope.
+    #[n(0)]
+    #[cbor(with = "minicbor::bytes")]
+    pub first: Vec<u8>,
+    /// The bytewise larger envelope.
+    #[n(1)]
+    #[cbor(with = "minicbor::bytes")]
+    pub second: Vec<u8>,
+}
+
+/// Why two envelopes are not an equivocation proof.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// Not canonical CBOR of the proof structure.
+    #[error("proof encoding: {0}")]
+    Encoding(#[from] CborError),
+    /// One of the envelopes does not verify.
+    #[error("an envelope does not verify: {0}")]
+    Invalid(RejectReason),
+    /// The envelopes differ in author or seq, or have the same header.
+    #[error("the envelopes are not two different headers for one author and seq")]
+    NotConflicting,
+    /// The envelopes are not in ascending byte order.
+    #[error("envelopes must be in ascending byte order")]
+    Order,
+}
+
+impl EquivocationProof {
+    /// Builds a proof from two verified entries.
+    pub fn new(a: &VerifiedEntry, b: &VerifiedEntry) -> Result<Self, ProofError> {
+        let (ha, hb) = (a.header(), b.header());
+        if ha.author != hb.author || ha.seq != hb.seq || ha == hb {
+            return Err(ProofError::NotConflicting);
+        }
+        let (first, second) = if a.envelope() < b.envelope() { (a, b) } else { (b, a) };
+        Ok(EquivocationProof {
+            first: first.envelope().to_vec(),
+            second: second.envelope().to_vec(),
+        })
+    }
+
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(self)
+    }
+
+    /// Decodes (canonical form and size only).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProofError> {
+        Ok(cbor::decode_canonical(bytes, 2 * MAX_ENVELOPE_BYTES + 16)?)
+    }
+
+    /// Verifies the proof; returns the equivocating author and seq.
+    pub fn verify(&self, roster: &Roster) -> Result<(OrgKey, u64), ProofError> {
+        if self.first >= self.second {
+            return Err(ProofError::Order);
+        }
+        let a = verify_entry(roster, &self.first, None).map_err(ProofError::Invalid)?;
+        let b = verify_entry(roster, &self.second, None).map_err(ProofError::Invalid)?;
+        let (ha, hb) = (a.header(), b.header());
+        if ha.author != hb.author || ha.seq != hb.seq || ha == hb {
+            return Err(ProofError::NotConflicting);
+        }
+        Ok((ha.author, ha.seq))
+    }
+}

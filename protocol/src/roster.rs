@@ -1,0 +1,469 @@
+//! The roster: who is in the consortium, with which keys, nodes and role,
+//! and the quorum rule that lets it change.
+//!
+//! Version 1 (genesis) is signed by every founding member; a node pins its
+//! hash. Version n+1 names the hash of version n and is valid only with
+//! signatures from more than `quorum` of version n's members.
+
+use crate::body::strictly_ascending;
+use crate::cbor::{self, CborError};
+use crate::ids::{Hash32, OrgKey};
+use crate::keys::{check_public_key, verify_strict, EncryptionKey, OrgSigningKey};
+use crate::limits::{
+    MAX_ADDRS_PER_MEMBER, MAX_ADDR_BYTES, MAX_NETWORK_ID_BYTES, MAX_NODES_PER_MEMBER,
+    MAX_ORG_ID_BYTES, MAX_PEER_ID_BYTES, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
+};
+use minicbor::{Decode, Encode};
+
+/// Domain prefix of roster signatures; the roster document bytes follow.
+pub const ROSTER_SIG_PREFIX: &[u8] = b"riskmesh-roster-v1\0";
+
+/// A participant's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+#[cbor(index_only)]
+pub enum Role {
+    /// A member organization: publishes at every tier, signs roster changes,
+    /// approves releases.
+    #[n(0)]
+    Member,
+    /// An observer (government institute, academic lab, civil society):
+    /// reads what is open to it, publishes at the public and consortium tiers.
+    #[n(1)]
+    Observer,
+}
+
+/// One organization on the roster.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct Member {
+    /// Short id: lowercase letters, digits and `-`.
+    #[n(0)]
+    pub org: String,
+    /// Display name.
+    #[n(1)]
+    pub name: String,
+    /// Role.
+    #[n(2)]
+    pub role: Role,
+    /// Ed25519 signing key: the organization's identity.
+    #[n(3)]
+    pub signing_key: OrgKey,
+    /// X25519 encryption key (age recipient).
+    #[n(4)]
+    #[cbor(with = "minicbor::bytes")]
+    pub encryption_key: [u8; 32],
+    /// libp2p peer ids (multihash bytes) of the organization's nodes.
+    #[n(5)]
+    pub nodes: Vec<PeerIdBytes>,
+    /// Bootstrap multiaddrs.
+    #[n(6)]
+    pub addrs: Vec<String>,
+}
+
+impl Member {
+    /// The encryption key as a typed value.
+    pub fn encryption(&self) -> EncryptionKey {
+        EncryptionKey(self.encryption_key)
+    }
+}
+
+/// A libp2p peer id in its binary (multihash) form.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[cbor(transparent)]
+pub struct PeerIdBytes(#[n(0)] pub minicbor::bytes::ByteVec);
+
+/// Quorum for roster changes: strictly more than `numerator / denominator`
+/// of the previous version's members must sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct Policy {
+    /// Numerator.
+    #[n(0)]
+    pub quorum_numerator: u64,
+    /// Denominator.
+    #[n(1)]
+    pub quorum_denominator: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            quorum_numerator: 2,
+            quorum_denominator: 3,
+        }
+    }
+}
+
+/// The roster document (what is signed).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct RosterDoc {
+    /// Network id.
+    #[n(0)]
+    pub network: String,
+    /// Version, 1 for genesis.
+    #[n(1)]
+    pub version: u64,
+    /// Hash of the previous version's document; absent exactly for genesis.
+    #[n(2)]
+    pub prev: Option<Hash32>,
+    /// Participants, ascending by `org`.
+    #[n(3)]
+    pub members: Vec<Member>,
+    /// Change policy.
+    #[n(4)]
+    pub policy: Policy,
+    /// When the version was drafted, Unix ms.
+    #[n(5)]
+    pub created_ms: u64,
+}
+
+/// One signature on a roster document.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct RosterSignature {
+    /// The signing organization's key.
+    #[n(0)]
+    pub signer: OrgKey,
+    /// Ed25519 signature over [`ROSTER_SIG_PREFIX`] followed by the document bytes.
+    #[n(1)]
+    #[cbor(with = "minicbor::bytes")]
+    pub signature: [u8; 64],
+}
+
+/// A roster document with its signatures, as stored and transmitted.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct SignedRoster {
+    /// The exact document bytes.
+    #[n(0)]
+    #[cbor(with = "minicbor::bytes")]
+    pub doc: Vec<u8>,
+    /// Signatures, ascending by signer.
+    #[n(1)]
+    pub signatures: Vec<RosterSignature>,
+}
+
+/// Why a roster is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RosterError {
+    /// Not canonical CBOR of the roster structure.
+    #[error("roster encoding: {0}")]
+    Cbor(#[from] CborError),
+    /// The document breaks a structural rule; the message names it.
+    #[error("roster document: {0}")]
+    Invalid(String),
+    /// A signature does not verify.
+    #[error("signature by {0} does not verify")]
+    BadSignature(OrgKey),
+    /// A signer is not a member (role member) of the version whose quorum counts.
+    #[error("signer {0} is not a member of the roster version that must approve")]
+    UnknownSigner(OrgKey),
+    /// Genesis lacks the signature of a founding member.
+    #[error("genesis is missing the signature of founding member `{0}`")]
+    MissingFounder(String),
+    /// An update lacks a quorum of the previous version's members.
+    #[error("update has {have} of {members} member signatures; more than {numerator}/{denominator} are required")]
+    NoQuorum {
+        /// Valid member signatures present.
+        have: usize,
+        /// Members of the previous version.
+        members: usize,
+        /// Quorum numerator.
+        numerator: u64,
+        /// Quorum denominator.
+        denominator: u64,
+    },
+    /// An update does not follow the version it claims to follow.
+    #[error("update does not follow the current roster: {0}")]
+    NotSuccessor(String),
+    /// The genesis hash is not the one this node pins.
+    #[error("genesis hash {found} differs from the pinned {pinned}")]
+    WrongGenesis {
+        /// Hash of the presented genesis.
+        found: Hash32,
+        /// Hash in the node's config.
+        pinned: Hash32,
+    },
+}
+
+/// A roster whose signatures and rules have been checked. Only
+/// [`Roster::genesis`] and [`Roster::apply_update`] build one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    doc: RosterDoc,
+    hash: Hash32,
+    signed: SignedRoster,
+}
+
+impl RosterDoc {
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(self)
+    }
+
+    /// SHA-256 of the canonical bytes.
+    pub fn hash(&self) -> Hash32 {
+        Hash32::of(&self.to_bytes())
+    }
+
+    /// Checks the structural rules (spec §Roster).
+    pub fn check(&self) -> Result<(), RosterError> {
+        let bad = |m: String| Err(RosterError::Invalid(m));
+        check_network_id(&self.network).map_err(RosterError::Invalid)?;
+        if self.version == 0 || (self.version == 1) != self.prev.is_none() {
+            return bad("version starts at 1 and prev is absent exactly for version 1".into());
+        }
+        if self.members.is_empty() || self.members.len() > MAX_ROSTER_MEMBERS {
+            return bad(format!("between 1 and {MAX_ROSTER_MEMBERS} participants are required"));
+        }
+        if !self.members.iter().any(|m| m.role == Role::Member) {
+            return bad("at least one participant must have role member".into());
+        }
+        let orgs: Vec<&str> = self.members.iter().map(|m| m.org.as_str()).collect();
+        if !strictly_ascending(&orgs) {
+            return bad("participants must be ascending by org id, without repeats".into());
+        }
+        let mut keys: Vec<OrgKey> = self.members.iter().map(|m| m.signing_key).collect();
+        keys.sort();
+        keys.dedup();
+        if keys.len() != self.members.len() {
+            return bad("two participants share a signing key".into());
+        }
+        let mut peers: Vec<&PeerIdBytes> = self.members.iter().flat_map(|m| &m.nodes).collect();
+        let peer_count = peers.len();
+        peers.sort();
+        peers.dedup();
+        if peers.len() != peer_count {
+            return bad("a node peer id appears twice".into());
+        }
+        for m in &self.members {
+            check_org_id(&m.org).map_err(RosterError::Invalid)?;
+            if m.name.len() > MAX_TEXT_BYTES {
+                return bad(format!("{}: name too long", m.org));
+            }
+            check_public_key(&m.signing_key)
+                .map_err(|_| RosterError::Invalid(format!("{}: signing key is not a valid Ed25519 key", m.org)))?;
+            if m.nodes.len() > MAX_NODES_PER_MEMBER || m.nodes.iter().any(|p| p.0.is_empty() || p.0.len() > MAX_PEER_ID_BYTES) {
+                return bad(format!("{}: at most {MAX_NODES_PER_MEMBER} node peer ids of 1..={MAX_PEER_ID_BYTES} bytes", m.org));
+            }
+            if m.addrs.len() > MAX_ADDRS_PER_MEMBER || m.addrs.iter().any(|a| a.is_empty() || a.len() > MAX_ADDR_BYTES) {
+                return bad(format!("{}: at most {MAX_ADDRS_PER_MEMBER} addresses of 1..={MAX_ADDR_BYTES} bytes", m.org));
+            }
+        }
+        let Policy {
+            quorum_numerator: n,
+            quorum_denominator: d,
+        } = self.policy;
+        // A quorum of at least one half keeps two disjoint quorums from
+        // existing, so the roster cannot fork into two valid successors.
+        if d == 0 || d > 1000 || n >= d || n.saturating_mul(2) < d {
+            return bad("quorum must satisfy 1/2 <= numerator/denominator < 1, denominator <= 1000".into());
+        }
+        Ok(())
+    }
+}
+
+/// Checks a network id: 1..=64 bytes of `a-z`, `0-9`, `-`, `.`.
+pub fn check_network_id(network: &str) -> Result<(), String> {
+    if network.is_empty()
+        || network.len() > MAX_NETWORK_ID_BYTES
+        || !network.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        return Err(format!(
+            "network id must be 1..={MAX_NETWORK_ID_BYTES} characters of a-z, 0-9, '-' and '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an org id: 1..=32 bytes of `a-z`, `0-9`, `-`.
+pub fn check_org_id(org: &str) -> Result<(), String> {
+    if org.is_empty()
+        || org.len() > MAX_ORG_ID_BYTES
+        || !org.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "org id `{org}` must be 1..={MAX_ORG_ID_BYTES} characters of a-z, 0-9 and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// The bytes a roster signature covers.
+pub fn roster_signing_input(doc_bytes: &[u8]) -> Vec<u8> {
+    [ROSTER_SIG_PREFIX, doc_bytes].concat()
+}
+
+impl SignedRoster {
+    /// Starts an unsigned roster from a document.
+    pub fn new(doc: &RosterDoc) -> Self {
+        SignedRoster {
+            doc: doc.to_bytes(),
+            signatures: Vec::new(),
+        }
+    }
+
+    /// Adds (or replaces) `key`'s signature, keeping signatures ascending.
+    pub fn sign(&mut self, key: &OrgSigningKey) {
+        let signer = key.public();
+        let signature = key.sign(&roster_signing_input(&self.doc));
+        self.signatures.retain(|s| s.signer != signer);
+        self.signatures.push(RosterSignature { signer, signature });
+        self.signatures.sort_by_key(|s| s.signer);
+    }
+
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(self)
+    }
+
+    /// Decodes, checking canonical form and size only.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RosterError> {
+        Ok(cbor::decode_canonical(bytes, MAX_ROSTER_BYTES)?)
+    }
+
+    /// Decodes the document and checks its structure.
+    pub fn document(&self) -> Result<RosterDoc, RosterError> {
+        let doc: RosterDoc = cbor::decode_canonical(&self.doc, MAX_ROSTER_BYTES)?;
+        doc.check()?;
+        Ok(doc)
+    }
+
+    /// Verifies every signature; returns the signers.
+    fn verified_signers(&self) -> Result<Vec<OrgKey>, RosterError> {
+        let signers: Vec<OrgKey> = self.signatures.iter().map(|s| s.signer).collect();
+        if !strictly_ascending(&signers) {
+            return Err(RosterError::Invalid("signatures must be ascending by signer, without repeats".into()));
+        }
+        let input = roster_signing_input(&self.doc);
+        for s in &self.signatures {
+            if !verify_strict(&s.signer, &input, &s.signature) {
+                return Err(RosterError::BadSignature(s.signer));
+            }
+        }
+        Ok(signers)
+    }
+}
+
+impl Roster {
+    /// Verifies a genesis roster: version 1, every participant with role
+    /// member has signed, and nobody outside the roster has.
+    pub fn genesis(signed: &SignedRoster) -> Result<Self, RosterError> {
+        let doc = signed.document()?;
+        if doc.version != 1 {
+            return Err(RosterError::Invalid("genesis must be version 1".into()));
+        }
+        let signers = signed.verified_signers()?;
+        for signer in &signers {
+            if !doc.members.iter().any(|m| m.signing_key == *signer && m.role == Role::Member) {
+                return Err(RosterError::UnknownSigner(*signer));
+            }
+        }
+        for m in doc.members.iter().filter(|m| m.role == Role::Member) {
+            if !signers.contains(&m.signing_key) {
+                return Err(RosterError::MissingFounder(m.org.clone()));
+            }
+        }
+        Ok(Roster {
+            hash: Hash32::of(&signed.doc),
+            doc,
+            signed: signed.clone(),
+        })
+    }
+
+    /// Verifies a genesis roster and checks it against the hash a node pins.
+    pub fn genesis_pinned(signed: &SignedRoster, pinned: &Hash32) -> Result<Self, RosterError> {
+        let found = Hash32::of(&signed.doc);
+        if found != *pinned {
+            return Err(RosterError::WrongGenesis {
+                found,
+                pinned: *pinned,
+            });
+        }
+        Roster::genesis(signed)
+    }
+
+    /// Verifies version n+1 against this version n and returns it.
+    pub fn apply_update(&self, signed: &SignedRoster) -> Result<Roster, RosterError> {
+        let doc = signed.document()?;
+        if doc.network != self.doc.network {
+            return Err(RosterError::NotSuccessor("network id differs".into()));
+        }
+        if doc.version != self.doc.version + 1 {
+            return Err(RosterError::NotSuccessor(format!(
+                "version {} does not follow {}",
+                doc.version, self.doc.version
+            )));
+        }
+        if doc.prev != Some(self.hash) {
+            return Err(RosterError::NotSuccessor("prev is not the hash of the current version".into()));
+        }
+        let signers = signed.verified_signers()?;
+        let voters: Vec<&Member> = self.doc.members.iter().filter(|m| m.role == Role::Member).collect();
+        for signer in &signers {
+            if !voters.iter().any(|m| m.signing_key == *signer) {
+                return Err(RosterError::UnknownSigner(*signer));
+            }
+        }
+        let have = signers.len() as u64;
+        let Policy {
+            quorum_numerator: n,
+            quorum_denominator: d,
+        } = self.doc.policy;
+        if have * d <= n * voters.len() as u64 {
+            return Err(RosterError::NoQuorum {
+                have: signers.len(),
+                members: voters.len(),
+                numerator: n,
+                denominator: d,
+            });
+        }
+        Ok(Roster {
+            hash: Hash32::of(&signed.doc),
+            doc,
+            signed: signed.clone(),
+        })
+    }
+
+    /// The verified document.
+    pub fn doc(&self) -> &RosterDoc {
+        &self.doc
+    }
+
+    /// SHA-256 of the document bytes.
+    pub fn hash(&self) -> Hash32 {
+        self.hash
+    }
+
+    /// The signed form, for storage and transmission.
+    pub fn signed(&self) -> &SignedRoster {
+        &self.signed
+    }
+
+    /// Network id.
+    pub fn network(&self) -> &str {
+        &self.doc.network
+    }
+
+    /// Version.
+    pub fn version(&self) -> u64 {
+        self.doc.version
+    }
+
+    /// The participant with this signing key.
+    pub fn member(&self, key: &OrgKey) -> Option<&Member> {
+        self.doc.members.iter().find(|m| m.signing_key == *key)
+    }
+
+    /// The participant with this org id.
+    pub fn member_by_org(&self, org: &str) -> Option<&Member> {
+        self.doc.members.iter().find(|m| m.org == org)
+    }
+
+    /// The participant running the node with this peer id.
+    pub fn member_by_peer(&self, peer: &[u8]) -> Option<&Member> {
+        self.doc.members.iter().find(|m| m.nodes.iter().any(|p| p.0.as_slice() == peer))
+    }
+}
