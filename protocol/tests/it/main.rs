@@ -1,0 +1,6 @@
+//! Integration tests of the protocol crate: one binary, one module per concern.
+
+mod cose_interop;
+mod entries;
+mod props;
+mod vectors;
