@@ -253,7 +253,10 @@ pub fn redact(full: &BulletinBody, redaction: &Redaction, salts: &[[u8; 32]; 5])
             })
             .collect(),
     );
-    redacted.release = Some(redaction.release.clone());
+    let mut release = redaction.release.clone();
+    release.approvers.sort();
+    release.approvers.dedup();
+    redacted.release = Some(release);
     (redacted, reveals)
 }
 
