@@ -5,10 +5,10 @@ use crate::cbor::{self, CborError};
 use crate::entry::{Kind, Tier};
 use crate::ids::{EntryId, OrgKey};
 use crate::limits::{
-    MAX_BODY_BYTES, MAX_DETAILS_BYTES, MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_SUMMARY_BYTES,
-    MAX_TEXT_BYTES, MAX_TITLE_BYTES,
+    MAX_BODY_BYTES, MAX_DETAILS_BYTES, MAX_LIST_ITEMS, MAX_RECIPIENTS, MAX_SUMMARY_BYTES, MAX_TEXT_BYTES,
+    MAX_TITLE_BYTES,
 };
-use crate::redaction::{ReleasePolicy, WithheldField, WithheldCommitment};
+use crate::redaction::{ReleasePolicy, WithheldCommitment, WithheldField};
 use minicbor::{Decode, Encode};
 
 /// The closed risk taxonomy. Each category maps to an AVID or MITRE ATLAS
@@ -301,6 +301,9 @@ pub struct AccessReceiptBody {
 /// A decoded body of any kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// Bodies are short-lived values built once per entry; boxing the common
+// variant would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Body {
     /// Bulletin or correction in plaintext (public, consortium, or the
     /// redacted hazardous summary).
@@ -468,10 +471,14 @@ pub fn check_bulletin(body: &BulletinBody, kind: Kind, tier: Tier) -> Result<(),
     }
     match (kind, body.supersedes.is_some()) {
         (Kind::Correction, false) => {
-            return Err(BodyError::Invalid("a correction must name the entry it supersedes".into()));
+            return Err(BodyError::Invalid(
+                "a correction must name the entry it supersedes".into(),
+            ));
         }
         (Kind::Bulletin, true) => {
-            return Err(BodyError::Invalid("a bulletin cannot supersede; use a correction".into()));
+            return Err(BodyError::Invalid(
+                "a bulletin cannot supersede; use a correction".into(),
+            ));
         }
         _ => {}
     }

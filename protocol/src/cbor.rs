@@ -182,10 +182,10 @@ impl Scanner<'_> {
                     let key_start = self.pos;
                     self.item(depth + 1)?;
                     let key = (key_start, self.pos);
-                    if let Some((ps, pe)) = previous {
-                        if self.bytes[ps..pe] >= self.bytes[key.0..key.1] {
-                            return Err(CborError::UnsortedMapKeys(key_start));
-                        }
+                    if let Some((ps, pe)) = previous
+                        && self.bytes[ps..pe] >= self.bytes[key.0..key.1]
+                    {
+                        return Err(CborError::UnsortedMapKeys(key_start));
                     }
                     previous = Some(key);
                     self.item(depth + 1)?;
@@ -232,8 +232,22 @@ mod tests {
     #[test]
     fn accepts_canonical_items() {
         for ok in [
-            "00", "17", "1818", "190100", "1a00010000", "1b0000000100000000", "20", "40",
-            "6161", "80", "a0", "a201020304", "f4", "f5", "f6", "8301820203820405",
+            "00",
+            "17",
+            "1818",
+            "190100",
+            "1a00010000",
+            "1b0000000100000000",
+            "20",
+            "40",
+            "6161",
+            "80",
+            "a0",
+            "a201020304",
+            "f4",
+            "f5",
+            "f6",
+            "8301820203820405",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -241,7 +255,16 @@ mod tests {
 
     #[test]
     fn rejects_non_shortest_arguments() {
-        for bad in ["1800", "1817", "190017", "1900ff", "1a0000ffff", "1b00000000ffffffff", "5801ff", "9800"] {
+        for bad in [
+            "1800",
+            "1817",
+            "190017",
+            "1900ff",
+            "1a0000ffff",
+            "1b00000000ffffffff",
+            "5801ff",
+            "9800",
+        ] {
             assert!(matches!(check(bad), Err(CborError::NonShortestForm(0))), "{bad}");
         }
     }

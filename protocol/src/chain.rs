@@ -11,9 +11,11 @@
 
 use crate::cbor::{self, CborError};
 use crate::ids::{EntryId, OrgKey};
-use crate::limits::{MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_BYTES, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL};
+use crate::limits::{
+    MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_BYTES, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL,
+};
 use crate::roster::Roster;
-use crate::validate::{verify_entry, IgnoreReason, Outcome, RejectReason, VerifiedEntry};
+use crate::validate::{IgnoreReason, Outcome, RejectReason, VerifiedEntry, verify_entry};
 use minicbor::{Decode, Encode};
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +36,8 @@ pub struct IngestReport {
 
 /// An equivocation found during ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Forks are rare; the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Fork {
     /// Both conflicting entries were in hand; here is the proof.
     Proven(EquivocationProof),
@@ -253,7 +257,11 @@ impl EquivocationProof {
         if ha.author != hb.author || ha.seq != hb.seq || ha == hb {
             return Err(ProofError::NotConflicting);
         }
-        let (first, second) = if a.envelope() < b.envelope() { (a, b) } else { (b, a) };
+        let (first, second) = if a.envelope() < b.envelope() {
+            (a, b)
+        } else {
+            (b, a)
+        };
         Ok(EquivocationProof {
             first: first.envelope().to_vec(),
             second: second.envelope().to_vec(),

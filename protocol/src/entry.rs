@@ -193,7 +193,9 @@ pub fn external_aad(network: &str) -> Vec<u8> {
 /// Ed25519 signs.
 pub fn signing_input(protected: &[u8], network: &str, payload: &[u8]) -> Vec<u8> {
     let aad = external_aad(network);
-    let mut e = minicbor::Encoder::new(Vec::with_capacity(payload.len() + protected.len() + aad.len() + 24));
+    let mut e = minicbor::Encoder::new(Vec::with_capacity(
+        payload.len() + protected.len() + aad.len() + 24,
+    ));
     // Writing into a Vec cannot fail.
     let _ = e
         .array(4)
@@ -230,7 +232,9 @@ impl<'a> Envelope<'a> {
         if d.array().map_err(|_| schema("expected an array"))? != Some(4) {
             return Err(schema("expected an array of 4"));
         }
-        let protected = d.bytes().map_err(|_| schema("protected header must be a byte string"))?;
+        let protected = d
+            .bytes()
+            .map_err(|_| schema("protected header must be a byte string"))?;
         if protected.len() != 38 || protected[..6] != [0xa2, 0x01, 0x27, 0x04, 0x58, 0x20] {
             return Err(schema("protected header must be {1: -8, 4: kid(32 bytes)}"));
         }

@@ -94,10 +94,7 @@ macro_rules! bytes32_cbor {
         }
 
         impl<'b, C> minicbor::Decode<'b, C> for $t {
-            fn decode(
-                d: &mut minicbor::Decoder<'b>,
-                _ctx: &mut C,
-            ) -> Result<Self, minicbor::decode::Error> {
+            fn decode(d: &mut minicbor::Decoder<'b>, _ctx: &mut C) -> Result<Self, minicbor::decode::Error> {
                 let bytes = d.bytes()?;
                 let array: [u8; 32] = bytes
                     .try_into()

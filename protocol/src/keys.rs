@@ -268,18 +268,22 @@ mod tests {
 
     #[test]
     fn key_file_errors_name_the_problem() {
-        let err = OrgSecrets::from_key_file("format = \"x\"").unwrap_err();
+        let err = OrgSecrets::from_key_file("format = \"x\"").expect_err("must fail");
         assert!(err.to_string().contains("not a riskmesh key file"));
-        let err = OrgSecrets::from_key_file("bogus line").unwrap_err();
+        let err = OrgSecrets::from_key_file("bogus line").expect_err("must fail");
         assert!(err.to_string().contains("line 1"));
-        let err = OrgSecrets::from_key_file(&format!("format = \"{KEY_FILE_FORMAT}\"")).unwrap_err();
+        let err =
+            OrgSecrets::from_key_file(&format!("format = \"{KEY_FILE_FORMAT}\"")).expect_err("must fail");
         assert!(err.to_string().contains("missing field `org`"));
     }
 
     #[test]
     fn recipient_round_trips_and_rejects_wrong_kind() {
         let key = EncryptionSecret::from_seed([1; 32]).public();
-        assert_eq!(EncryptionKey::from_age_recipient(&key.to_age_recipient()), Ok(key));
+        assert_eq!(
+            EncryptionKey::from_age_recipient(&key.to_age_recipient()),
+            Ok(key)
+        );
         let identity = EncryptionSecret::from_seed([1; 32]).to_age_identity();
         assert_eq!(
             EncryptionKey::from_age_recipient(&identity),

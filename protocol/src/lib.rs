@@ -28,4 +28,4 @@ pub use ids::{EntryId, Hash32, OrgKey};
 pub use keys::{EncryptionKey, EncryptionSecret, OrgSecrets, OrgSigningKey};
 pub use log::{Draft, LogWriter};
 pub use roster::{Member, Role, Roster, RosterDoc, SignedRoster};
-pub use validate::{verify_entry, IgnoreReason, Outcome, RejectReason, VerifiedEntry};
+pub use validate::{IgnoreReason, Outcome, RejectReason, VerifiedEntry, verify_entry};

@@ -1,11 +1,11 @@
 //! The author's side of a log: turning drafts into signed, chained entries.
 
 use crate::body::Body;
-use crate::entry::{sign_header, Header, Kind, Tier, HEADER_VERSION};
+use crate::entry::{HEADER_VERSION, Header, Kind, Tier, sign_header};
 use crate::ids::{EntryId, Hash32, OrgKey};
 use crate::keys::OrgSigningKey;
 use crate::roster::Roster;
-use crate::validate::{verify_entry, RejectReason, VerifiedEntry};
+use crate::validate::{RejectReason, VerifiedEntry, verify_entry};
 
 /// What an author wants to publish.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 //! `value` the canonical CBOR of the field's value. The salt makes a guess of
 //! a short withheld value uncheckable without the opening.
 
-use crate::body::{strictly_ascending, BulletinBody};
+use crate::body::{BulletinBody, strictly_ascending};
 use crate::cbor::{self, CborError};
 use crate::ids::{Hash32, OrgKey};
 use crate::limits::{MAX_BODY_BYTES, MAX_ROSTER_MEMBERS};
@@ -210,7 +210,11 @@ pub struct Redaction {
 /// Builds the redacted body and the openings the author keeps. `salts` gives
 /// one fresh random salt per field (the caller draws them; this crate has no
 /// RNG); it is indexed like [`WithheldField::ALL`].
-pub fn redact(full: &BulletinBody, redaction: &Redaction, salts: &[[u8; 32]; 5]) -> (BulletinBody, Vec<Reveal>) {
+pub fn redact(
+    full: &BulletinBody,
+    redaction: &Redaction,
+    salts: &[[u8; 32]; 5],
+) -> (BulletinBody, Vec<Reveal>) {
     let mut fields = redaction.fields.clone();
     fields.push(WithheldField::Details);
     fields.sort();
@@ -322,7 +326,11 @@ mod tests {
             sanitized_summary: None,
             release: ReleasePolicy::default(),
         };
-        let (redacted, reveals) = redact(&finding(), &redaction, &[[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]]);
+        let (redacted, reveals) = redact(
+            &finding(),
+            &redaction,
+            &[[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]],
+        );
         assert_eq!(check_redacted(&redacted), Ok(()));
         let bytes = cbor::encode(&redacted);
         assert!(!bytes.windows(6).any(|w| w == b"CANARY"));

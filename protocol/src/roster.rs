@@ -8,10 +8,10 @@
 use crate::body::strictly_ascending;
 use crate::cbor::{self, CborError};
 use crate::ids::{Hash32, OrgKey};
-use crate::keys::{check_public_key, verify_strict, EncryptionKey, OrgSigningKey};
+use crate::keys::{EncryptionKey, OrgSigningKey, check_public_key, verify_strict};
 use crate::limits::{
-    MAX_ADDRS_PER_MEMBER, MAX_ADDR_BYTES, MAX_NETWORK_ID_BYTES, MAX_NODES_PER_MEMBER,
-    MAX_ORG_ID_BYTES, MAX_PEER_ID_BYTES, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
+    MAX_ADDR_BYTES, MAX_ADDRS_PER_MEMBER, MAX_NETWORK_ID_BYTES, MAX_NODES_PER_MEMBER, MAX_ORG_ID_BYTES,
+    MAX_PEER_ID_BYTES, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
 };
 use minicbor::{Decode, Encode};
 
@@ -164,7 +164,9 @@ pub enum RosterError {
     #[error("genesis is missing the signature of founding member `{0}`")]
     MissingFounder(String),
     /// An update lacks a quorum of the previous version's members.
-    #[error("update has {have} of {members} member signatures; more than {numerator}/{denominator} are required")]
+    #[error(
+        "update has {have} of {members} member signatures; more than {numerator}/{denominator} are required"
+    )]
     NoQuorum {
         /// Valid member signatures present.
         have: usize,
@@ -216,7 +218,9 @@ impl RosterDoc {
             return bad("version starts at 1 and prev is absent exactly for version 1".into());
         }
         if self.members.is_empty() || self.members.len() > MAX_ROSTER_MEMBERS {
-            return bad(format!("between 1 and {MAX_ROSTER_MEMBERS} participants are required"));
+            return bad(format!(
+                "between 1 and {MAX_ROSTER_MEMBERS} participants are required"
+            ));
         }
         if !self.members.iter().any(|m| m.role == Role::Member) {
             return bad("at least one participant must have role member".into());
@@ -243,13 +247,26 @@ impl RosterDoc {
             if m.name.len() > MAX_TEXT_BYTES {
                 return bad(format!("{}: name too long", m.org));
             }
-            check_public_key(&m.signing_key)
-                .map_err(|_| RosterError::Invalid(format!("{}: signing key is not a valid Ed25519 key", m.org)))?;
-            if m.nodes.len() > MAX_NODES_PER_MEMBER || m.nodes.iter().any(|p| p.0.is_empty() || p.0.len() > MAX_PEER_ID_BYTES) {
-                return bad(format!("{}: at most {MAX_NODES_PER_MEMBER} node peer ids of 1..={MAX_PEER_ID_BYTES} bytes", m.org));
+            check_public_key(&m.signing_key).map_err(|_| {
+                RosterError::Invalid(format!("{}: signing key is not a valid Ed25519 key", m.org))
+            })?;
+            if m.nodes.len() > MAX_NODES_PER_MEMBER
+                || m.nodes
+                    .iter()
+                    .any(|p| p.0.is_empty() || p.0.len() > MAX_PEER_ID_BYTES)
+            {
+                return bad(format!(
+                    "{}: at most {MAX_NODES_PER_MEMBER} node peer ids of 1..={MAX_PEER_ID_BYTES} bytes",
+                    m.org
+                ));
             }
-            if m.addrs.len() > MAX_ADDRS_PER_MEMBER || m.addrs.iter().any(|a| a.is_empty() || a.len() > MAX_ADDR_BYTES) {
-                return bad(format!("{}: at most {MAX_ADDRS_PER_MEMBER} addresses of 1..={MAX_ADDR_BYTES} bytes", m.org));
+            if m.addrs.len() > MAX_ADDRS_PER_MEMBER
+                || m.addrs.iter().any(|a| a.is_empty() || a.len() > MAX_ADDR_BYTES)
+            {
+                return bad(format!(
+                    "{}: at most {MAX_ADDRS_PER_MEMBER} addresses of 1..={MAX_ADDR_BYTES} bytes",
+                    m.org
+                ));
             }
         }
         let Policy {
@@ -269,7 +286,9 @@ impl RosterDoc {
 pub fn check_network_id(network: &str) -> Result<(), String> {
     if network.is_empty()
         || network.len() > MAX_NETWORK_ID_BYTES
-        || !network.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        || !network
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
     {
         return Err(format!(
             "network id must be 1..={MAX_NETWORK_ID_BYTES} characters of a-z, 0-9, '-' and '.'"
@@ -282,7 +301,9 @@ pub fn check_network_id(network: &str) -> Result<(), String> {
 pub fn check_org_id(org: &str) -> Result<(), String> {
     if org.is_empty()
         || org.len() > MAX_ORG_ID_BYTES
-        || !org.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        || !org
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(format!(
             "org id `{org}` must be 1..={MAX_ORG_ID_BYTES} characters of a-z, 0-9 and '-'"
@@ -335,7 +356,9 @@ impl SignedRoster {
     fn verified_signers(&self) -> Result<Vec<OrgKey>, RosterError> {
         let signers: Vec<OrgKey> = self.signatures.iter().map(|s| s.signer).collect();
         if !strictly_ascending(&signers) {
-            return Err(RosterError::Invalid("signatures must be ascending by signer, without repeats".into()));
+            return Err(RosterError::Invalid(
+                "signatures must be ascending by signer, without repeats".into(),
+            ));
         }
         let input = roster_signing_input(&self.doc);
         for s in &self.signatures {
@@ -357,7 +380,11 @@ impl Roster {
         }
         let signers = signed.verified_signers()?;
         for signer in &signers {
-            if !doc.members.iter().any(|m| m.signing_key == *signer && m.role == Role::Member) {
+            if !doc
+                .members
+                .iter()
+                .any(|m| m.signing_key == *signer && m.role == Role::Member)
+            {
                 return Err(RosterError::UnknownSigner(*signer));
             }
         }
@@ -398,10 +425,17 @@ impl Roster {
             )));
         }
         if doc.prev != Some(self.hash) {
-            return Err(RosterError::NotSuccessor("prev is not the hash of the current version".into()));
+            return Err(RosterError::NotSuccessor(
+                "prev is not the hash of the current version".into(),
+            ));
         }
         let signers = signed.verified_signers()?;
-        let voters: Vec<&Member> = self.doc.members.iter().filter(|m| m.role == Role::Member).collect();
+        let voters: Vec<&Member> = self
+            .doc
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Member)
+            .collect();
         for signer in &signers {
             if !voters.iter().any(|m| m.signing_key == *signer) {
                 return Err(RosterError::UnknownSigner(*signer));
@@ -464,6 +498,9 @@ impl Roster {
 
     /// The participant running the node with this peer id.
     pub fn member_by_peer(&self, peer: &[u8]) -> Option<&Member> {
-        self.doc.members.iter().find(|m| m.nodes.iter().any(|p| p.0.as_slice() == peer))
+        self.doc
+            .members
+            .iter()
+            .find(|m| m.nodes.iter().any(|p| p.0.as_slice() == peer))
     }
 }

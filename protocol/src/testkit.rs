@@ -9,7 +9,15 @@ use crate::keys::{EncryptionSecret, OrgSecrets, OrgSigningKey};
 use crate::roster::{Member, Policy, Role, Roster, RosterDoc, SignedRoster};
 
 /// The seven signatories of the July 2023 White House commitments.
-pub const SIGNATORIES: [&str; 7] = ["amazon", "anthropic", "google", "inflection", "meta", "microsoft", "openai"];
+pub const SIGNATORIES: [&str; 7] = [
+    "amazon",
+    "anthropic",
+    "google",
+    "inflection",
+    "meta",
+    "microsoft",
+    "openai",
+];
 /// Two observers: a government AI safety institute and an academic lab.
 pub const OBSERVERS: [&str; 2] = ["academic-lab", "safety-institute"];
 /// Network id of the fixtures.

@@ -5,9 +5,9 @@
 //! [`VerifiedEntry`] only through [`verify_entry`], and the chain, storage
 //! and forwarding take only verified entries.
 
-use crate::body::{check_recipient_list, Body, BodyError};
+use crate::body::{Body, BodyError, check_recipient_list};
 use crate::cbor::{self, CborError};
-use crate::entry::{signing_input, Envelope, Header, Kind, Tier, WireEntry, HEADER_VERSION};
+use crate::entry::{Envelope, HEADER_VERSION, Header, Kind, Tier, WireEntry, signing_input};
 use crate::ids::{EntryId, Hash32, OrgKey};
 use crate::keys::verify_strict;
 use crate::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SEQ};
@@ -188,7 +188,11 @@ impl VerifiedEntry {
 /// of the envelope; the kid is on the roster; `verify_strict` over the COSE
 /// `Sig_structure`; only then is the header decoded and its rules checked;
 /// finally the body against `body_hash`/`body_len` and its kind's rules.
-pub fn verify_entry(roster: &Roster, envelope: &[u8], body: Option<&[u8]>) -> Result<VerifiedEntry, RejectReason> {
+pub fn verify_entry(
+    roster: &Roster,
+    envelope: &[u8],
+    body: Option<&[u8]>,
+) -> Result<VerifiedEntry, RejectReason> {
     let parsed = Envelope::parse(envelope).map_err(RejectReason::Encoding)?;
     let Some(member) = roster.member(&parsed.kid) else {
         return Err(RejectReason::UnknownAuthor(parsed.kid));
@@ -197,7 +201,8 @@ pub fn verify_entry(roster: &Roster, envelope: &[u8], body: Option<&[u8]>) -> Re
     if !verify_strict(&parsed.kid, &input, &parsed.signature) {
         return Err(RejectReason::BadSignature);
     }
-    let header: Header = cbor::decode_canonical(parsed.payload, MAX_HEADER_BYTES).map_err(RejectReason::Encoding)?;
+    let header: Header =
+        cbor::decode_canonical(parsed.payload, MAX_HEADER_BYTES).map_err(RejectReason::Encoding)?;
     check_header(roster, member.role, &parsed.kid, &header)?;
     if let Some(body) = body {
         check_body(&header, body)?;
@@ -235,19 +240,27 @@ fn check_header(roster: &Roster, role: Role, kid: &OrgKey, header: &Header) -> R
         }));
     }
     if !header.kind.carries_bulletin() && !matches!(header.tier, Tier::Public | Tier::Consortium) {
-        return Err(RejectReason::TierRule("control entries must be public or consortium"));
+        return Err(RejectReason::TierRule(
+            "control entries must be public or consortium",
+        ));
     }
     match (&header.recipients, header.tier) {
         (Some(recipients), Tier::Restricted) => {
             if !check_recipient_list(recipients) {
-                return Err(RejectReason::TierRule("recipients must be ascending, unique and 1..=64"));
+                return Err(RejectReason::TierRule(
+                    "recipients must be ascending, unique and 1..=64",
+                ));
             }
             if recipients.iter().any(|r| roster.member(r).is_none()) {
                 return Err(RejectReason::TierRule("every recipient must be on the roster"));
             }
         }
-        (None, Tier::Restricted) => return Err(RejectReason::TierRule("restricted entries must name recipients")),
-        (Some(_), _) => return Err(RejectReason::TierRule("only restricted entries name recipients")),
+        (None, Tier::Restricted) => {
+            return Err(RejectReason::TierRule("restricted entries must name recipients"));
+        }
+        (Some(_), _) => {
+            return Err(RejectReason::TierRule("only restricted entries name recipients"));
+        }
         (None, _) => {}
     }
     if role == Role::Observer {

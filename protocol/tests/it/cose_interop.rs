@@ -4,7 +4,7 @@
 
 use coset::{CborSerializable, CoseSign1, iana};
 use ed25519_dalek::{Signature, VerifyingKey};
-use riskmesh_protocol::entry::{external_aad, Header};
+use riskmesh_protocol::entry::{Header, external_aad};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Tier};
 
@@ -25,7 +25,10 @@ fn coset_verifies_a_riskmesh_envelope() {
 
     let sign1 = CoseSign1::from_slice(entry.envelope()).expect("coset parses the envelope");
     let protected = &sign1.protected.header;
-    assert_eq!(protected.alg, Some(coset::Algorithm::Assigned(iana::Algorithm::EdDSA)));
+    assert_eq!(
+        protected.alg,
+        Some(coset::Algorithm::Assigned(iana::Algorithm::EdDSA))
+    );
     assert_eq!(protected.key_id, author.signing.public().0.to_vec());
     assert!(sign1.unprotected.is_empty());
 

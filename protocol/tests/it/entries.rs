@@ -1,11 +1,13 @@
 //! Entry, roster, redaction and equivocation rules, each with the input that
 //! breaks it.
 
+use ed25519_dalek::Signer;
 use riskmesh_protocol::body::{AckBody, AckStatus, RetractionBody};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::chain::{ChainValidator, Fork, ProofError};
-use ed25519_dalek::Signer;
-use riskmesh_protocol::entry::{encode_envelope, protected_header, sign_header, signing_input, Header, HEADER_VERSION};
+use riskmesh_protocol::entry::{
+    HEADER_VERSION, Header, encode_envelope, protected_header, sign_header, signing_input,
+};
 use riskmesh_protocol::ids::Hash32;
 use riskmesh_protocol::keys::OrgSigningKey;
 use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, WithheldField};
@@ -53,7 +55,9 @@ fn every_kind_and_allowed_tier_verifies() {
     let c = testkit::signatories();
     let key = &c.org("google").signing;
     let mut log = LogWriter::new(testkit::NETWORK);
-    let first = log.append(key, &c.roster, &bulletin(Tier::Public), NOW).expect("bulletin");
+    let first = log
+        .append(key, &c.roster, &bulletin(Tier::Public), NOW)
+        .expect("bulletin");
     for tier in [Tier::Consortium] {
         let ack = Draft {
             kind: Kind::Ack,
@@ -71,11 +75,17 @@ fn every_kind_and_allowed_tier_verifies() {
         kind: Kind::Bulletin,
         tier: Tier::Restricted,
         body: Body::Encrypted(b"age-encryption.org/v1 (opaque)".to_vec()),
-        recipients: Some(vec![c.org("openai").signing.public(), c.org("meta").signing.public()]),
+        recipients: Some(vec![
+            c.org("openai").signing.public(),
+            c.org("meta").signing.public(),
+        ]),
     };
     let entry = log.append(key, &c.roster, &restricted, NOW).expect("restricted");
     let recipients = entry.header().recipients.clone().expect("recipients");
-    assert!(recipients[0] < recipients[1], "recipients are sorted by the writer");
+    assert!(
+        recipients[0] < recipients[1],
+        "recipients are sorted by the writer"
+    );
 
     let redaction = Redaction {
         fields: vec![],
@@ -182,7 +192,8 @@ fn observers_publish_only_public_and_consortium() {
     let c = testkit::signatories();
     let observer = &c.org("safety-institute").signing;
     let mut log = LogWriter::new(testkit::NETWORK);
-    log.append(observer, &c.roster, &bulletin(Tier::Consortium), NOW).expect("observer consortium");
+    log.append(observer, &c.roster, &bulletin(Tier::Consortium), NOW)
+        .expect("observer consortium");
     let restricted = Draft {
         kind: Kind::Bulletin,
         tier: Tier::Restricted,
@@ -227,22 +238,39 @@ fn chain_rules_and_equivocation_proof() {
     let c = testkit::signatories();
     let key = &c.org("microsoft").signing;
     let mut log = LogWriter::new(testkit::NETWORK);
-    let e1 = log.append(key, &c.roster, &bulletin(Tier::Public), NOW).expect("e1");
+    let e1 = log
+        .append(key, &c.roster, &bulletin(Tier::Public), NOW)
+        .expect("e1");
     let mut fork_log = log.clone();
-    let e2 = log.append(key, &c.roster, &bulletin(Tier::Public), NOW + 1).expect("e2");
-    let e2_fork = fork_log.append(key, &c.roster, &bulletin(Tier::Consortium), NOW + 1).expect("fork");
-    let e3 = log.append(key, &c.roster, &bulletin(Tier::Public), NOW + 2).expect("e3");
+    let e2 = log
+        .append(key, &c.roster, &bulletin(Tier::Public), NOW + 1)
+        .expect("e2");
+    let e2_fork = fork_log
+        .append(key, &c.roster, &bulletin(Tier::Consortium), NOW + 1)
+        .expect("fork");
+    let e3 = log
+        .append(key, &c.roster, &bulletin(Tier::Public), NOW + 2)
+        .expect("e3");
 
     let mut v = ChainValidator::new();
-    assert_eq!(v.ingest(e3.clone(), NOW).outcome, Outcome::Ignore(IgnoreReason::Gap));
+    assert_eq!(
+        v.ingest(e3.clone(), NOW).outcome,
+        Outcome::Ignore(IgnoreReason::Gap)
+    );
     assert_eq!(v.gaps(), vec![(key.public(), 1, 2)]);
     let r = v.ingest(e1.clone(), NOW);
     assert_eq!(r.outcome, Outcome::Accept);
     assert_eq!(r.accepted.len(), 1);
     let r = v.ingest(e2.clone(), NOW);
-    assert_eq!(r.accepted.iter().map(|e| e.header().seq).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        r.accepted.iter().map(|e| e.header().seq).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
     assert_eq!(v.pending_len(), 0);
-    assert_eq!(v.ingest(e2.clone(), NOW).outcome, Outcome::Ignore(IgnoreReason::Duplicate));
+    assert_eq!(
+        v.ingest(e2.clone(), NOW).outcome,
+        Outcome::Ignore(IgnoreReason::Duplicate)
+    );
 
     let r = v.ingest(e2_fork.clone(), NOW);
     assert_eq!(r.outcome, Outcome::Ignore(IgnoreReason::Equivocation));
@@ -265,9 +293,17 @@ fn chain_rules_and_equivocation_proof() {
     // Future timestamps are ignored, not queued.
     let mut late = LogWriter::new(testkit::NETWORK);
     let future = late
-        .append(&c.org("meta").signing, &c.roster, &bulletin(Tier::Public), NOW + 10 * 60 * 1000)
+        .append(
+            &c.org("meta").signing,
+            &c.roster,
+            &bulletin(Tier::Public),
+            NOW + 10 * 60 * 1000,
+        )
         .expect("future");
-    assert_eq!(v.ingest(future, NOW).outcome, Outcome::Ignore(IgnoreReason::FutureTimestamp));
+    assert_eq!(
+        v.ingest(future, NOW).outcome,
+        Outcome::Ignore(IgnoreReason::FutureTimestamp)
+    );
 }
 
 #[test]
@@ -305,7 +341,11 @@ fn roster_update_needs_a_quorum() {
     }
     assert!(matches!(
         c.roster.apply_update(&update),
-        Err(RosterError::NoQuorum { have: 4, members: 7, .. })
+        Err(RosterError::NoQuorum {
+            have: 4,
+            members: 7,
+            ..
+        })
     ));
     update.sign(&c.org(signers[4]).signing);
     let v2 = c.roster.apply_update(&update).expect("quorum reached");
@@ -326,7 +366,10 @@ fn roster_update_needs_a_quorum() {
     for org in signers {
         signed.sign(&c.org(org).signing);
     }
-    assert!(matches!(c.roster.apply_update(&signed), Err(RosterError::NotSuccessor(_))));
+    assert!(matches!(
+        c.roster.apply_update(&signed),
+        Err(RosterError::NotSuccessor(_))
+    ));
     // A tampered document breaks every signature.
     let mut tampered = update.clone();
     let at = tampered.doc.len() - 2;
@@ -340,10 +383,16 @@ fn genesis_needs_every_founder() {
     let mut signed = SignedRoster::new(&doc);
     signed.sign(&testkit::org_secrets("a").signing);
     signed.sign(&testkit::org_secrets("b").signing);
-    assert_eq!(Roster::genesis(&signed), Err(RosterError::MissingFounder("c".into())));
+    assert_eq!(
+        Roster::genesis(&signed),
+        Err(RosterError::MissingFounder("c".into()))
+    );
     signed.sign(&testkit::org_secrets("c").signing);
     let roster = Roster::genesis(&signed).expect("all founders signed");
-    assert_eq!(Roster::genesis_pinned(&signed, &roster.hash()).map(|r| r.version()), Ok(1));
+    assert_eq!(
+        Roster::genesis_pinned(&signed, &roster.hash()).map(|r| r.version()),
+        Ok(1)
+    );
     assert!(matches!(
         Roster::genesis_pinned(&signed, &Hash32::of(b"other")),
         Err(RosterError::WrongGenesis { .. })
@@ -364,7 +413,10 @@ fn hazardous_bodies_must_withhold_details() {
         body: Body::Bulletin(testkit::sample_bulletin("leak")),
         recipients: None,
     };
-    assert_eq!(log.append(key, &c.roster, &leaky, NOW).unwrap_err().name(), "body");
+    assert_eq!(
+        log.append(key, &c.roster, &leaky, NOW).unwrap_err().name(),
+        "body"
+    );
     // A redacted body with details smuggled back in is refused.
     let redaction = Redaction {
         fields: vec![WithheldField::Title],
@@ -372,11 +424,15 @@ fn hazardous_bodies_must_withhold_details() {
         sanitized_summary: None,
         release: ReleasePolicy {
             observers_may_request: false,
-            approvers: vec![c.org("anthropic").signing.public(), c.org("google").signing.public()],
+            approvers: vec![
+                c.org("anthropic").signing.public(),
+                c.org("google").signing.public(),
+            ],
             threshold: 2,
         },
     };
-    let (mut redacted, reveals) = redaction::redact(&testkit::sample_bulletin("recipe"), &redaction, &[[9; 32]; 5]);
+    let (mut redacted, reveals) =
+        redaction::redact(&testkit::sample_bulletin("recipe"), &redaction, &[[9; 32]; 5]);
     assert_eq!(redacted.title, "Bio uplift finding");
     assert_eq!(reveals.len(), 2);
     let ok = Draft {
@@ -386,20 +442,30 @@ fn hazardous_bodies_must_withhold_details() {
         recipients: None,
     };
     let mut probe = log.clone();
-    probe.append(key, &c.roster, &ok, NOW).expect("redacted body verifies");
+    probe
+        .append(key, &c.roster, &ok, NOW)
+        .expect("redacted body verifies");
     redacted.details = "smuggled".into();
     let smuggled = Draft {
         body: Body::Bulletin(redacted.clone()),
         ..ok.clone()
     };
-    assert_eq!(log.append(key, &c.roster, &smuggled, NOW).unwrap_err().name(), "body");
+    assert_eq!(
+        log.append(key, &c.roster, &smuggled, NOW).unwrap_err().name(),
+        "body"
+    );
     redacted.details.clear();
     redacted.release.as_mut().expect("policy").threshold = 3;
     let bad_threshold = Draft {
         body: Body::Bulletin(redacted),
         ..ok
     };
-    assert_eq!(log.append(key, &c.roster, &bad_threshold, NOW).unwrap_err().name(), "body");
+    assert_eq!(
+        log.append(key, &c.roster, &bad_threshold, NOW)
+            .unwrap_err()
+            .name(),
+        "body"
+    );
 }
 
 #[test]
@@ -407,7 +473,9 @@ fn control_entries_reference_targets() {
     let c = testkit::signatories();
     let key = &c.org("anthropic").signing;
     let mut log = LogWriter::new(testkit::NETWORK);
-    let first = log.append(key, &c.roster, &bulletin(Tier::Public), NOW).expect("bulletin");
+    let first = log
+        .append(key, &c.roster, &bulletin(Tier::Public), NOW)
+        .expect("bulletin");
     let retraction = Draft {
         kind: Kind::Retraction,
         tier: Tier::Consortium,
@@ -428,5 +496,8 @@ fn control_entries_reference_targets() {
         recipients: Some(vec![key.public()]),
         ..retraction
     };
-    assert_eq!(log.append(key, &c.roster, &hidden, NOW).unwrap_err().name(), "tier_rule");
+    assert_eq!(
+        log.append(key, &c.roster, &hidden, NOW).unwrap_err().name(),
+        "tier_rule"
+    );
 }

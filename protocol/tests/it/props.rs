@@ -25,22 +25,26 @@ fn arb_bulletin() -> impl Strategy<Value = BulletinBody> {
         proptest::option::of(any::<u64>()),
         proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(title, summary, cat, sev, affected, details, mitigations, commitments, embargo, expires)| BulletinBody {
-            title,
-            summary,
-            category: Some(Category::ALL[cat]),
-            severity: Some(Severity::ALL[sev]),
-            affected,
-            details,
-            mitigations,
-            references: vec![],
-            commitments: commitments.into_iter().collect(),
-            embargo_until_ms: embargo,
-            expires_ms: expires,
-            supersedes: None,
-            withheld: None,
-            release: None,
-        })
+        .prop_map(
+            |(title, summary, cat, sev, affected, details, mitigations, commitments, embargo, expires)| {
+                BulletinBody {
+                    title,
+                    summary,
+                    category: Some(Category::ALL[cat]),
+                    severity: Some(Severity::ALL[sev]),
+                    affected,
+                    details,
+                    mitigations,
+                    references: vec![],
+                    commitments: commitments.into_iter().collect(),
+                    embargo_until_ms: embargo,
+                    expires_ms: expires,
+                    supersedes: None,
+                    withheld: None,
+                    release: None,
+                }
+            },
+        )
 }
 
 fn publish(body: BulletinBody, tier: Tier) -> (testkit::Consortium, VerifiedEntry) {

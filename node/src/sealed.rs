@@ -1,0 +1,89 @@
+//! Restricted-tier bodies: age encryption to the recipient organizations'
+//! X25519 keys, and decryption with an organization's own key.
+//!
+//! This lives at the edge (not in `protocol`) because age draws the file key
+//! from the OS random number generator.
+
+use riskmesh_protocol::keys::{EncryptionKey, EncryptionSecret};
+use std::str::FromStr;
+
+/// Why a restricted body could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// No recipients were given.
+    #[error("a restricted body needs at least one recipient")]
+    NoRecipients,
+    /// A recipient key could not be used by age.
+    #[error("recipient key rejected by age: {0}")]
+    Recipient(String),
+    /// age failed to encrypt.
+    #[error("encryption failed: {0}")]
+    Encrypt(String),
+    /// This organization is not a recipient, or the ciphertext is damaged.
+    #[error("cannot decrypt: {0}")]
+    Decrypt(String),
+}
+
+/// Encrypts `plaintext` so that any one of `recipients` can decrypt it.
+pub fn seal(recipients: &[EncryptionKey], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    let parsed = recipients
+        .iter()
+        .map(|r| {
+            age::x25519::Recipient::from_str(&r.to_age_recipient())
+                .map_err(|e| SealError::Recipient(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let encryptor = age::Encryptor::with_recipients(parsed.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| SealError::Encrypt(e.to_string()))?;
+    let mut out = Vec::with_capacity(plaintext.len() + 200 * recipients.len());
+    let mut writer = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| SealError::Encrypt(e.to_string()))?;
+    std::io::Write::write_all(&mut writer, plaintext).map_err(|e| SealError::Encrypt(e.to_string()))?;
+    writer.finish().map_err(|e| SealError::Encrypt(e.to_string()))?;
+    Ok(out)
+}
+
+/// Decrypts a restricted body with this organization's secret key.
+pub fn open(secret: &EncryptionSecret, ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+    let identity = age::x25519::Identity::from_str(&secret.to_age_identity())
+        .map_err(|e| SealError::Decrypt(e.to_string()))?;
+    age::decrypt(&identity, ciphertext).map_err(|e| SealError::Decrypt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_decrypt_and_others_cannot() {
+        let a = EncryptionSecret::from_seed([1; 32]);
+        let b = EncryptionSecret::from_seed([2; 32]);
+        let outsider = EncryptionSecret::from_seed([3; 32]);
+        let sealed = seal(&[a.public(), b.public()], b"CANARY restricted").expect("seal");
+        assert!(!sealed.windows(6).any(|w| w == b"CANARY"));
+        assert_eq!(open(&a, &sealed).expect("a opens"), b"CANARY restricted");
+        assert_eq!(open(&b, &sealed).expect("b opens"), b"CANARY restricted");
+        assert!(matches!(open(&outsider, &sealed), Err(SealError::Decrypt(_))));
+        assert!(matches!(seal(&[], b"x"), Err(SealError::NoRecipients)));
+        let mut damaged = sealed.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        assert!(open(&a, &damaged).is_err());
+    }
+
+    #[test]
+    fn our_key_strings_are_age_compatible() {
+        let secret = EncryptionSecret::from_seed([7; 32]);
+        let identity =
+            age::x25519::Identity::from_str(&secret.to_age_identity()).expect("age parses our identity");
+        assert_eq!(
+            identity.to_public().to_string(),
+            secret.public().to_age_recipient()
+        );
+    }
+}
