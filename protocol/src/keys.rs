@@ -66,9 +66,22 @@ impl fmt::Debug for OrgSigningKey {
     }
 }
 
+/// Whether 32 bytes encode a curve point canonically: the y coordinate
+/// (the low 255 bits, little-endian) is below p = 2^255 - 19. Point
+/// decompression accepts y >= p as an alias of y - p; refusing it gives every
+/// key exactly one encoding.
+pub fn is_canonical_point(bytes: &[u8; 32]) -> bool {
+    let top = bytes[31] & 0x7f;
+    !(top == 0x7f && bytes[1..31].iter().all(|&b| b == 0xff) && bytes[0] >= 0xed)
+}
+
 /// Verifies an Ed25519 signature with `verify_strict`, which rejects
-/// non-canonical and small-order public keys and `R` values and malleable `S`.
+/// small-order public keys and `R` values, non-canonical `R`, and malleable
+/// `S`; a non-canonical public-key encoding is refused before that.
 pub fn verify_strict(key: &OrgKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    if !is_canonical_point(&key.0) {
+        return false;
+    }
     let Ok(key) = VerifyingKey::from_bytes(&key.0) else {
         return false;
     };
@@ -78,6 +91,9 @@ pub fn verify_strict(key: &OrgKey, message: &[u8], signature: &[u8; 64]) -> bool
 
 /// Checks that 32 bytes are a usable Ed25519 public key.
 pub fn check_public_key(key: &OrgKey) -> Result<(), KeyError> {
+    if !is_canonical_point(&key.0) {
+        return Err(KeyError::InvalidPublicKey);
+    }
     let parsed = VerifyingKey::from_bytes(&key.0).map_err(|_| KeyError::InvalidPublicKey)?;
     if parsed.is_weak() {
         return Err(KeyError::InvalidPublicKey);
@@ -275,6 +291,24 @@ mod tests {
         let err =
             OrgSecrets::from_key_file(&format!("format = \"{KEY_FILE_FORMAT}\"")).expect_err("must fail");
         assert!(err.to_string().contains("missing field `org`"));
+    }
+
+    #[test]
+    fn non_canonical_key_encodings_are_refused() {
+        // y = p + 3 aliases y = 3: the same point, a second encoding.
+        let mut alias = [0xff; 32];
+        alias[0] = 0xf0;
+        alias[31] = 0x7f;
+        assert!(!is_canonical_point(&alias));
+        assert_eq!(check_public_key(&OrgKey(alias)), Err(KeyError::InvalidPublicKey));
+        assert!(!verify_strict(&OrgKey(alias), b"m", &[0; 64]));
+        let mut largest_canonical = [0xff; 32];
+        largest_canonical[0] = 0xec;
+        largest_canonical[31] = 0x7f;
+        assert!(is_canonical_point(&largest_canonical));
+        let key = OrgSigningKey::from_seed([4; 32]).public();
+        assert!(is_canonical_point(&key.0));
+        assert_eq!(check_public_key(&key), Ok(()));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod log;
 pub mod redaction;
 pub mod roster;
+pub mod sync;
 pub mod testkit;
 pub mod validate;
 

@@ -1,0 +1,305 @@
+//! Sync messages: the request-response protocol that repairs what gossip
+//! missed. Peers exchange per-author heads, then fetch missing ranges in
+//! bounded batches; rosters and equivocation proofs travel the same way.
+//!
+//! Every request and response is canonical CBOR with its own size cap, and
+//! a range response must be checkable against its request: same author,
+//! contiguous seqs from the requested start, no more than asked.
+
+use crate::cbor::{self, CborError};
+use crate::chain::EquivocationProof;
+use crate::entry::WireEntry;
+use crate::ids::{EntryId, OrgKey};
+use crate::limits::{MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_WIRE_ENTRY_BYTES};
+use minicbor::{Decode, Encode};
+
+/// Most entries a range request may ask for.
+pub const MAX_SYNC_RANGE: u64 = 512;
+/// Largest encoded sync request.
+pub const MAX_SYNC_REQUEST_BYTES: usize = 1024;
+/// Largest encoded sync response. A range response stops adding entries
+/// before it would exceed this (but always carries at least one entry if the
+/// responder has any, which fits because one wire entry is far smaller).
+pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Most equivocation proofs in one response.
+pub const MAX_PROOFS_PER_RESPONSE: usize = 64;
+/// Most roster versions in one response.
+pub const MAX_ROSTERS_PER_RESPONSE: usize = 16;
+/// Most heads in one response (one per roster participant).
+pub const MAX_HEADS: usize = MAX_ROSTER_MEMBERS;
+
+/// The head of one author's log as a peer holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct Head {
+    /// The author.
+    #[n(0)]
+    pub author: OrgKey,
+    /// Seq of the last contiguous entry held.
+    #[n(1)]
+    pub seq: u64,
+    /// Its id.
+    #[n(2)]
+    pub id: EntryId,
+}
+
+/// A sync request. CBOR: `[variant, {fields}]` (see spec §Sync).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum SyncRequest {
+    /// "What do you hold?"
+    #[n(0)]
+    Heads,
+    /// "Send `author`'s entries from `from_seq`, at most `count`."
+    #[n(1)]
+    #[cbor(map)]
+    Range {
+        /// The author.
+        #[n(0)]
+        author: OrgKey,
+        /// First seq wanted.
+        #[n(1)]
+        from_seq: u64,
+        /// How many, at most [`MAX_SYNC_RANGE`].
+        #[n(2)]
+        count: u64,
+    },
+    /// "Send roster versions after `after_version`."
+    #[n(2)]
+    #[cbor(map)]
+    Rosters {
+        /// The newest version the requester holds.
+        #[n(0)]
+        after_version: u64,
+    },
+    /// "Send equivocation proofs, skipping the first `skip`."
+    #[n(3)]
+    #[cbor(map)]
+    Proofs {
+        /// How many the requester already has (proofs are served oldest first).
+        #[n(0)]
+        skip: u64,
+    },
+}
+
+/// A sync response.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum SyncResponse {
+    /// The responder's heads, its roster version and its proof count.
+    #[n(0)]
+    #[cbor(map)]
+    Heads {
+        /// One head per author held, ascending by author.
+        #[n(0)]
+        heads: Vec<Head>,
+        /// Newest roster version held.
+        #[n(1)]
+        roster_version: u64,
+        /// Equivocation proofs held.
+        #[n(2)]
+        proofs: u64,
+    },
+    /// Entries of one author, contiguous from the requested seq.
+    #[n(1)]
+    Entries(#[n(0)] Vec<WireEntry>),
+    /// Signed roster versions (CBOR of `SignedRoster`), ascending.
+    #[n(2)]
+    Rosters(#[n(0)] Vec<minicbor::bytes::ByteVec>),
+    /// Equivocation proofs.
+    #[n(3)]
+    Proofs(#[n(0)] Vec<EquivocationProof>),
+    /// The request was refused (over a limit, malformed); the text says why.
+    #[n(4)]
+    Refused(#[n(0)] String),
+}
+
+/// Why a sync message is unacceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Not canonical CBOR of the message structure, or over its size cap.
+    #[error("sync message encoding: {0}")]
+    Encoding(#[from] CborError),
+    /// A request asks for more than the limits allow.
+    #[error("sync request over a limit: {0}")]
+    OverLimit(&'static str),
+    /// A response does not answer its request (wrong author, gaps, too many,
+    /// out of order); the peer that sent it is at fault.
+    #[error("sync response does not match the request: {0}")]
+    Mismatch(&'static str),
+}
+
+impl SyncRequest {
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(self)
+    }
+
+    /// Decodes a request and checks its limits.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SyncError> {
+        let request: SyncRequest = cbor::decode_canonical(bytes, MAX_SYNC_REQUEST_BYTES)?;
+        if let SyncRequest::Range { from_seq, count, .. } = &request {
+            if *count == 0 || *count > MAX_SYNC_RANGE {
+                return Err(SyncError::OverLimit("range count must be 1..=512"));
+            }
+            if *from_seq == 0 || from_seq.checked_add(*count).is_none() {
+                return Err(SyncError::OverLimit("range start must be at least 1 and not overflow"));
+            }
+        }
+        Ok(request)
+    }
+}
+
+impl SyncResponse {
+    /// Canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        cbor::encode(self)
+    }
+
+    /// Decodes a response (canonical form and overall size only; check it
+    /// against its request with [`check_response`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SyncError> {
+        Ok(cbor::decode_canonical(bytes, MAX_SYNC_RESPONSE_BYTES)?)
+    }
+}
+
+/// Checks the shape of a response against its request, before any entry is
+/// verified: a range response holds at most `count` entries (each within the
+/// wire-entry cap); heads are ascending and within [`MAX_HEADS`]; proofs and
+/// rosters within their caps. Entry contents (author, contiguous seqs) are
+/// checked after verification with [`check_range`].
+pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<(), SyncError> {
+    match (request, response) {
+        (_, SyncResponse::Refused(_)) => Ok(()),
+        (SyncRequest::Heads, SyncResponse::Heads { heads, .. }) => {
+            if heads.len() > MAX_HEADS {
+                return Err(SyncError::Mismatch("too many heads"));
+            }
+            if !heads.windows(2).all(|w| w[0].author < w[1].author) || heads.iter().any(|h| h.seq == 0) {
+                return Err(SyncError::Mismatch("heads must be ascending by author with seq >= 1"));
+            }
+            Ok(())
+        }
+        (SyncRequest::Range { count, .. }, SyncResponse::Entries(entries)) => {
+            if entries.len() as u64 > *count {
+                return Err(SyncError::Mismatch("more entries than requested"));
+            }
+            if entries
+                .iter()
+                .any(|e| e.envelope.len() + e.body.as_ref().map_or(0, Vec::len) > MAX_WIRE_ENTRY_BYTES)
+            {
+                return Err(SyncError::Mismatch("an entry is over the size cap"));
+            }
+            Ok(())
+        }
+        (SyncRequest::Rosters { .. }, SyncResponse::Rosters(rosters)) => {
+            if rosters.len() > MAX_ROSTERS_PER_RESPONSE || rosters.iter().any(|r| r.len() > MAX_ROSTER_BYTES) {
+                return Err(SyncError::Mismatch("too many or too large rosters"));
+            }
+            Ok(())
+        }
+        (SyncRequest::Proofs { .. }, SyncResponse::Proofs(proofs)) => {
+            if proofs.len() > MAX_PROOFS_PER_RESPONSE {
+                return Err(SyncError::Mismatch("too many proofs"));
+            }
+            Ok(())
+        }
+        _ => Err(SyncError::Mismatch("response type does not answer the request")),
+    }
+}
+
+/// Checks verified range entries: every entry is by the requested author,
+/// seqs are contiguous from the requested start.
+pub fn check_range(author: &OrgKey, from_seq: u64, headers: &[(OrgKey, u64)]) -> Result<(), SyncError> {
+    for (i, (entry_author, seq)) in headers.iter().enumerate() {
+        if entry_author != author {
+            return Err(SyncError::Mismatch("entry by another author"));
+        }
+        if *seq != from_seq + i as u64 {
+            return Err(SyncError::Mismatch("entries not contiguous from the requested seq"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Hash32;
+
+    #[test]
+    fn requests_round_trip_and_limits_hold() {
+        let author = OrgKey([1; 32]);
+        for request in [
+            SyncRequest::Heads,
+            SyncRequest::Range {
+                author,
+                from_seq: 1,
+                count: 512,
+            },
+            SyncRequest::Rosters { after_version: 1 },
+            SyncRequest::Proofs { skip: 0 },
+        ] {
+            assert_eq!(SyncRequest::from_bytes(&request.to_bytes()), Ok(request));
+        }
+        let huge = SyncRequest::Range {
+            author,
+            from_seq: 1,
+            count: 513,
+        };
+        assert!(matches!(SyncRequest::from_bytes(&huge.to_bytes()), Err(SyncError::OverLimit(_))));
+        let zero = SyncRequest::Range {
+            author,
+            from_seq: 0,
+            count: 1,
+        };
+        assert!(matches!(SyncRequest::from_bytes(&zero.to_bytes()), Err(SyncError::OverLimit(_))));
+        let overflow = SyncRequest::Range {
+            author,
+            from_seq: u64::MAX,
+            count: 2,
+        };
+        assert!(matches!(SyncRequest::from_bytes(&overflow.to_bytes()), Err(SyncError::OverLimit(_))));
+        assert!(SyncRequest::from_bytes(&[0xff; 2000]).is_err());
+    }
+
+    #[test]
+    fn responses_are_checked_against_requests() {
+        let author = OrgKey([1; 32]);
+        let range = SyncRequest::Range {
+            author,
+            from_seq: 5,
+            count: 1,
+        };
+        let two = SyncResponse::Entries(vec![
+            WireEntry {
+                envelope: vec![1],
+                body: None,
+            };
+            2
+        ]);
+        assert!(check_response(&range, &two).is_err());
+        assert!(check_response(&SyncRequest::Heads, &two).is_err());
+        let heads = SyncResponse::Heads {
+            heads: vec![
+                Head {
+                    author: OrgKey([2; 32]),
+                    seq: 1,
+                    id: Hash32([0; 32]),
+                },
+                Head {
+                    author: OrgKey([1; 32]),
+                    seq: 1,
+                    id: Hash32([0; 32]),
+                },
+            ],
+            roster_version: 1,
+            proofs: 0,
+        };
+        assert!(check_response(&SyncRequest::Heads, &heads).is_err());
+        let bytes = heads.to_bytes();
+        assert_eq!(SyncResponse::from_bytes(&bytes), Ok(heads));
+        assert!(check_range(&author, 5, &[(author, 5), (author, 6)]).is_ok());
+        assert!(check_range(&author, 5, &[(author, 6)]).is_err());
+        assert!(check_range(&author, 5, &[(OrgKey([9; 32]), 5)]).is_err());
+    }
+}
