@@ -4,3 +4,4 @@ mod cose_interop;
 mod entries;
 mod props;
 mod vectors;
+mod vectors_build;
