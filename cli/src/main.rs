@@ -21,12 +21,18 @@ enum Command {
     /// receiver validates them, and forgeries, equivocation and roster changes
     /// meet their rules. Exits non-zero if any check fails.
     Demo,
+    // `init` and `roster` take their help text from their argument structs
+    // in `riskmesh_node::cli_setup`; a doc comment here would replace it.
+    Init(riskmesh_node::cli_setup::InitArgs),
+    Roster(riskmesh_node::cli_setup::RosterArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => offline_demo::run(),
+        Command::Init(args) => riskmesh_node::cli_setup::run_init(&args).map_err(anyhow::Error::from),
+        Command::Roster(args) => riskmesh_node::cli_setup::run_roster(&args).map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

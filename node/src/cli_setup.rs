@@ -1,0 +1,508 @@
+//! Command-line arguments and output for `riskmesh init` and
+//! `riskmesh roster …`: clap structures, human tables and `--json`. The work
+//! itself is in [`crate::setup`].
+
+use crate::config::DEFAULT_P2P_PORT;
+use crate::setup::{
+    self, CreateOptions, InitOptions, InitReport, MemberRole, RosterSummary, SetupError, UpdateOptions,
+};
+use libp2p::Multiaddr;
+use riskmesh_protocol::Hash32;
+use riskmesh_protocol::roster::Policy;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `riskmesh init`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Create a node directory for an organization: fresh keys, member.json (its public roster \
+    entry for the other founders) and config.toml",
+    long_about = "Create a node directory for one organization: a fresh organization key (org.key, \
+    the organization's identity, mode 0600), a libp2p node key (node.key, mode 0600), member.json \
+    (this organization's public roster entry, to send to the other founders), config.toml and an \
+    empty database. The config's genesis_hash stays empty until the consortium roster is signed and \
+    installed with `riskmesh roster install`. Refuses to overwrite an existing key; never prompts.",
+    after_help = "Example:\n  riskmesh init --org acme --name \"Acme AI\" --advertise /dns4/riskmesh.acme.example/tcp/4610"
+)]
+pub struct InitArgs {
+    /// Organization id on the roster: lowercase letters, digits and '-'.
+    #[arg(long, value_name = "ID")]
+    pub org: String,
+    /// Display name on the roster [default: the org id].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Role on the roster: a member publishes at every tier and signs roster
+    /// changes; an observer reads what is open to it.
+    #[arg(long, value_enum, default_value_t = MemberRole::Member)]
+    pub role: MemberRole,
+    /// Node directory to create [default: ./riskmesh-<ID>].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// libp2p listen address written to config.toml (repeat for several)
+    /// [default: /ip4/0.0.0.0/tcp/4610].
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<Multiaddr>,
+    /// Local HTTP API port written to config.toml (bound to 127.0.0.1) [default: 4620].
+    #[arg(long, value_name = "N")]
+    pub api_port: Option<u16>,
+    /// Address other members' nodes can dial, put on the roster via
+    /// member.json with /p2p/<peer id> appended (repeat for several).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub advertise: Vec<Multiaddr>,
+    /// Print what was created as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Build, sign, check and install the consortium roster (create, sign, verify, show, install, update)",
+    long_about = "Build, sign, check and install the consortium roster. Standing up a consortium: \
+    every founder runs `riskmesh init` and sends member.json to one founder, who runs `roster create`; \
+    the draft goes round and each founding member runs `roster sign`; anyone checks it with \
+    `roster verify`; every node operator runs `roster install`.",
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct RosterArgs {
+    /// What to do with a roster.
+    #[command(subcommand)]
+    pub command: RosterCommand,
+}
+
+/// A `riskmesh roster` subcommand.
+#[derive(Debug, clap::Subcommand)]
+pub enum RosterCommand {
+    /// Draft an unsigned genesis roster (version 1) from the founders' member.json files.
+    Create(CreateArgs),
+    /// Add your organization's signature to a roster draft, in place.
+    #[command(
+        long_about = "Add your organization's signature to a roster file, in place (written to a \
+    temporary file and renamed, so the file is never half-written). Signing twice changes nothing. \
+    Check what you sign first with `riskmesh roster show FILE`."
+    )]
+    Sign(SignArgs),
+    /// Check a roster: as a genesis (every founding member signed) or, with
+    /// --current, as an update with a quorum. Exits non-zero if invalid.
+    Verify(VerifyArgs),
+    /// Show a roster's participants, keys, nodes, addresses and signatures.
+    Show(ShowArgs),
+    /// Copy a fully signed genesis into a node directory and pin its hash in config.toml.
+    #[command(
+        long_about = "Verify FILE as a fully signed genesis, copy it into the node directory (the \
+    config's `genesis` path) and set genesis_hash in config.toml, keeping its comments. Refuses if the \
+    config already pins a different genesis or this organization is not on the roster. Installing the \
+    same roster again is harmless."
+    )]
+    Install(InstallArgs),
+    /// Draft the next roster version: add or replace members, remove orgs.
+    #[command(
+        long_about = "Draft the roster version after FROM: member.json files add organizations or \
+    replace the entry of the same org (new keys, nodes or addresses); --remove drops an org. The draft \
+    names FROM's hash as prev and needs signatures from more than the quorum of FROM's members; check \
+    it with `riskmesh roster verify DRAFT --current <genesis> [--current <update>…]`."
+    )]
+    Update(UpdateArgs),
+}
+
+/// Arguments of `riskmesh roster create`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  riskmesh roster create --network acme-consortium \\\n    \
+    --member acme/member.json --member beta/member.json --member gamma/member.json --out roster.draft"
+)]
+pub struct CreateArgs {
+    /// Network id: lowercase letters, digits, '-' and '.'.
+    #[arg(long, value_name = "NAME")]
+    pub network: String,
+    /// A founder's member.json (repeat, or list several, one per organization).
+    #[arg(long = "member", value_name = "FILE", num_args = 1.., required = true)]
+    pub members: Vec<PathBuf>,
+    /// Share of members that must sign later roster changes: strictly more
+    /// than N/D (at least 1/2, below 1).
+    #[arg(long, value_name = "N/D", default_value = "2/3", value_parser = setup::parse_quorum)]
+    pub quorum: Policy,
+    /// Where to write the unsigned draft (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The roster file (a draft from `roster create` or `roster update`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Your organization's key file (org.key from `riskmesh init`).
+    #[arg(long, value_name = "ORG_KEY")]
+    pub key: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The roster file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Genesis hash (64 hex digits) the genesis must have.
+    #[arg(long, value_name = "HASH", value_parser = parse_hash)]
+    pub pin: Option<Hash32>,
+    /// The roster chain FILE follows, genesis first then each update in
+    /// order (repeat); checks FILE as an update with a quorum.
+    #[arg(long = "current", value_name = "ROSTER")]
+    pub current: Vec<PathBuf>,
+    /// Print the result as JSON (still exits non-zero if invalid).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The roster file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster install`.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The signed genesis roster.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The node's config.toml.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `riskmesh roster update`.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// The current roster version.
+    #[arg(long, value_name = "ROSTER")]
+    pub from: PathBuf,
+    /// member.json to add, or to replace the entry of the same org (repeat).
+    #[arg(long = "member", value_name = "FILE")]
+    pub members: Vec<PathBuf>,
+    /// Org id to remove (repeat).
+    #[arg(long = "remove", value_name = "ORG")]
+    pub remove: Vec<String>,
+    /// New quorum N/D [default: unchanged].
+    #[arg(long, value_name = "N/D", value_parser = setup::parse_quorum)]
+    pub quorum: Option<Policy>,
+    /// Where to write the unsigned draft (must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_hash(text: &str) -> Result<Hash32, String> {
+    Hash32::from_hex(text.trim()).ok_or_else(|| "expected 64 hex digits (a roster hash)".to_string())
+}
+
+/// Writes text to standard output; a closed pipe is an error, not a panic.
+fn emit(text: &str) -> Result<(), SetupError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| SetupError::Io {
+            action: "write to".into(),
+            path: PathBuf::from("standard output"),
+            source,
+        })
+}
+
+fn emit_json(value: &impl Serialize) -> Result<(), SetupError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| SetupError::Io {
+        action: "encode JSON for".into(),
+        path: PathBuf::from("standard output"),
+        source: e.into(),
+    })?;
+    text.push('\n');
+    emit(&text)
+}
+
+/// Runs `riskmesh init`.
+pub fn run_init(args: &InitArgs) -> Result<(), SetupError> {
+    let report = setup::init(&InitOptions {
+        org: args.org.clone(),
+        name: args.name.clone(),
+        role: args.role,
+        dir: args.dir.clone(),
+        listen: args.listen.clone(),
+        api_port: args.api_port,
+        advertise: args.advertise.clone(),
+    })?;
+    if report.addrs.is_empty() {
+        eprintln!(
+            "note: {} lists no address other nodes can dial. Before the roster is created, add \
+             \"/dns4/<host>/tcp/{DEFAULT_P2P_PORT}/p2p/{}\" (your reachable host and port) to its addrs.",
+            report.member_file.display(),
+            report.peer_id
+        );
+    }
+    if args.json {
+        return emit_json(&report);
+    }
+    emit(&init_text(&report))
+}
+
+fn init_text(r: &InitReport) -> String {
+    let dir = r.dir.display();
+    let addrs = if r.addrs.is_empty() {
+        "(none)".to_string()
+    } else {
+        r.addrs.join(" ")
+    };
+    format!(
+        "Initialized org `{org}` ({role}) in {dir}\n\
+         \x20 signing key     {signing}\n\
+         \x20 encryption key  {encryption}\n\
+         \x20 node peer id    {peer}\n\
+         \x20 addresses       {addrs}\n\
+         \x20 files           {org_key} (secret), {node_key} (secret), {member}, {config}, {db}\n\
+         \n\
+         Next:\n\
+         \x20 1. Send {member} to the other founders (public keys only; no secrets).\n\
+         \x20 2. One founder drafts the roster from everyone's member.json:\n\
+         \x20      riskmesh roster create --network <NAME> --member <a/member.json> --member <b/member.json> ... --out roster.draft\n\
+         \x20 3. Each founding member checks and signs the same draft in turn:\n\
+         \x20      riskmesh roster show roster.draft\n\
+         \x20      riskmesh roster sign roster.draft --key {org_key}\n\
+         \x20 4. Once `riskmesh roster verify roster.draft` passes, every node installs it:\n\
+         \x20      riskmesh roster install roster.draft --config {config}\n",
+        org = r.org,
+        role = r.role.as_str(),
+        signing = r.signing_key,
+        encryption = r.encryption_key,
+        peer = r.peer_id,
+        org_key = r.org_key.display(),
+        node_key = r.node_key.display(),
+        member = r.member_file.display(),
+        config = r.config.display(),
+        db = r.database.display(),
+    )
+}
+
+/// Runs a `riskmesh roster` subcommand.
+pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
+    match &args.command {
+        RosterCommand::Create(a) => {
+            let (doc, hash) = setup::create(&CreateOptions {
+                network: a.network.clone(),
+                members: a.members.clone(),
+                quorum: Some(a.quorum),
+                out: a.out.clone(),
+            })?;
+            draft_output(&a.out, doc.version, &doc.members, hash, a.json)
+        }
+        RosterCommand::Update(a) => {
+            let (doc, hash) = setup::update(&UpdateOptions {
+                from: a.from.clone(),
+                members: a.members.clone(),
+                remove: a.remove.clone(),
+                quorum: a.quorum,
+                out: a.out.clone(),
+            })?;
+            draft_output(&a.out, doc.version, &doc.members, hash, a.json)
+        }
+        RosterCommand::Sign(a) => {
+            let report = setup::sign(&a.file, &a.key)?;
+            if a.json {
+                return emit_json(&report);
+            }
+            let what = if report.already_signed {
+                "had already signed; file unchanged"
+            } else {
+                "signed"
+            };
+            emit(&format!(
+                "`{}` {what}: {} (hash {})\nCheck who is still missing with `riskmesh roster verify {}`.\n",
+                report.org,
+                report.file.display(),
+                report.hash,
+                report.file.display()
+            ))
+        }
+        RosterCommand::Verify(a) => {
+            let summary = setup::verify(&a.file, a.pin, &a.current)?;
+            if a.json {
+                emit_json(&summary)?;
+            } else {
+                emit(&verify_text(&summary))?;
+            }
+            verdict(&summary)
+        }
+        RosterCommand::Show(a) => {
+            let summary = setup::verify(&a.file, None, &[])?;
+            if a.json {
+                return emit_json(&summary);
+            }
+            emit(&show_text(&summary))
+        }
+        RosterCommand::Install(a) => {
+            let report = setup::install(&a.file, &a.config)?;
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if a.json {
+                return emit_json(&report);
+            }
+            emit(&format!(
+                "Installed genesis of network `{}` for `{}`:\n  roster        {}\n  genesis_hash  {} (set in {})\n",
+                report.network,
+                report.org,
+                report.genesis.display(),
+                report.genesis_hash,
+                report.config.display()
+            ))
+        }
+    }
+}
+
+/// Turns an invalid summary into the command's error (non-zero exit).
+fn verdict(summary: &RosterSummary) -> Result<(), SetupError> {
+    if summary.valid {
+        return Ok(());
+    }
+    Err(SetupError::RosterInvalid {
+        path: summary.file.clone(),
+        reason: summary.error.clone().unwrap_or_else(|| "not valid".into()),
+    })
+}
+
+fn draft_output(
+    out: &Path,
+    version: u64,
+    members: &[riskmesh_protocol::roster::Member],
+    hash: Hash32,
+    json: bool,
+) -> Result<(), SetupError> {
+    #[derive(Serialize)]
+    struct Draft<'a> {
+        file: &'a Path,
+        version: u64,
+        hash: String,
+        members: Vec<&'a str>,
+    }
+    let orgs: Vec<&str> = members.iter().map(|m| m.org.as_str()).collect();
+    if json {
+        return emit_json(&Draft {
+            file: out,
+            version,
+            hash: hash.to_hex(),
+            members: orgs,
+        });
+    }
+    emit(&format!(
+        "Wrote unsigned roster version {version} to {}\n  hash     {hash}\n  members  {}\n\
+         Next: each member signs it with `riskmesh roster sign {} --key <their org.key>`.\n",
+        out.display(),
+        orgs.join(", "),
+        out.display()
+    ))
+}
+
+/// The verdict line; `with_reason` adds why it failed (`verify` prints the
+/// reason as its error instead).
+fn status_line(s: &RosterSummary, with_reason: bool) -> String {
+    match (&s.error, s.valid) {
+        (_, true) => format!("valid ({})", s.checked_as),
+        (Some(error), false) if with_reason => format!("NOT VALID ({}): {error}", s.checked_as),
+        (_, false) => format!("NOT VALID ({})", s.checked_as),
+    }
+}
+
+fn header_text(s: &RosterSummary) -> String {
+    let mut text = format!(
+        "roster    {}\nnetwork   {}\nversion   {}\nhash      {}\n",
+        s.file.display(),
+        s.network,
+        s.version,
+        s.hash
+    );
+    if let Some(prev) = &s.prev {
+        text.push_str(&format!("prev      {prev}\n"));
+    }
+    text.push_str(&format!(
+        "quorum    more than {}\ncreated   {} (unix ms)\n",
+        s.quorum, s.created_ms
+    ));
+    text
+}
+
+fn verify_text(s: &RosterSummary) -> String {
+    let list = |items: &[String]| {
+        if items.is_empty() {
+            "(none)".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    let members: Vec<String> = s.members.iter().map(|m| m.org.clone()).collect();
+    format!(
+        "{}members   {}\nsigned    {}\nmissing   {}\nstatus    {}\n",
+        header_text(s),
+        list(&members),
+        list(&s.signed_by),
+        list(&s.missing_signatures),
+        status_line(s, false)
+    )
+}
+
+fn show_text(s: &RosterSummary) -> String {
+    let headings = ["ORG", "ROLE", "SIGNING KEY", "SIGNED", "NODES", "ADDRS", "NAME"];
+    let rows: Vec<[String; 7]> = s
+        .members
+        .iter()
+        .map(|m| {
+            [
+                m.org.clone(),
+                m.role.as_str().to_string(),
+                format!("{}…", &m.signing_key[..m.signing_key.len().min(16)]),
+                m.signature.as_str().to_string(),
+                m.nodes.join(","),
+                m.addrs.join(" "),
+                m.name.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = headings.map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut text = header_text(s);
+    text.push('\n');
+    text.push_str(&line(&headings.map(String::from)));
+    for row in &rows {
+        text.push_str(&line(row));
+    }
+    text.push_str(&format!("\nstatus    {}\n", status_line(s, true)));
+    text
+}

@@ -1,0 +1,515 @@
+//! The runtime's worker threads: a pool that verifies signatures off the
+//! event loop, one writer that owns the read-write store and commits in
+//! groups, and one reader that serves sync ranges from its own connection.
+//!
+//! Every channel is bounded; the event loop never blocks on a worker (it
+//! uses `try_send` and treats a full queue as back-pressure).
+
+use crate::store::{Inserted, Store, StoreError};
+use libp2p::request_response::ResponseChannel;
+use libp2p::{PeerId, gossipsub::MessageId};
+use riskmesh_protocol::sync::{
+    MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RESPONSE_BYTES, SyncResponse,
+};
+use riskmesh_protocol::validate::verify_wire;
+use riskmesh_protocol::{EntryId, EquivocationProof, OrgKey, RejectReason, Roster, VerifiedEntry, WireEntry};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, oneshot};
+
+/// Capacity of the verification queue.
+pub const VERIFY_QUEUE: usize = 4096;
+/// Capacity of the write queue (batches, not entries).
+pub const WRITE_QUEUE: usize = 1024;
+/// Capacity of the read queue.
+pub const READ_QUEUE: usize = 256;
+/// Capacity of the channel from workers back to the event loop.
+pub const EVENT_QUEUE: usize = 8192;
+/// Most write jobs merged into one commit.
+pub const MAX_GROUP_COMMIT: usize = 256;
+
+/// The roster the verifiers use; swapped when a roster update is accepted.
+pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
+
+/// Something to verify.
+pub enum VerifyJob {
+    /// A gossiped wire entry.
+    Gossip {
+        /// Encoded wire entry.
+        data: Vec<u8>,
+        /// Gossip message id.
+        message_id: MessageId,
+        /// Relaying peer.
+        source: PeerId,
+    },
+    /// Entries from a sync range response.
+    Range {
+        /// The peer that sent them.
+        peer: PeerId,
+        /// Requested author.
+        author: OrgKey,
+        /// Requested first seq.
+        from_seq: u64,
+        /// The entries.
+        entries: Vec<WireEntry>,
+    },
+}
+
+/// What the event loop must do once a write committed.
+pub enum Ack {
+    /// Report Accept for a gossip message.
+    Gossip {
+        /// Message id.
+        message_id: MessageId,
+        /// Relaying peer.
+        source: PeerId,
+    },
+    /// Answer a local publish and gossip the entry.
+    Publish {
+        /// The published entry.
+        entry: VerifiedEntry,
+        /// Where to send the answer.
+        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+    },
+}
+
+/// Something to write.
+pub enum WriteJob {
+    /// Accepted entries.
+    Entries {
+        /// Entries in chain order.
+        entries: Vec<VerifiedEntry>,
+        /// Follow-ups after commit.
+        acks: Vec<Ack>,
+    },
+    /// A verified equivocation proof.
+    Equivocation {
+        /// Equivocating author.
+        author: OrgKey,
+        /// Seq.
+        seq: u64,
+        /// Proof.
+        proof: EquivocationProof,
+    },
+    /// A verified roster version.
+    Roster(Arc<Roster>),
+}
+
+/// Something to read.
+pub enum ReadJob {
+    /// Serve a range request.
+    Range {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// Author.
+        author: OrgKey,
+        /// First seq.
+        from_seq: u64,
+        /// Most entries.
+        count: u64,
+    },
+    /// Serve roster versions after a version.
+    Rosters {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// Versions after this one.
+        after_version: u64,
+    },
+    /// Serve proofs.
+    Proofs {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// Skip this many.
+        skip: u64,
+    },
+    /// Fetch an accepted entry's envelope to build an equivocation proof.
+    ForkEvidence {
+        /// The accepted entry.
+        existing: EntryId,
+        /// The conflicting entry.
+        incoming: VerifiedEntry,
+    },
+}
+
+/// What workers report to the event loop.
+pub enum WorkerEvent {
+    /// A gossip entry was verified (or not).
+    GossipVerified {
+        /// Result.
+        result: Result<VerifiedEntry, RejectReason>,
+        /// Message id.
+        message_id: MessageId,
+        /// Relaying peer.
+        source: PeerId,
+    },
+    /// A range response was verified (or not).
+    RangeVerified {
+        /// Sender.
+        peer: PeerId,
+        /// Requested author.
+        author: OrgKey,
+        /// Requested first seq.
+        from_seq: u64,
+        /// Entries, or why the batch is bad.
+        result: Result<Vec<VerifiedEntry>, String>,
+    },
+    /// A write committed.
+    Written {
+        /// Per-entry outcomes.
+        inserted: Vec<Inserted>,
+        /// Follow-ups.
+        acks: Vec<Ack>,
+        /// A new equivocation was stored.
+        new_equivocation: Option<(OrgKey, u64, EquivocationProof)>,
+    },
+    /// A response is ready to send.
+    Respond {
+        /// Where.
+        channel: ResponseChannel<Vec<u8>>,
+        /// Encoded response.
+        bytes: Vec<u8>,
+    },
+    /// Evidence for a fork was read.
+    ForkEvidence {
+        /// The accepted entry's envelope, if still stored.
+        existing: Option<Vec<u8>>,
+        /// The conflicting entry.
+        incoming: VerifiedEntry,
+    },
+    /// The store failed; the node must stop.
+    StoreFailed(String),
+}
+
+/// The verification pool.
+pub struct VerifyPool {
+    jobs: SyncSender<VerifyJob>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl VerifyPool {
+    /// Starts `threads` verifiers.
+    pub fn start(threads: usize, roster: SharedRoster, events: mpsc::Sender<WorkerEvent>) -> Self {
+        let (tx, rx) = sync_channel::<VerifyJob>(VERIFY_QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let threads = (0..threads.max(1))
+            .map(|i| {
+                let rx = Arc::clone(&rx);
+                let roster = Arc::clone(&roster);
+                let events = events.clone();
+                std::thread::Builder::new()
+                    .name(format!("riskmesh-verify-{i}"))
+                    .spawn(move || verify_worker(&rx, &roster, &events))
+                    .expect("spawning a verifier thread")
+            })
+            .collect();
+        VerifyPool { jobs: tx, threads }
+    }
+
+    /// Queues a job; hands it back if the queue is full.
+    pub fn submit(&self, job: VerifyJob) -> Result<(), Box<VerifyJob>> {
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        }
+    }
+
+    /// Stops the pool after the queued jobs.
+    pub fn stop(self) {
+        drop(self.jobs);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The roster in force.
+pub fn current(roster: &SharedRoster) -> Arc<Roster> {
+    match roster.read() {
+        Ok(guard) => Arc::clone(&guard),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    }
+}
+
+fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events: &mpsc::Sender<WorkerEvent>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let roster = current(roster);
+        let event = match job {
+            VerifyJob::Gossip {
+                data,
+                message_id,
+                source,
+            } => {
+                let result = WireEntry::from_bytes(&data)
+                    .map_err(RejectReason::Encoding)
+                    .and_then(|wire| verify_wire(&roster, &wire));
+                WorkerEvent::GossipVerified {
+                    result,
+                    message_id,
+                    source,
+                }
+            }
+            VerifyJob::Range {
+                peer,
+                author,
+                from_seq,
+                entries,
+            } => {
+                let mut verified = Vec::with_capacity(entries.len());
+                let mut error = None;
+                for (i, wire) in entries.iter().enumerate() {
+                    match verify_wire(&roster, wire) {
+                        Ok(entry) => {
+                            let h = entry.header();
+                            if h.author != author || h.seq != from_seq + i as u64 {
+                                error = Some("entry does not match the requested author and seq".to_string());
+                                break;
+                            }
+                            verified.push(entry);
+                        }
+                        Err(reason) => {
+                            error = Some(format!("entry {i} rejected: {reason}"));
+                            break;
+                        }
+                    }
+                }
+                WorkerEvent::RangeVerified {
+                    peer,
+                    author,
+                    from_seq,
+                    result: match error {
+                        Some(e) => Err(e),
+                        None => Ok(verified),
+                    },
+                }
+            }
+        };
+        if events.blocking_send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// The writer thread.
+pub struct StoreWriter {
+    jobs: SyncSender<WriteJob>,
+    thread: JoinHandle<()>,
+}
+
+impl StoreWriter {
+    /// Starts the writer on an open read-write store.
+    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
+        let (tx, rx) = sync_channel::<WriteJob>(WRITE_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("riskmesh-writer".into())
+            .spawn(move || write_worker(store, &rx, &events))
+            .expect("spawning the writer thread");
+        StoreWriter { jobs: tx, thread }
+    }
+
+    /// Queues a job; hands it back if the queue is full.
+    pub fn submit(&self, job: WriteJob) -> Result<(), Box<WriteJob>> {
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        }
+    }
+
+    /// Waits for queued writes to commit, then closes the store.
+    pub fn stop(self) {
+        drop(self.jobs);
+        let _ = self.thread.join();
+    }
+}
+
+fn now_ms() -> u64 {
+    super::now_ms()
+}
+
+fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender<WorkerEvent>) {
+    while let Ok(first) = rx.recv() {
+        // Group commit: take everything already queued (up to a bound) and
+        // write the entries in one transaction.
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut entries = Vec::new();
+        let mut acks = Vec::new();
+        let mut others = Vec::new();
+        for job in jobs {
+            match job {
+                WriteJob::Entries { entries: e, acks: a } => {
+                    entries.extend(e);
+                    acks.extend(a);
+                }
+                other => others.push(other),
+            }
+        }
+        let inserted = if entries.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.insert_entries(&entries, now_ms())
+        };
+        let inserted = match inserted {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                let _ = events.blocking_send(WorkerEvent::StoreFailed(e.to_string()));
+                return;
+            }
+        };
+        if !entries.is_empty()
+            && events
+                .blocking_send(WorkerEvent::Written {
+                    inserted,
+                    acks,
+                    new_equivocation: None,
+                })
+                .is_err()
+        {
+            return;
+        }
+        for job in others {
+            let result: Result<Option<WorkerEvent>, StoreError> = match job {
+                WriteJob::Equivocation { author, seq, proof } => store
+                    .insert_equivocation(author, seq, &proof, now_ms())
+                    .map(|new| {
+                        new.then(|| WorkerEvent::Written {
+                            inserted: Vec::new(),
+                            acks: Vec::new(),
+                            new_equivocation: Some((author, seq, proof)),
+                        })
+                    }),
+                WriteJob::Roster(roster) => store.save_roster(&roster).map(|_| None),
+                WriteJob::Entries { .. } => Ok(None),
+            };
+            match result {
+                Ok(Some(event)) => {
+                    if events.blocking_send(event).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = events.blocking_send(WorkerEvent::StoreFailed(e.to_string()));
+                    return;
+                }
+            }
+        }
+    }
+    let _ = store.close();
+}
+
+/// The reader thread.
+pub struct StoreReader {
+    jobs: SyncSender<ReadJob>,
+    thread: JoinHandle<()>,
+}
+
+impl StoreReader {
+    /// Starts the reader on a read-only connection.
+    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
+        let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("riskmesh-reader".into())
+            .spawn(move || read_worker(&store, &rx, &events))
+            .expect("spawning the reader thread");
+        StoreReader { jobs: tx, thread }
+    }
+
+    /// Queues a job; hands it back if the queue is full.
+    pub fn submit(&self, job: ReadJob) -> Result<(), Box<ReadJob>> {
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        }
+    }
+
+    /// Stops after queued reads.
+    pub fn stop(self) {
+        drop(self.jobs);
+        let _ = self.thread.join();
+    }
+}
+
+/// Bytes kept free in a range response for framing.
+const RESPONSE_MARGIN: usize = 1024;
+
+fn read_worker(store: &Store, rx: &Receiver<ReadJob>, events: &mpsc::Sender<WorkerEvent>) {
+    while let Ok(job) = rx.recv() {
+        let event = match job {
+            ReadJob::Range {
+                channel,
+                author,
+                from_seq,
+                count,
+            } => {
+                let response = match store.range(
+                    &author,
+                    from_seq,
+                    count as usize,
+                    MAX_SYNC_RESPONSE_BYTES - RESPONSE_MARGIN,
+                ) {
+                    Ok(entries) => SyncResponse::Entries(entries),
+                    Err(e) => SyncResponse::Refused(format!("store error: {e}")),
+                };
+                WorkerEvent::Respond {
+                    channel,
+                    bytes: response.to_bytes(),
+                }
+            }
+            ReadJob::Rosters {
+                channel,
+                after_version,
+            } => {
+                let response = match store.load_rosters() {
+                    Ok(rosters) => SyncResponse::Rosters(
+                        rosters
+                            .iter()
+                            .filter(|r| r.document().map(|d| d.version > after_version).unwrap_or(false))
+                            .take(MAX_ROSTERS_PER_RESPONSE)
+                            .map(|r| r.to_bytes().into())
+                            .collect(),
+                    ),
+                    Err(e) => SyncResponse::Refused(format!("store error: {e}")),
+                };
+                WorkerEvent::Respond {
+                    channel,
+                    bytes: response.to_bytes(),
+                }
+            }
+            ReadJob::Proofs { channel, skip } => {
+                let response = match store.equivocations() {
+                    Ok(proofs) => SyncResponse::Proofs(
+                        proofs
+                            .into_iter()
+                            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+                            .take(MAX_PROOFS_PER_RESPONSE)
+                            .map(|p| p.proof)
+                            .collect(),
+                    ),
+                    Err(e) => SyncResponse::Refused(format!("store error: {e}")),
+                };
+                WorkerEvent::Respond {
+                    channel,
+                    bytes: response.to_bytes(),
+                }
+            }
+            ReadJob::ForkEvidence { existing, incoming } => WorkerEvent::ForkEvidence {
+                existing: store.get(&existing).ok().flatten().map(|e| e.envelope),
+                incoming,
+            },
+        };
+        if events.blocking_send(event).is_err() {
+            return;
+        }
+    }
+}

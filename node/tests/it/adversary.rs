@@ -1,0 +1,238 @@
+//! Misbehaving peers driven by a raw libp2p swarm built with the node's own
+//! network code: an intruder not on the roster, an equivocating member that
+//! shows different entries to different peers, a member that lies in sync
+//! responses, and garbage on the gossip topic.
+
+use crate::cluster::{Cluster, node_key, publish, wait_for};
+use futures::StreamExt;
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, Message};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
+use riskmesh_node::net::{Behaviour, BehaviourEvent, Topics, build_swarm};
+use riskmesh_protocol::sync::{Head, SyncRequest, SyncResponse};
+use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+fn adversary_swarm(key: &Keypair, roster: &Roster) -> Swarm<Behaviour> {
+    let mut swarm = build_swarm(key, &Topics::new(roster.network())).expect("swarm");
+    for member in &roster.doc().members {
+        for node in &member.nodes {
+            if let Ok(peer) = PeerId::from_bytes(&node.0) {
+                swarm.behaviour_mut().allow.allow_peer(peer);
+            }
+        }
+    }
+    swarm
+}
+
+fn entry(org: &str, roster: &Roster, title: &str) -> VerifiedEntry {
+    let mut log = LogWriter::new(roster.network());
+    let draft = Draft {
+        kind: Kind::Bulletin,
+        tier: Tier::Public,
+        body: Body::Bulletin(testkit::sample_bulletin(title)),
+        recipients: None,
+    };
+    log.append(&testkit::org_secrets(org).signing, roster, &draft, 1_700_000_000_000).expect("entry")
+}
+
+fn addr(cluster: &Cluster, i: usize) -> Multiaddr {
+    cluster.nodes[i].as_ref().expect("running").listen_addrs[0].clone()
+}
+
+/// Drives the adversary's swarm for `duration`, answering sync requests
+/// with `answer` (given the requesting peer and request).
+async fn drive(
+    swarm: &mut Swarm<Behaviour>,
+    duration: Duration,
+    mut answer: impl FnMut(PeerId, SyncRequest) -> SyncResponse,
+    mut on_event: impl FnMut(&SwarmEvent<BehaviourEvent>),
+) {
+    let deadline = tokio::time::Instant::now() + duration;
+    while let Ok(event) = tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+        on_event(&event);
+        if let SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+            peer,
+            message: Message::Request { request, channel, .. },
+            ..
+        })) = event
+        {
+            let request = SyncRequest::from_bytes(&request).expect("node sends valid requests");
+            let response = answer(peer, request).to_bytes();
+            let _ = swarm.behaviour_mut().sync.send_response(channel, response);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_not_on_the_roster_is_refused() {
+    let cluster = Cluster::start(&["amazon", "google"]).await;
+    let intruder = Keypair::generate_ed25519();
+    let mut swarm = adversary_swarm(&intruder, &cluster.roster);
+    let target = addr(&cluster, 0);
+    swarm.dial(target.clone()).expect("dial");
+    let member = cluster.handle(0).peer_id;
+    let mut sent = false;
+    let mut answered = false;
+    let mut failed = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(event) = tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
+        match event {
+            SwarmEvent::ConnectionEstablished { .. } if !sent => {
+                swarm.behaviour_mut().sync.send_request(&member, SyncRequest::Heads.to_bytes());
+                sent = true;
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
+                message: Message::Response { .. },
+                ..
+            })) => answered = true,
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. }))
+            | SwarmEvent::OutgoingConnectionError { .. } => {
+                failed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(!answered, "the member answered a sync request from a non-member");
+    assert!(failed || !sent, "the intruder's connection should be refused");
+    let status = cluster.status(0).await;
+    assert!(status.peers.iter().all(|p| p.peer_id != intruder.public().to_peer_id().to_string()));
+    assert_eq!(status.peers.iter().filter(|p| p.connected).count(), 1, "only the other member is connected");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivocation_proof_reaches_every_node() {
+    // openai is on the roster but its "node" is the adversary, which shows
+    // amazon one seq-1 entry and meta another.
+    let cluster = Cluster::start_some(&["amazon", "google", "meta", "openai"], 3, &[]).await;
+    let roster = cluster.roster.clone();
+    let a = entry("openai", &roster, "version for amazon");
+    let b = entry("openai", &roster, "version for meta");
+    let author = a.header().author;
+    let amazon = cluster.handle(0).peer_id;
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm.dial(addr(&cluster, 0)).expect("dial amazon");
+    swarm.dial(addr(&cluster, 2)).expect("dial meta");
+    drive(
+        &mut swarm,
+        Duration::from_secs(3),
+        |peer, request| {
+            let shown = if peer == amazon { &a } else { &b };
+            match request {
+                SyncRequest::Heads => SyncResponse::Heads {
+                    heads: vec![Head {
+                        author,
+                        seq: 1,
+                        id: shown.id(),
+                    }],
+                    roster_version: 1,
+                    proofs: 0,
+                },
+                SyncRequest::Range { .. } => SyncResponse::Entries(vec![shown.to_wire()]),
+                _ => SyncResponse::Refused("no".into()),
+            }
+        },
+        |_| {},
+    )
+    .await;
+    drop(swarm);
+    for i in 0..3 {
+        cluster.handle(i).sync_now().await.expect("sync");
+    }
+    wait_for(Duration::from_secs(30), "every honest node to hold the proof", || async {
+        let mut all = true;
+        for i in 0..3 {
+            all &= cluster.status(i).await.equivocations == vec![("openai".to_string(), 1)];
+        }
+        all
+    })
+    .await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_sync_response_is_discarded_and_penalized() {
+    let cluster = Cluster::start_some(&["amazon", "openai"], 1, &[]).await;
+    let roster = cluster.roster.clone();
+    let genuine = entry("openai", &roster, "genuine");
+    let mut forged = genuine.to_wire();
+    let last = forged.envelope.len() - 1;
+    forged.envelope[last] ^= 1;
+    let other_author = entry("amazon", &roster, "not what was asked");
+    let author = genuine.header().author;
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm.dial(addr(&cluster, 0)).expect("dial");
+    let mut ranges = 0;
+    drive(
+        &mut swarm,
+        Duration::from_secs(4),
+        |_, request| match request {
+            SyncRequest::Heads => SyncResponse::Heads {
+                heads: vec![Head {
+                    author,
+                    seq: 1,
+                    id: genuine.id(),
+                }],
+                roster_version: 1,
+                proofs: 0,
+            },
+            SyncRequest::Range { .. } => {
+                ranges += 1;
+                // First a forged signature, then an entry by another author.
+                if ranges == 1 {
+                    SyncResponse::Entries(vec![forged.clone()])
+                } else {
+                    SyncResponse::Entries(vec![other_author.to_wire()])
+                }
+            }
+            _ => SyncResponse::Refused("no".into()),
+        },
+        |_| {},
+    )
+    .await;
+    let handle = cluster.handle(0);
+    assert!(handle.metrics.penalties.load(Ordering::Relaxed) >= 1, "the liar was penalized");
+    assert!(handle.metrics.rejected("bad_sync_entry") >= 1);
+    assert_eq!(cluster.status(0).await.entries, 0, "nothing from the liar was stored");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_and_forgeries_on_gossip_are_rejected() {
+    let cluster = Cluster::start_some(&["amazon", "google", "openai"], 2, &[]).await;
+    let roster = cluster.roster.clone();
+    let topics = Topics::new(roster.network());
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm.behaviour_mut().gossip.subscribe(&topics.entries).expect("subscribe");
+    swarm.dial(addr(&cluster, 0)).expect("dial");
+    let genuine = entry("openai", &roster, "genuine");
+    let mut forged = genuine.to_wire();
+    let last = forged.envelope.len() - 1;
+    forged.envelope[last] ^= 1;
+    let mut subscribed = false;
+    drive(&mut swarm, Duration::from_secs(3), |_, _| SyncResponse::Refused("no".into()), |event| {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event {
+            subscribed = true;
+        }
+    })
+    .await;
+    assert!(subscribed, "the member subscribed to the entries topic");
+    for payload in [vec![0xff, 0x00, 0x13], forged.to_bytes(), b"\x82\x40\xf6".to_vec()] {
+        swarm.behaviour_mut().gossip.publish(topics.entries.clone(), payload).expect("publish");
+    }
+    drive(&mut swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |_| {}).await;
+    let handle = cluster.handle(0);
+    assert!(handle.metrics.rejected("encoding") >= 2, "{}", handle.metrics.render());
+    assert!(handle.metrics.rejected("bad_signature") >= 1, "{}", handle.metrics.render());
+    // Honest traffic still flows.
+    publish(&cluster.handle(1), "honest").await;
+    wait_for(Duration::from_secs(10), "amazon to store google's entry", || async {
+        cluster.status(0).await.entries == 1
+    })
+    .await;
+    cluster.shutdown().await;
+}

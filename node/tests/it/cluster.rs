@@ -1,0 +1,195 @@
+//! A local consortium for tests: deterministic organizations, one node
+//! each, a genesis roster naming their node peer ids, data directories in a
+//! temporary folder.
+
+use libp2p::identity::Keypair;
+use riskmesh_node::config::NodeConfig;
+use riskmesh_node::runtime::{self, NodeHandle, NodeStatus, RunningNode};
+use riskmesh_node::store::Store;
+use riskmesh_protocol::roster::{PeerIdBytes, Roster, SignedRoster};
+use riskmesh_protocol::testkit;
+use riskmesh_protocol::{Body, Draft, Kind, Tier, VerifiedEntry};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A node's libp2p key, derived from a label so restarts keep the peer id.
+pub fn node_key(label: &str) -> Keypair {
+    let mut seed = testkit::seed(&format!("{label}/node"));
+    Keypair::ed25519_from_bytes(&mut seed).expect("32-byte seed")
+}
+
+pub struct Cluster {
+    pub dir: TempDir,
+    pub orgs: Vec<String>,
+    pub genesis: SignedRoster,
+    pub roster: Roster,
+    pub nodes: Vec<Option<RunningNode>>,
+}
+
+impl Cluster {
+    /// Builds the roster for `orgs` (all members), creates their databases,
+    /// and starts every node, connected in a full mesh.
+    pub async fn start(orgs: &[&str]) -> Cluster {
+        let extra: &[(&str, Keypair)] = &[];
+        Self::start_with(orgs, extra).await
+    }
+
+    /// Like [`start`], and registers extra node keys for some orgs (for
+    /// adversaries that hold an org's key and a roster-listed peer id).
+    pub async fn start_with(orgs: &[&str], extra_nodes: &[(&str, Keypair)]) -> Cluster {
+        Self::start_some(orgs, orgs.len(), extra_nodes).await
+    }
+
+    /// Puts every org of `orgs` on the roster but starts only the first
+    /// `running`; the others exist for adversaries to impersonate.
+    pub async fn start_some(orgs: &[&str], running: usize, extra_nodes: &[(&str, Keypair)]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut doc = testkit::genesis_doc(testkit::NETWORK, orgs, &[], 1_690_000_000_000);
+        for member in &mut doc.members {
+            let peer = node_key(&member.org).public().to_peer_id();
+            member.nodes.push(PeerIdBytes(peer.to_bytes().into()));
+            for (org, key) in extra_nodes {
+                if *org == member.org {
+                    member
+                        .nodes
+                        .push(PeerIdBytes(key.public().to_peer_id().to_bytes().into()));
+                }
+            }
+        }
+        let mut genesis = SignedRoster::new(&doc);
+        for org in orgs {
+            genesis.sign(&testkit::org_secrets(org).signing);
+        }
+        let roster = Roster::genesis(&genesis).expect("genesis");
+        let mut cluster = Cluster {
+            dir,
+            orgs: orgs.iter().map(|s| s.to_string()).collect(),
+            genesis,
+            roster,
+            nodes: Vec::new(),
+        };
+        for org in orgs {
+            let data = cluster.data_dir(org);
+            std::fs::create_dir_all(&data).expect("data dir");
+            Store::create(data.join("riskmesh.db"))
+                .expect("create db")
+                .close()
+                .expect("close");
+        }
+        for i in 0..orgs.len() {
+            if i < running {
+                let node = cluster.launch(i).await;
+                cluster.nodes.push(Some(node));
+            } else {
+                cluster.nodes.push(None);
+            }
+        }
+        cluster.connect_all().await;
+        cluster
+    }
+
+    pub fn data_dir(&self, org: &str) -> PathBuf {
+        self.dir.path().join(org)
+    }
+
+    pub fn config(&self, i: usize) -> NodeConfig {
+        let org = &self.orgs[i];
+        NodeConfig {
+            data_dir: self.data_dir(org),
+            org: Arc::new(testkit::org_secrets(org)),
+            node_key: node_key(org),
+            genesis: self.genesis.clone(),
+            genesis_hash: self.roster.hash(),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr")],
+            api_listen: "127.0.0.1:0".parse().expect("socket addr"),
+            bootstrap: Vec::new(),
+            sync_interval: Duration::from_secs(2),
+            author_rate_per_minute: 100_000,
+        }
+    }
+
+    pub async fn launch(&self, i: usize) -> RunningNode {
+        runtime::start(self.config(i)).await.expect("node starts")
+    }
+
+    pub fn handle(&self, i: usize) -> NodeHandle {
+        self.nodes[i].as_ref().expect("node running").handle.clone()
+    }
+
+    /// Tells every running node every other running node's address.
+    pub async fn connect_all(&self) {
+        for (i, a) in self.nodes.iter().enumerate() {
+            let Some(a) = a else { continue };
+            for (j, b) in self.nodes.iter().enumerate() {
+                let Some(b) = b else { continue };
+                if i != j {
+                    for addr in &b.listen_addrs {
+                        a.handle.add_peer(addr.clone()).await.expect("add peer");
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn stop(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.shutdown().await.expect("clean shutdown");
+        }
+    }
+
+    pub async fn restart(&mut self, i: usize) {
+        let node = self.launch(i).await;
+        self.nodes[i] = Some(node);
+        self.connect_all().await;
+    }
+
+    pub async fn status(&self, i: usize) -> NodeStatus {
+        self.handle(i).status().await.expect("status")
+    }
+
+    pub async fn shutdown(mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop(i).await;
+        }
+    }
+}
+
+/// Publishes a consortium bulletin from node `handle`.
+pub async fn publish(handle: &NodeHandle, title: &str) -> VerifiedEntry {
+    let draft = Draft {
+        kind: Kind::Bulletin,
+        tier: Tier::Consortium,
+        body: Body::Bulletin(testkit::sample_bulletin(title)),
+        recipients: None,
+    };
+    handle.publish(draft).await.expect("publish")
+}
+
+/// Polls `check` until it holds or `timeout` passes; panics with `what`.
+pub async fn wait_for<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// Entries stored, per node.
+pub async fn counts(cluster: &Cluster) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        if node.is_some() {
+            out.push(cluster.status(i).await.entries);
+        }
+    }
+    out
+}

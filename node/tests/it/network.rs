@@ -1,0 +1,88 @@
+//! Multi-node behaviour over real sockets: convergence, catch-up after
+//! downtime, partitions healing.
+
+use crate::cluster::{Cluster, counts, publish, wait_for};
+use std::time::Duration;
+
+/// Every node's (org, seq) heads.
+async fn heads(cluster: &Cluster, i: usize) -> Vec<(String, u64)> {
+    cluster
+        .status(i)
+        .await
+        .authors
+        .into_iter()
+        .map(|a| (a.org, a.seq))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_nodes_converge() {
+    let cluster = Cluster::start(&["amazon", "anthropic", "google", "meta"]).await;
+    for round in 0..5 {
+        for i in 0..4 {
+            publish(&cluster.handle(i), &format!("node {i} round {round}")).await;
+        }
+    }
+    wait_for(
+        Duration::from_secs(30),
+        "all 4 nodes to hold 20 entries",
+        || async { counts(&cluster).await.iter().all(|&n| n == 20) },
+    )
+    .await;
+    let expected: Vec<(String, u64)> = ["amazon", "anthropic", "google", "meta"]
+        .iter()
+        .map(|o| (o.to_string(), 5))
+        .collect();
+    for i in 0..4 {
+        assert_eq!(heads(&cluster, i).await, expected, "node {i}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_node_catches_up_on_a_thousand_entries() {
+    let mut cluster = Cluster::start(&["google", "meta", "openai"]).await;
+    cluster.stop(2).await;
+    for i in 0..1000 {
+        publish(&cluster.handle(i % 2), &format!("while openai was down {i}")).await;
+    }
+    wait_for(
+        Duration::from_secs(30),
+        "both online nodes to hold 1000",
+        || async { counts(&cluster).await.iter().all(|&n| n == 1000) },
+    )
+    .await;
+    cluster.restart(2).await;
+    wait_for(
+        Duration::from_secs(60),
+        "the restarted node to catch up",
+        || async { cluster.status(2).await.entries == 1000 },
+    )
+    .await;
+    let expected = heads(&cluster, 0).await;
+    assert_eq!(heads(&cluster, 2).await, expected);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_pair_heals() {
+    // Two halves that cannot reach each other publish independently, then
+    // learn each other's addresses.
+    let mut cluster = Cluster::start(&["amazon", "microsoft"]).await;
+    cluster.stop(1).await;
+    for i in 0..10 {
+        publish(&cluster.handle(0), &format!("left {i}")).await;
+    }
+    let right = cluster.launch(1).await;
+    for i in 0..7 {
+        publish(&right.handle, &format!("right {i}")).await;
+    }
+    assert_eq!(right.handle.status().await.expect("status").entries, 7);
+    cluster.nodes[1] = Some(right);
+    cluster.connect_all().await;
+    wait_for(Duration::from_secs(30), "both sides to hold 17", || async {
+        counts(&cluster).await.iter().all(|&n| n == 17)
+    })
+    .await;
+    cluster.shutdown().await;
+}
