@@ -221,10 +221,10 @@ fn emit(text: &str) -> Result<(), SetupError> {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|source| SetupError::Io {
+        .map_err(|error| SetupError::Io {
             action: "write to".into(),
             path: PathBuf::from("standard output"),
-            source,
+            error,
         })
 }
 
@@ -232,7 +232,7 @@ fn emit_json(value: &impl Serialize) -> Result<(), SetupError> {
     let mut text = serde_json::to_string_pretty(value).map_err(|e| SetupError::Io {
         action: "encode JSON for".into(),
         path: PathBuf::from("standard output"),
-        source: e.into(),
+        error: e.into(),
     })?;
     text.push('\n');
     emit(&text)

@@ -144,16 +144,19 @@ pub struct Overrides {
 
 /// Why a config file could not be turned into a [`NodeConfig`]. Every message
 /// names the file (and field) at fault and says what to do.
+///
+/// Underlying errors are part of the message, not a `source()`, so printing
+/// the chain at the binary edge (`{:#}`) does not repeat them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The config file itself could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         /// The config file.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The config file is not valid TOML, has an unknown field, or a field of
     /// the wrong type.
@@ -188,7 +191,7 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// A file the config names could not be read.
-    #[error("cannot read the {what} {path} (field `{field}` in {config}): {source}; {hint}")]
+    #[error("cannot read the {what} {path} (field `{field}` in {config}): {error}; {hint}")]
     ReadFile {
         /// What the file is for.
         what: &'static str,
@@ -199,17 +202,17 @@ pub enum ConfigError {
         /// The config file.
         config: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        error: io::Error,
         /// What to do about it.
         hint: &'static str,
     },
     /// The org key file is malformed.
-    #[error("org key file {path} (field `org_key`): {source}; it must be a file written by `riskmesh init`")]
+    #[error("org key file {path} (field `org_key`): {error}; it must be a file written by `riskmesh init`")]
     OrgKey {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
-        source: KeyError,
+        error: KeyError,
     },
     /// The node key file is not a libp2p private key.
     #[error(
@@ -224,7 +227,7 @@ pub enum ConfigError {
     },
     /// The genesis roster file is not a valid genesis, or not the pinned one.
     #[error(
-        "genesis roster {path} (field `genesis`) is not the pinned, fully signed genesis: {source}; \
+        "genesis roster {path} (field `genesis`) is not the pinned, fully signed genesis: {error}; \
          install the roster the founders signed with `riskmesh roster install <roster file> --config {config}`"
     )]
     Genesis {
@@ -233,7 +236,7 @@ pub enum ConfigError {
         /// The config file.
         config: PathBuf,
         /// Why the roster was refused.
-        source: RosterError,
+        error: RosterError,
     },
     /// The organization in the org key file is not a participant of the genesis roster.
     #[error(
@@ -271,9 +274,9 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 impl ConfigFile {
     /// Reads and parses a config file without touching the files it names.
     pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let read_error = |source| ConfigError::Read {
+        let read_error = |error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let bytes = read_capped(path, MAX_CONFIG_FILE_BYTES).map_err(read_error)?;
         let text = String::from_utf8(bytes)
@@ -448,12 +451,12 @@ pub(crate) fn resolve(
         let full = resolve(file);
         read_capped(&full, limit)
             .map(|bytes| (full.clone(), bytes))
-            .map_err(|source| ConfigError::ReadFile {
+            .map_err(|error| ConfigError::ReadFile {
                 what,
                 field,
                 path: full,
                 config: path.to_path_buf(),
-                source,
+                error,
                 hint,
             })
     };
@@ -467,11 +470,11 @@ pub(crate) fn resolve(
     )?;
     let org_text = String::from_utf8(org_bytes).map_err(|_| ConfigError::OrgKey {
         path: org_path.clone(),
-        source: KeyError::KeyFile("not UTF-8 text".into()),
+        error: KeyError::KeyFile("not UTF-8 text".into()),
     })?;
-    let org = OrgSecrets::from_key_file(&org_text).map_err(|source| ConfigError::OrgKey {
+    let org = OrgSecrets::from_key_file(&org_text).map_err(|error| ConfigError::OrgKey {
         path: org_path.clone(),
-        source,
+        error,
     })?;
 
     let (node_path, node_bytes) = read(
@@ -487,10 +490,10 @@ pub(crate) fn resolve(
     })?;
 
     let roster_path = resolve(&file.genesis);
-    let genesis_error = |source| ConfigError::Genesis {
+    let genesis_error = |error| ConfigError::Genesis {
         path: roster_path.clone(),
         config: path.to_path_buf(),
-        source,
+        error,
     };
     let genesis = match genesis {
         Some(signed) => signed.clone(),
@@ -690,7 +693,7 @@ mod tests {
         assert!(matches!(
             err,
             ConfigError::Genesis {
-                source: RosterError::WrongGenesis { .. },
+                error: RosterError::WrongGenesis { .. },
                 ..
             }
         ));

@@ -13,3 +13,4 @@ pub mod runtime;
 pub mod sealed;
 pub mod setup;
 pub mod store;
+pub mod testnet;

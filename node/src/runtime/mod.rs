@@ -7,7 +7,7 @@
 
 mod event_loop;
 mod sync;
-mod workers;
+pub mod workers;
 
 use crate::config::{NodeConfig, TOKEN_FILE};
 use crate::metrics::Metrics;

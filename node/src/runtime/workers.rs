@@ -513,3 +513,17 @@ fn read_worker(store: &Store, rx: &Receiver<ReadJob>, events: &mpsc::Sender<Work
         }
     }
 }
+
+/// Worker types hold channels, threads and libp2p handles whose contents are
+/// not useful to print; their names are.
+macro_rules! opaque_debug {
+    ($($t:ty),*) => {
+        $(impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($t))
+            }
+        })*
+    };
+}
+
+opaque_debug!(VerifyJob, Ack, WriteJob, ReadJob, WorkerEvent, VerifyPool, StoreWriter, StoreReader);

@@ -152,7 +152,9 @@ pub fn init(options: &InitOptions) -> Result<InitReport, SetupError> {
     member_json.push('\n');
     write_new(&member_file, member_json.as_bytes(), 0o644)?;
     write_new(&config, file.to_commented_toml().as_bytes(), 0o644)?;
-    Store::create(&database)?.close()?;
+    Store::create(&database)
+        .and_then(Store::close)
+        .map_err(SetupError::Store)?;
 
     Ok(InitReport {
         dir,

@@ -24,6 +24,7 @@ pub use roster_files::{
 pub use roster_report::{MemberSummary, RosterSummary, SignatureState, verify};
 
 use crate::config_file::ConfigError;
+use riskmesh_protocol::Hash32;
 use riskmesh_protocol::keys::KeyError;
 use riskmesh_protocol::roster::RosterError;
 use std::fs::{self, OpenOptions};
@@ -32,6 +33,9 @@ use std::path::{Path, PathBuf};
 
 /// Why an `init` or `roster` command failed. Each message says which file or
 /// argument is at fault and what to do.
+///
+/// Underlying errors are part of the message, not a `source()`, so printing
+/// the chain at the binary edge (`{:#}`) does not repeat them.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
@@ -47,14 +51,14 @@ pub enum SetupError {
         hint: String,
     },
     /// Reading or writing a file failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {error}")]
     Io {
         /// What was being done (`read the member file`, `write`, …).
         action: String,
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        error: io::Error,
     },
     /// A member file is malformed.
     #[error("member file {path}: {message}")]
@@ -75,12 +79,14 @@ pub enum SetupError {
         second: PathBuf,
     },
     /// A roster file does not decode, or its document breaks a structural rule.
-    #[error("{path} is not a usable roster file: {source}")]
+    #[error(
+        "{path} is not a usable roster file: {error} (expected a file written by `riskmesh roster create` or `roster update`)"
+    )]
     RosterFile {
         /// The roster file.
         path: PathBuf,
         /// Why.
-        source: RosterError,
+        error: RosterError,
     },
     /// The roster that would be drafted breaks a protocol rule.
     #[error("the drafted roster would be invalid: {0}")]
@@ -94,28 +100,52 @@ pub enum SetupError {
         reason: String,
     },
     /// An org key file is malformed.
-    #[error("org key file {path}: {source}; it must be a file written by `riskmesh init`")]
+    #[error("org key file {path}: {error}; it must be a file written by `riskmesh init`")]
     OrgKey {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
-        source: KeyError,
+        error: KeyError,
     },
-    /// The key may not sign this roster.
+    /// The organization key does not fit the roster: it is not on it, or its
+    /// role may not sign.
     #[error("{0}")]
-    NotASigner(String),
+    WrongKey(String),
+    /// The config already pins a different genesis.
+    #[error(
+        "{config} already pins genesis {pinned}, but {file} has hash {found}. A node's genesis never \
+         changes; to join another network, run `riskmesh init` into a new directory"
+    )]
+    GenesisPinned {
+        /// The config file.
+        config: PathBuf,
+        /// The roster being installed.
+        file: PathBuf,
+        /// The hash the config pins.
+        pinned: Hash32,
+        /// The hash of the roster being installed.
+        found: Hash32,
+    },
+    /// `genesis_hash` could not be set in the config text (unusual formatting).
+    #[error("could not set genesis_hash in {path} automatically; set `genesis_hash = \"{hash}\"` by hand")]
+    ConfigEdit {
+        /// The config file.
+        path: PathBuf,
+        /// The hash to pin.
+        hash: Hash32,
+    },
     /// The config file (for `roster install`) is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The node's database could not be created.
     #[error("cannot create the database: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(crate::store::StoreError),
 }
 
 fn io_error(action: impl Into<String>, path: &Path) -> impl FnOnce(io::Error) -> SetupError {
     let action = action.into();
     let path = path.to_path_buf();
-    move |source| SetupError::Io { action, path, source }
+    move |error| SetupError::Io { action, path, error }
 }
 
 /// Reads a whole file of at most `limit` bytes.

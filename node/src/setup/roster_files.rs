@@ -92,17 +92,17 @@ pub fn parse_quorum(text: &str) -> Result<Policy, String> {
 /// Reads a signed roster file (canonical CBOR; signatures not checked).
 pub fn read_roster(path: &Path) -> Result<SignedRoster, SetupError> {
     let bytes = read_file(path, "roster file", MAX_ROSTER_BYTES as u64)?;
-    SignedRoster::from_bytes(&bytes).map_err(|source| SetupError::RosterFile {
+    SignedRoster::from_bytes(&bytes).map_err(|error| SetupError::RosterFile {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 /// Decodes and structurally checks a signed roster's document.
 pub(super) fn document(path: &Path, signed: &SignedRoster) -> Result<RosterDoc, SetupError> {
-    signed.document().map_err(|source| SetupError::RosterFile {
+    signed.document().map_err(|error| SetupError::RosterFile {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -215,11 +215,11 @@ pub(super) fn read_org_key(path: &Path) -> Result<OrgSecrets, SetupError> {
     let bytes = read_file(path, "org key file", MAX_CONFIG_FILE_BYTES)?;
     let text = String::from_utf8(bytes).map_err(|_| SetupError::OrgKey {
         path: path.to_path_buf(),
-        source: riskmesh_protocol::keys::KeyError::KeyFile("not UTF-8 text".into()),
+        error: riskmesh_protocol::keys::KeyError::KeyFile("not UTF-8 text".into()),
     })?;
-    OrgSecrets::from_key_file(&text).map_err(|source| SetupError::OrgKey {
+    OrgSecrets::from_key_file(&text).map_err(|error| SetupError::OrgKey {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -236,7 +236,7 @@ pub fn sign(file: &Path, key: &Path) -> Result<SignReport, SetupError> {
     if doc.version == 1 {
         match on_roster {
             None => {
-                return Err(SetupError::NotASigner(format!(
+                return Err(SetupError::WrongKey(format!(
                     "the key in {} (org `{}`) is not on the roster {}; only founding members sign a \
                      genesis. Check that its member.json was passed to `riskmesh roster create`",
                     key.display(),
@@ -245,7 +245,7 @@ pub fn sign(file: &Path, key: &Path) -> Result<SignReport, SetupError> {
                 )));
             }
             Some(m) if m.role != Role::Member => {
-                return Err(SetupError::NotASigner(format!(
+                return Err(SetupError::WrongKey(format!(
                     "`{}` is an observer on {}; observers do not sign the roster (only role member does)",
                     m.org,
                     file.display()
@@ -287,18 +287,18 @@ pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> 
     if let Some(pinned) = parsed.pinned_hash(config)?
         && pinned != hash
     {
-        return Err(SetupError::Argument(format!(
-            "{} already pins genesis {pinned}, and {} has hash {hash}. A node's genesis never changes; \
-             to join another network, run `riskmesh init` into a new directory",
-            config.display(),
-            file.display()
-        )));
+        return Err(SetupError::GenesisPinned {
+            config: config.to_path_buf(),
+            file: file.to_path_buf(),
+            pinned,
+            found: hash,
+        });
     }
     let base = config.parent().unwrap_or(Path::new(""));
     let key_path = base.join(&parsed.org_key);
     let secrets = read_org_key(&key_path)?;
     let Some(member) = roster.member(&secrets.signing.public()) else {
-        return Err(SetupError::NotASigner(format!(
+        return Err(SetupError::WrongKey(format!(
             "the org key {} (org `{}`) is not on the roster {}; this node cannot join that network",
             key_path.display(),
             secrets.org,
@@ -309,10 +309,10 @@ pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> 
     let updated = config_file::with_genesis_hash(&config_text, &hash);
     let reparsed = ConfigFile::parse(config, &updated)?;
     if reparsed.pinned_hash(config)? != Some(hash) {
-        return Err(SetupError::Argument(format!(
-            "could not set genesis_hash in {} automatically; set `genesis_hash = \"{hash}\"` by hand",
-            config.display()
-        )));
+        return Err(SetupError::ConfigEdit {
+            path: config.to_path_buf(),
+            hash,
+        });
     }
     // Resolving the config as the node will, before anything is written,
     // proves the node will accept what is about to be installed.
@@ -428,7 +428,7 @@ mod tests {
         let one = draft(&first, &nodes[..1]);
         sign(&one, &nodes[0].org_key).expect("sign");
         let err = install(&one, &nodes[1].config).expect_err("beta not on it");
-        assert!(matches!(err, SetupError::NotASigner(_)), "{err}");
+        assert!(matches!(err, SetupError::WrongKey(_)), "{err}");
         install(&one, &nodes[0].config).expect("install");
 
         let two = draft(tmp.path(), &nodes);

@@ -2,5 +2,4 @@
 //! port 0, real SQLite files in temporary directories.
 
 mod adversary;
-mod cluster;
 mod network;

@@ -1,7 +1,7 @@
 //! Multi-node behaviour over real sockets: convergence, catch-up after
 //! downtime, partitions healing.
 
-use crate::cluster::{Cluster, counts, publish, wait_for};
+use riskmesh_node::testnet::{Cluster, counts, publish, wait_for};
 use std::time::Duration;
 
 /// Every node's (org, seq) heads.

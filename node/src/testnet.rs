@@ -1,11 +1,13 @@
-//! A local consortium for tests: deterministic organizations, one node
-//! each, a genesis roster naming their node peer ids, data directories in a
-//! temporary folder.
+//! A local consortium on loopback: deterministic organizations, one real
+//! node each, a genesis roster naming their node peer ids, data directories
+//! in a temporary folder. Used by the integration tests, the benchmarks and
+//! the simulations. The keys come from `riskmesh_protocol::testkit` and are
+//! public knowledge: never use this for a real network.
 
 use libp2p::identity::Keypair;
-use riskmesh_node::config::NodeConfig;
-use riskmesh_node::runtime::{self, NodeHandle, NodeStatus, RunningNode};
-use riskmesh_node::store::Store;
+use crate::config::NodeConfig;
+use crate::runtime::{self, NodeHandle, NodeStatus, RunningNode};
+use crate::store::Store;
 use riskmesh_protocol::roster::{PeerIdBytes, Roster, SignedRoster};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::{Body, Draft, Kind, Tier, VerifiedEntry};
@@ -20,11 +22,18 @@ pub fn node_key(label: &str) -> Keypair {
     Keypair::ed25519_from_bytes(&mut seed).expect("32-byte seed")
 }
 
+/// A running local consortium.
+#[derive(Debug)]
 pub struct Cluster {
+    /// Holds every node's data directory; removed on drop.
     pub dir: TempDir,
+    /// Organization ids, in node order.
     pub orgs: Vec<String>,
+    /// The signed genesis roster.
     pub genesis: SignedRoster,
+    /// The verified genesis roster.
     pub roster: Roster,
+    /// Running nodes (`None` for stopped ones).
     pub nodes: Vec<Option<RunningNode>>,
 }
 
@@ -45,7 +54,7 @@ impl Cluster {
     /// Puts every org of `orgs` on the roster but starts only the first
     /// `running`; the others exist for adversaries to impersonate.
     pub async fn start_some(orgs: &[&str], running: usize, extra_nodes: &[(&str, Keypair)]) -> Cluster {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let mut doc = testkit::genesis_doc(testkit::NETWORK, orgs, &[], 1_690_000_000_000);
         for member in &mut doc.members {
             let peer = node_key(&member.org).public().to_peer_id();
@@ -90,10 +99,12 @@ impl Cluster {
         cluster
     }
 
+    /// A node's data directory.
     pub fn data_dir(&self, org: &str) -> PathBuf {
         self.dir.path().join(org)
     }
 
+    /// The configuration of node `i`.
     pub fn config(&self, i: usize) -> NodeConfig {
         let org = &self.orgs[i];
         NodeConfig {
@@ -110,10 +121,12 @@ impl Cluster {
         }
     }
 
+    /// Starts node `i` (its database must exist).
     pub async fn launch(&self, i: usize) -> RunningNode {
         runtime::start(self.config(i)).await.expect("node starts")
     }
 
+    /// The handle of running node `i`.
     pub fn handle(&self, i: usize) -> NodeHandle {
         self.nodes[i].as_ref().expect("node running").handle.clone()
     }
@@ -133,22 +146,26 @@ impl Cluster {
         }
     }
 
+    /// Stops node `i` cleanly.
     pub async fn stop(&mut self, i: usize) {
         if let Some(node) = self.nodes[i].take() {
             node.shutdown().await.expect("clean shutdown");
         }
     }
 
+    /// Starts node `i` again on its data directory and reconnects everyone.
     pub async fn restart(&mut self, i: usize) {
         let node = self.launch(i).await;
         self.nodes[i] = Some(node);
         self.connect_all().await;
     }
 
+    /// Status of running node `i`.
     pub async fn status(&self, i: usize) -> NodeStatus {
         self.handle(i).status().await.expect("status")
     }
 
+    /// Stops every node.
     pub async fn shutdown(mut self) {
         for i in 0..self.nodes.len() {
             self.stop(i).await;
