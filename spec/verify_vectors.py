@@ -39,7 +39,7 @@ import time
 import unicodedata
 
 # ---------------------------------------------------------------------------
-# Limits and constants (spec section 14)
+# Limits and constants (spec section 15)
 # ---------------------------------------------------------------------------
 
 MAX_ENVELOPE_BYTES = 4 * 1024
@@ -66,8 +66,15 @@ MAX_GAP_WINDOW = 4096
 MAX_PENDING_PER_AUTHOR = 1024
 MAX_PENDING_TOTAL = 16 * 1024
 MAX_SEQ = (1 << 53) - 1
+MAX_TIMESTAMP_MS = (1 << 53) - 1
 MAX_PROOF_BYTES = 2 * MAX_ENVELOPE_BYTES + 16
 MAX_QUORUM_DENOMINATOR = 1000
+MAX_SYNC_RANGE = 512
+MAX_SYNC_REQUEST_BYTES = 1024
+MAX_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
+MAX_PROOFS_PER_RESPONSE = 64
+MAX_ROSTERS_PER_RESPONSE = 8
+MAX_HEADS = MAX_ROSTER_MEMBERS
 
 HEADER_VERSION = 1
 ENTRY_AAD_PREFIX = b"riskmesh-entry-v1\x00"
@@ -519,11 +526,6 @@ def t_sync_response(v, what="sync-response"):
     return (name, checker(value, what))
 
 
-MAX_SYNC_RANGE = 512
-MAX_SYNC_REQUEST_BYTES = 1024
-MAX_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
-
-
 def decode_sync_request(data: bytes):
     """Spec 13 rule 1. Returns (variant name, fields) or raises CborError /
     ValueError (over a limit)."""
@@ -683,7 +685,7 @@ def ed25519_sign(seed: bytes, msg: bytes) -> bytes:
 # ---------------------------------------------------------------------------
 
 class Reject(Exception):
-    """A reject outcome with its stable reason name (spec 13.1). `detail` is
+    """A reject outcome with its stable reason name (spec 14.1). `detail` is
     the sub-kind the vectors record: for `encoding` the CBOR error kind
     (spec 2.3), for `body` one of `encoding`, `invalid`, `hazardous`."""
 
@@ -802,7 +804,7 @@ def check_bulletin(b, kind: int, tier: int):
 
 
 def decode_body(kind: int, tier: int, body: bytes):
-    """Spec 10 step 14 (body rules). Returns the decoded body (or the opaque bytes)."""
+    """Spec 10 step 15 (body rules). Returns the decoded body (or the opaque bytes)."""
     if len(body) > MAX_BODY_BYTES:
         raise Reject("body", "encoding", "over MAX_BODY_BYTES")
 
@@ -845,7 +847,8 @@ def decode_body(kind: int, tier: int, body: bytes):
 
 
 def verify_entry(roster: "Roster", envelope: bytes, body: bytes | None):
-    """Spec section 10, steps 1-14. Returns (entry id, header dict)."""
+    """Spec section 10, steps 1-15. Returns (entry id, header dict). Step 0
+    (gossip requires a body) is `verify_wire`'s."""
     kid, protected, payload, signature = parse_envelope(envelope)  # step 1
     member = roster.member(kid)  # step 2
     if member is None:
@@ -866,12 +869,14 @@ def verify_entry(roster: "Roster", envelope: bytes, body: bytes | None):
     seq = header["seq"]  # step 8
     if seq == 0 or seq > MAX_SEQ or (seq == 1) != (header["prev"] is None):
         raise Reject("bad_chain_link")
-    if header["body_len"] > MAX_BODY_BYTES:  # step 9
+    if header["timestamp_ms"] > MAX_TIMESTAMP_MS:  # step 9
+        raise Reject("out_of_range", message="timestamp_ms over MAX_TIMESTAMP_MS")
+    if header["body_len"] > MAX_BODY_BYTES:  # step 10
         raise Reject("encoding", "oversize", "body_len over MAX_BODY_BYTES")
     tier, kind = header["tier"], header["kind"]
-    if kind not in (BULLETIN, CORRECTION) and tier not in (PUBLIC, CONSORTIUM):  # step 10
+    if kind not in (BULLETIN, CORRECTION) and tier not in (PUBLIC, CONSORTIUM):  # step 11
         raise Reject("tier_rule", message="control entries must be public or consortium")
-    recipients = header["recipients"]  # step 11
+    recipients = header["recipients"]  # step 12
     if tier == RESTRICTED:
         if recipients is None:
             raise Reject("tier_rule", message="restricted entries must name recipients")
@@ -881,13 +886,13 @@ def verify_entry(roster: "Roster", envelope: bytes, body: bytes | None):
             raise Reject("tier_rule", message="every recipient must be on the roster")
     elif recipients is not None:
         raise Reject("tier_rule", message="only restricted entries name recipients")
-    if member["role"] == OBSERVER:  # step 12
+    if member["role"] == OBSERVER:  # step 13
         if tier not in (PUBLIC, CONSORTIUM) or kind == ACCESS_DECISION:
             raise Reject("role_not_allowed")
     if body is not None:
-        if len(body) != header["body_len"] or sha256(body) != header["body_hash"]:  # step 13
+        if len(body) != header["body_len"] or sha256(body) != header["body_hash"]:  # step 14
             raise Reject("body_mismatch")
-        decode_body(kind, tier, body)  # step 14
+        decode_body(kind, tier, body)  # step 15
     return entry_id(envelope), header
 
 
@@ -896,6 +901,17 @@ def decode_wire_entry(data: bytes):
         return decode_struct(data, MAX_WIRE_ENTRY_BYTES, t_wire_entry)
     except CborError as e:
         raise Reject("encoding", e.kind, f"wire entry: {e}") from None
+
+
+def verify_wire(roster: "Roster", data: bytes, via: str):
+    """Spec 5.1 and 10: decode a wire entry, then (gossip only) require its
+    body before anything else, then verify. Returns (entry id, header)."""
+    if via not in ("gossip", "sync"):
+        raise ValueError(f"unknown delivery {via!r}")
+    wire = decode_wire_entry(data)
+    if via == "gossip" and wire["body"] is None:  # step 0
+        raise Reject("missing_body")
+    return verify_entry(roster, wire["envelope"], wire["body"])
 
 
 # ---------------------------------------------------------------------------
@@ -926,11 +942,21 @@ def check_reveals(redacted_body: dict, reveals: list[dict]):
             raise RevealError("not_withheld", r["field"])
         if commitment(r["field"], r["salt"], r["value"]) != expected[0]["commitment"]:
             raise RevealError("mismatch", r["field"])
-        shape = t_tstr if r["field"] in (W_DETAILS, W_TITLE, W_SUMMARY) else t_list(t_tstr)
+        is_text = r["field"] in (W_DETAILS, W_TITLE, W_SUMMARY)
+        shape = t_tstr if is_text else t_list(t_tstr)
         try:
-            decode_struct(r["value"], MAX_BODY_BYTES, shape)
+            value = decode_struct(r["value"], MAX_BODY_BYTES, shape)
         except CborError:
             raise RevealError("malformed", r["field"]) from None
+        if is_text:  # step 5: the bulletin limits of spec 7.2
+            limit = {W_DETAILS: MAX_DETAILS_BYTES, W_TITLE: MAX_TITLE_BYTES,
+                     W_SUMMARY: MAX_SUMMARY_BYTES}[r["field"]]
+            within = len(value.encode("utf-8")) <= limit
+        else:
+            within = len(value) <= MAX_LIST_ITEMS and all(
+                len(item.encode("utf-8")) <= MAX_TEXT_BYTES for item in value)
+        if not within:
+            raise RevealError("over_limit", r["field"])
 
 
 # ---------------------------------------------------------------------------
@@ -1170,8 +1196,9 @@ class ChainState:
 
 
 def make_proof(env_a: bytes, ha: dict, env_b: bytes, hb: dict):
-    """Spec 12: the proof bytes for two conflicting envelopes, or None."""
-    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"] or ha == hb:
+    """Spec 12: the proof bytes for two conflicting envelopes (same author and
+    seq, different bytes; identical headers included, spec 3.3), or None."""
+    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"] or env_a == env_b:
         return None
     first, second = sorted([env_a, env_b])
     return cbor_encode({0: first, 1: second})
@@ -1190,7 +1217,7 @@ def verify_proof(roster: Roster, data: bytes):
         _, hb = verify_entry(roster, proof["second"], None)
     except Reject as e:
         raise ValueError(f"invalid: {e.reason}") from None
-    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"] or ha == hb:
+    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"]:  # step 4
         raise ValueError("not_conflicting")
     return ha["author"], ha["seq"]
 
@@ -1372,6 +1399,14 @@ def run_entry(ctx, v):
         return _outcome_of_reject(e)
 
 
+def run_wire(ctx, v):
+    try:
+        eid, _ = verify_wire(ctx["roster"], _hex(v["wire"]), v["via"])
+        return {"outcome": "accept", "entry_id": eid.hex()}
+    except Reject as e:
+        return _outcome_of_reject(e)
+
+
 def run_sequence(ctx, v):
     chain = ChainState()
     steps = []
@@ -1431,7 +1466,7 @@ def run_proof(ctx, v):
         _, hb = verify_entry(roster, proof["second"], None)
     except Reject as e:
         return {"outcome": "reject", "reason": "invalid", "entry_reason": e.reason}
-    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"] or ha == hb:
+    if ha["author"] != hb["author"] or ha["seq"] != hb["seq"]:  # step 4; step 2 made them differ
         return {"outcome": "reject", "reason": "not_conflicting"}
     return {"outcome": "accept", "author": ha["author"].hex(), "seq": ha["seq"]}
 
@@ -1491,7 +1526,7 @@ def run_public_key(ctx, v):
 
 
 RUNNERS = {
-    "check": run_check, "entry": run_entry, "sequence": run_sequence, "fork": run_fork,
+    "check": run_check, "entry": run_entry, "wire": run_wire, "sequence": run_sequence, "fork": run_fork,
     "proof": run_proof, "genesis": run_genesis, "update": run_update,
     "commitment": run_commitment, "reveal": run_reveal, "rfc8032": run_rfc8032,
     "verify": run_verify, "public_key": run_public_key,

@@ -426,6 +426,18 @@ pub enum BodyError {
     Hazardous(String),
 }
 
+impl BodyError {
+    /// Stable name for metrics, logs and test vectors (the `detail` of a
+    /// `body` reject).
+    pub fn name(&self) -> &'static str {
+        match self {
+            BodyError::Cbor(_) => "encoding",
+            BodyError::Invalid(_) => "invalid",
+            BodyError::Hazardous(_) => "hazardous",
+        }
+    }
+}
+
 fn text(value: &str, limit: usize, field: &str) -> Result<(), BodyError> {
     if value.len() > limit {
         return Err(BodyError::Invalid(format!(

@@ -56,6 +56,26 @@ pub enum CborError {
     NotCanonical,
 }
 
+impl CborError {
+    /// Stable name of the error kind (spec §2.3), for metrics, logs and test
+    /// vectors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CborError::Oversize { .. } => "oversize",
+            CborError::Truncated(_) => "truncated",
+            CborError::TrailingBytes(_) => "trailing_bytes",
+            CborError::TooDeep(_) => "too_deep",
+            CborError::NonShortestForm(_) => "non_shortest_form",
+            CborError::IndefiniteLength(_) => "indefinite_length",
+            CborError::UnsortedMapKeys(_) => "unsorted_map_keys",
+            CborError::ForbiddenItem(_) => "forbidden_item",
+            CborError::InvalidUtf8(_) => "invalid_utf8",
+            CborError::Schema(_) => "schema",
+            CborError::NotCanonical => "not_canonical",
+        }
+    }
+}
+
 /// Checks that `bytes` hold exactly one item of deterministic CBOR within
 /// `limit` bytes. Runs in time linear in the input and allocates nothing
 /// besides a small stack bounded by the depth limit.

@@ -3,8 +3,9 @@
 //! an outcome and any equivocation come out.
 //!
 //! Gaps are queued (bounded per author and in total) and drained when the
-//! missing predecessor arrives. Two different entries with the same author
-//! and seq are an equivocation; the validator reports it with the conflicting
+//! missing predecessor arrives. Two different envelopes (different entry
+//! ids) with the same author and seq are an equivocation, even when only
+//! their signatures differ; the validator reports it with the conflicting
 //! entry so the caller can build a transferable [`EquivocationProof`] (the
 //! validator keeps only ids of accepted entries, not their bytes, so memory
 //! stays small when a node restores millions of entries).
@@ -12,7 +13,7 @@
 use crate::cbor::{self, CborError};
 use crate::ids::{EntryId, OrgKey};
 use crate::limits::{
-    MAX_CLOCK_SKEW_MS, MAX_ENVELOPE_BYTES, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL,
+    MAX_CLOCK_SKEW_MS, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL, MAX_PROOF_BYTES,
 };
 use crate::roster::Roster;
 use crate::validate::{IgnoreReason, Outcome, RejectReason, VerifiedEntry, verify_entry};
@@ -158,6 +159,8 @@ impl ChainValidator {
                 if queued.id() == entry.id() {
                     return report(Outcome::Ignore(IgnoreReason::Duplicate));
                 }
+                // Same author and seq, different envelope bytes: `new` cannot
+                // refuse the pair, so every fork found here comes with a proof.
                 let mut r = report(Outcome::Ignore(IgnoreReason::Equivocation));
                 r.fork = EquivocationProof::new(queued, &entry).ok().map(Fork::Proven);
                 return r;
@@ -215,9 +218,12 @@ fn push(chain: &mut AuthorChain, entry: &VerifiedEntry) {
     chain.last_timestamp_ms = entry.header().timestamp_ms;
 }
 
-/// Two validly signed envelopes by one author with the same seq and
-/// different headers: proof, checkable by anyone holding the roster, that
-/// the author showed different histories. CBOR `{0: bstr, 1: bstr}` with the
+/// Two different, validly signed envelopes by one author with the same seq:
+/// proof, checkable by anyone holding the roster, that the author showed
+/// different histories. The headers may differ, or be identical with two
+/// different signatures: authors must sign deterministically (RFC 8032
+/// §5.1.6), so even that shows an author that can hand different peers
+/// different entry ids for one position. CBOR `{0: bstr, 1: bstr}` with the
 /// first envelope bytewise smaller, so a proof has one encoding.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 #[cbor(map)]
@@ -242,19 +248,38 @@ pub enum ProofError {
     /// One of the envelopes does not verify.
     #[error("an envelope does not verify: {0}")]
     Invalid(RejectReason),
-    /// The envelopes differ in author or seq, or have the same header.
-    #[error("the envelopes are not two different headers for one author and seq")]
+    /// The envelopes differ in author or seq, or are the same bytes.
+    #[error("the envelopes are not two different entries for one author and seq")]
     NotConflicting,
     /// The envelopes are not in ascending byte order.
     #[error("envelopes must be in ascending byte order")]
     Order,
 }
 
+impl ProofError {
+    /// Stable name for metrics, logs and test vectors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProofError::Encoding(_) => "encoding",
+            ProofError::Invalid(_) => "invalid",
+            ProofError::NotConflicting => "not_conflicting",
+            ProofError::Order => "order",
+        }
+    }
+}
+
+/// Whether two verified headers are at one position of one author's log.
+/// Together with different envelope bytes, that is an equivocation.
+fn same_position(a: &VerifiedEntry, b: &VerifiedEntry) -> bool {
+    let (ha, hb) = (a.header(), b.header());
+    ha.author == hb.author && ha.seq == hb.seq
+}
+
 impl EquivocationProof {
-    /// Builds a proof from two verified entries.
+    /// Builds a proof from two verified entries with the same author and seq
+    /// and different envelope bytes, in either order.
     pub fn new(a: &VerifiedEntry, b: &VerifiedEntry) -> Result<Self, ProofError> {
-        let (ha, hb) = (a.header(), b.header());
-        if ha.author != hb.author || ha.seq != hb.seq || ha == hb {
+        if !same_position(a, b) || a.envelope() == b.envelope() {
             return Err(ProofError::NotConflicting);
         }
         let (first, second) = if a.envelope() < b.envelope() {
@@ -275,20 +300,20 @@ impl EquivocationProof {
 
     /// Decodes (canonical form and size only).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ProofError> {
-        Ok(cbor::decode_canonical(bytes, 2 * MAX_ENVELOPE_BYTES + 16)?)
+        Ok(cbor::decode_canonical(bytes, MAX_PROOF_BYTES)?)
     }
 
-    /// Verifies the proof; returns the equivocating author and seq.
+    /// Verifies the proof; returns the equivocating author and seq. The
+    /// strict byte order also guarantees the two envelopes differ.
     pub fn verify(&self, roster: &Roster) -> Result<(OrgKey, u64), ProofError> {
         if self.first >= self.second {
             return Err(ProofError::Order);
         }
         let a = verify_entry(roster, &self.first, None).map_err(ProofError::Invalid)?;
         let b = verify_entry(roster, &self.second, None).map_err(ProofError::Invalid)?;
-        let (ha, hb) = (a.header(), b.header());
-        if ha.author != hb.author || ha.seq != hb.seq || ha == hb {
+        if !same_position(&a, &b) {
             return Err(ProofError::NotConflicting);
         }
-        Ok((ha.author, ha.seq))
+        Ok((a.header().author, a.header().seq))
     }
 }

@@ -16,7 +16,11 @@ use minicbor::{Decode, Encode};
 pub const ENTRY_AAD_PREFIX: &[u8] = b"riskmesh-entry-v1\0";
 /// Protocol version carried in every header.
 pub const HEADER_VERSION: u64 = 1;
-/// COSE algorithm identifier for EdDSA (RFC 9053).
+/// COSE algorithm identifier for EdDSA (RFC 9053). RFC 9864 deprecates this
+/// polymorphic identifier in favour of the fully specified -19 (Ed25519);
+/// version 1 keeps -8 for library compatibility (every RFC 9053 COSE library
+/// verifies it, support for -19 is recent) and because the 32-byte kid leaves
+/// no ambiguity about the curve (spec §5.2).
 pub const COSE_ALG_EDDSA: i64 = -8;
 
 /// Who may read an entry's body (TLP 2.0 labels in brackets).
@@ -288,7 +292,14 @@ pub fn encode_envelope(protected: &[u8], payload: &[u8], signature: &[u8]) -> Ve
 }
 
 /// An entry as it travels in gossip and sync: the envelope and, unless it
-/// was purged, the body. CBOR `[envelope: bstr, body: bstr / null]`.
+/// was purged, the body.
+///
+/// CBOR: `[envelope: bstr, body: bstr]` with a body, and the 1-element array
+/// `[envelope: bstr]` without one: an absent trailing element is omitted, so
+/// `[envelope, null]` re-encodes differently and is rejected as not
+/// canonical. Gossip requires the body
+/// ([`verify_gossip`](crate::validate::verify_gossip)); only sync may carry
+/// the 1-element form, for entries whose body was purged.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 #[cbor(array)]
 pub struct WireEntry {
@@ -316,5 +327,51 @@ impl WireEntry {
     /// The entry id (SHA-256 of the envelope bytes).
     pub fn id(&self) -> EntryId {
         Hash32::of(&self.envelope)
+    }
+
+    /// The length of [`WireEntry::to_bytes`], computed without encoding.
+    pub fn encoded_len(&self) -> usize {
+        let bstr = |len: usize| cbor_head_len(len as u64) + len;
+        1 + bstr(self.envelope.len()) + self.body.as_ref().map_or(0, |b| bstr(b.len()))
+    }
+}
+
+/// Bytes taken by a CBOR initial byte with argument `arg` in shortest form.
+fn cbor_head_len(arg: u64) -> usize {
+    match arg {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_entry_forms_and_encoded_len() {
+        let with_body = WireEntry {
+            envelope: vec![7; 300],
+            body: Some(vec![9; 70_000]),
+        };
+        let purged = WireEntry {
+            envelope: vec![7; 20],
+            body: None,
+        };
+        for wire in [&with_body, &purged] {
+            let bytes = wire.to_bytes();
+            assert_eq!(wire.encoded_len(), bytes.len());
+            assert_eq!(WireEntry::from_bytes(&bytes).as_ref(), Ok(wire));
+        }
+        // A purged entry is the 1-element array; an explicit null is refused.
+        let bytes = purged.to_bytes();
+        assert_eq!(bytes[0], 0x81);
+        let mut with_null = vec![0x82];
+        with_null.extend_from_slice(&bytes[1..]);
+        with_null.push(0xf6);
+        assert_eq!(WireEntry::from_bytes(&with_null), Err(CborError::NotCanonical));
     }
 }

@@ -35,6 +35,18 @@ pub enum KeyError {
     KeyFile(String),
 }
 
+impl KeyError {
+    /// Stable name for metrics, logs and test vectors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeyError::InvalidPublicKey => "invalid_public_key",
+            KeyError::InvalidRecipient => "invalid_recipient",
+            KeyError::InvalidIdentity => "invalid_identity",
+            KeyError::KeyFile(_) => "key_file",
+        }
+    }
+}
+
 /// An organization's secret signing key.
 pub struct OrgSigningKey(SigningKey);
 
@@ -55,6 +67,8 @@ impl OrgSigningKey {
     }
 
     /// Signs `message` (already domain-separated by the caller's module).
+    /// Signing is deterministic (RFC 8032 §5.1.6): one message always gets
+    /// one signature, as the protocol requires of authors (spec §3.3).
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
     }

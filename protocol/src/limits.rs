@@ -53,3 +53,44 @@ pub const MAX_PENDING_TOTAL: usize = 16 * 1024;
 /// Largest `seq` an entry may carry (keeps arithmetic far from overflow and
 /// within the 53-bit integers of JSON exports).
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
+/// Latest `timestamp_ms` a header may carry: the largest integer JSON (and
+/// so every export and API consumer) represents exactly. It is about the year
+/// 287396, so no honest clock reaches it.
+pub const MAX_TIMESTAMP_MS: u64 = (1 << 53) - 1;
+/// Largest encoded equivocation proof: two envelopes plus map framing.
+pub const MAX_PROOF_BYTES: usize = 2 * MAX_ENVELOPE_BYTES + 16;
+/// Largest quorum denominator a roster policy may use; it keeps the quorum
+/// product (signers times denominator) far from overflow.
+pub const MAX_QUORUM_DENOMINATOR: u64 = 1000;
+
+// Sync (request-response repair). `crate::sync` re-exports these.
+
+/// Most entries a range request may ask for.
+pub const MAX_SYNC_RANGE: u64 = 512;
+/// Largest encoded sync request.
+pub const MAX_SYNC_REQUEST_BYTES: usize = 1024;
+/// Largest encoded sync response. A range response stops adding entries
+/// before it would exceed this (but always carries at least one entry if the
+/// responder has any, which fits because one wire entry is far smaller).
+pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+/// Most equivocation proofs in one sync response.
+pub const MAX_PROOFS_PER_RESPONSE: usize = 64;
+/// Most roster versions in one sync response. Eight full-size rosters take
+/// half of [`MAX_SYNC_RESPONSE_BYTES`], so a response at both caps still
+/// encodes with its framing.
+pub const MAX_ROSTERS_PER_RESPONSE: usize = 8;
+/// Most heads in one sync response (one per roster participant).
+pub const MAX_HEADS: usize = MAX_ROSTER_MEMBERS;
+
+/// Bytes of CBOR framing allowed per item of a sync response (an array or
+/// byte-string head is at most 9 bytes; maps of a few small keys add a few
+/// more), and for the response itself.
+const FRAMING: usize = 16;
+
+// A sync response filled to every per-type cap must still fit the response
+// cap, so a responder never has to choose between a cap and a valid message.
+const _: () =
+    assert!(MAX_ROSTERS_PER_RESPONSE * (MAX_ROSTER_BYTES + FRAMING) + FRAMING <= MAX_SYNC_RESPONSE_BYTES);
+const _: () =
+    assert!(MAX_PROOFS_PER_RESPONSE * (MAX_PROOF_BYTES + FRAMING) + FRAMING <= MAX_SYNC_RESPONSE_BYTES);
+const _: () = assert!(MAX_WIRE_ENTRY_BYTES + 2 * FRAMING <= MAX_SYNC_RESPONSE_BYTES);

@@ -10,7 +10,10 @@
 use crate::body::{BulletinBody, strictly_ascending};
 use crate::cbor::{self, CborError};
 use crate::ids::{Hash32, OrgKey};
-use crate::limits::{MAX_BODY_BYTES, MAX_ROSTER_MEMBERS};
+use crate::limits::{
+    MAX_BODY_BYTES, MAX_DETAILS_BYTES, MAX_LIST_ITEMS, MAX_ROSTER_MEMBERS, MAX_SUMMARY_BYTES, MAX_TEXT_BYTES,
+    MAX_TITLE_BYTES,
+};
 use minicbor::{Decode, Encode};
 
 /// Domain prefix of every commitment.
@@ -164,9 +167,41 @@ pub enum RevealError {
     /// The same field was revealed twice.
     #[error("field `{}` revealed twice", .0.name())]
     Duplicate(WithheldField),
+    /// The value breaks the field's bulletin limit (details, title or summary
+    /// length; list item count or item length): the author committed to more
+    /// than a bulletin may carry.
+    #[error("field `{}` is over its bulletin limit", .0.name())]
+    OverLimit(WithheldField),
 }
 
-/// Checks revealed fields against a redacted body's commitments.
+impl RevealError {
+    /// Stable name for metrics, logs and test vectors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RevealError::NotWithheld(_) => "not_withheld",
+            RevealError::Mismatch(_) => "mismatch",
+            RevealError::Malformed(..) => "malformed",
+            RevealError::Duplicate(_) => "duplicate",
+            RevealError::OverLimit(_) => "over_limit",
+        }
+    }
+
+    /// The field the error is about.
+    pub fn field(&self) -> WithheldField {
+        match self {
+            RevealError::NotWithheld(f)
+            | RevealError::Mismatch(f)
+            | RevealError::Malformed(f, _)
+            | RevealError::Duplicate(f)
+            | RevealError::OverLimit(f) => *f,
+        }
+    }
+}
+
+/// Checks revealed fields against a redacted body's commitments, in order:
+/// no field twice, the field is withheld, the opening matches its
+/// commitment, the value is canonical CBOR of the field's type, and the value
+/// is within the limits a bulletin body puts on that field (spec §8.4).
 pub fn check_reveals(redacted: &BulletinBody, reveals: &[Reveal]) -> Result<(), RevealError> {
     let withheld = redacted.withheld.as_deref().unwrap_or_default();
     let mut seen = Vec::with_capacity(reveals.len());
@@ -181,17 +216,35 @@ pub fn check_reveals(redacted: &BulletinBody, reveals: &[Reveal]) -> Result<(), 
         if reveal.commitment() != expected.commitment {
             return Err(RevealError::Mismatch(reveal.field));
         }
-        let shape = match reveal.field {
+        let malformed = |e| RevealError::Malformed(reveal.field, e);
+        let within = match reveal.field {
             WithheldField::Details | WithheldField::Title | WithheldField::Summary => {
-                cbor::decode_canonical::<String>(&reveal.value, MAX_BODY_BYTES).map(|_| ())
+                let text: String =
+                    cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
+                text.len() <= text_limit(reveal.field)
             }
             WithheldField::Affected | WithheldField::References => {
-                cbor::decode_canonical::<Vec<String>>(&reveal.value, MAX_BODY_BYTES).map(|_| ())
+                let list: Vec<String> =
+                    cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
+                list.len() <= MAX_LIST_ITEMS && list.iter().all(|item| item.len() <= text_limit(reveal.field))
             }
         };
-        shape.map_err(|e| RevealError::Malformed(reveal.field, e))?;
+        if !within {
+            return Err(RevealError::OverLimit(reveal.field));
+        }
     }
     Ok(())
+}
+
+/// The length limit of a withheld text field, or of each item of a withheld
+/// list field, as for a bulletin body (spec §7.2).
+fn text_limit(field: WithheldField) -> usize {
+    match field {
+        WithheldField::Details => MAX_DETAILS_BYTES,
+        WithheldField::Title => MAX_TITLE_BYTES,
+        WithheldField::Summary => MAX_SUMMARY_BYTES,
+        WithheldField::Affected | WithheldField::References => MAX_TEXT_BYTES,
+    }
 }
 
 /// What the author supplies to redact a full finding.
@@ -347,5 +400,37 @@ mod tests {
             check_reveals(&redacted, &wrong_field),
             Err(RevealError::NotWithheld(WithheldField::Title))
         );
+    }
+
+    #[test]
+    fn reveals_obey_the_bulletin_field_limits() {
+        let redaction = Redaction {
+            fields: vec![WithheldField::Title, WithheldField::References],
+            sanitized_title: Some("withheld".into()),
+            sanitized_summary: None,
+            release: ReleasePolicy::default(),
+        };
+        let salts = [[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]];
+        let check = |full: BulletinBody| {
+            let (redacted, reveals) = redact(&full, &redaction, &salts);
+            check_reveals(&redacted, &reveals).map_err(|e| (e.name(), e.field()))
+        };
+        let mut at_limit = finding();
+        at_limit.title = "t".repeat(MAX_TITLE_BYTES);
+        at_limit.details = "d".repeat(MAX_DETAILS_BYTES);
+        at_limit.references = vec!["r".repeat(MAX_TEXT_BYTES); MAX_LIST_ITEMS];
+        assert_eq!(check(at_limit.clone()), Ok(()));
+        let mut long_title = at_limit.clone();
+        long_title.title.push('t');
+        assert_eq!(check(long_title), Err(("over_limit", WithheldField::Title)));
+        let mut long_details = at_limit.clone();
+        long_details.details.push('d');
+        assert_eq!(check(long_details), Err(("over_limit", WithheldField::Details)));
+        let mut many = at_limit.clone();
+        many.references.push("r".into());
+        assert_eq!(check(many), Err(("over_limit", WithheldField::References)));
+        let mut long_item = at_limit;
+        long_item.references[0].push('r');
+        assert_eq!(check(long_item), Err(("over_limit", WithheldField::References)));
     }
 }

@@ -11,7 +11,7 @@ use crate::ids::{Hash32, OrgKey};
 use crate::keys::{EncryptionKey, OrgSigningKey, check_public_key, verify_strict};
 use crate::limits::{
     MAX_ADDR_BYTES, MAX_ADDRS_PER_MEMBER, MAX_NETWORK_ID_BYTES, MAX_NODES_PER_MEMBER, MAX_ORG_ID_BYTES,
-    MAX_PEER_ID_BYTES, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
+    MAX_PEER_ID_BYTES, MAX_QUORUM_DENOMINATOR, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
 };
 use minicbor::{Decode, Encode};
 
@@ -190,6 +190,22 @@ pub enum RosterError {
     },
 }
 
+impl RosterError {
+    /// Stable name for metrics, logs and test vectors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RosterError::Cbor(_) => "encoding",
+            RosterError::Invalid(_) => "invalid",
+            RosterError::BadSignature(_) => "bad_signature",
+            RosterError::UnknownSigner(_) => "unknown_signer",
+            RosterError::MissingFounder(_) => "missing_founder",
+            RosterError::NoQuorum { .. } => "no_quorum",
+            RosterError::NotSuccessor(_) => "not_successor",
+            RosterError::WrongGenesis { .. } => "wrong_genesis",
+        }
+    }
+}
+
 /// A roster whose signatures and rules have been checked. Only
 /// [`Roster::genesis`] and [`Roster::apply_update`] build one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,8 +291,10 @@ impl RosterDoc {
         } = self.policy;
         // A quorum of at least one half keeps two disjoint quorums from
         // existing, so the roster cannot fork into two valid successors.
-        if d == 0 || d > 1000 || n >= d || n.saturating_mul(2) < d {
-            return bad("quorum must satisfy 1/2 <= numerator/denominator < 1, denominator <= 1000".into());
+        if d == 0 || d > MAX_QUORUM_DENOMINATOR || n >= d || n.saturating_mul(2) < d {
+            return bad(format!(
+                "quorum must satisfy 1/2 <= numerator/denominator < 1, denominator <= {MAX_QUORUM_DENOMINATOR}"
+            ));
         }
         Ok(())
     }

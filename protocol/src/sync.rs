@@ -5,28 +5,29 @@
 //! Every request and response is canonical CBOR with its own size cap, and
 //! a range response must be checkable against its request: same author,
 //! contiguous seqs from the requested start, no more than asked.
+//!
+//! Wire shape (spec §13): both enums encode as a 2-element array
+//! `[variant, value]`. A variant with named fields has a map as `value`
+//! (`[1, {0: author, 1: from_seq, 2: count}]`); the unit variant
+//! [`SyncRequest::Heads`] has the empty array (`[0, []]`, bytes `82 00 80`);
+//! a variant with one unnamed field wraps it in a 1-element array
+//! (`[4, ["reason"]]` for [`SyncResponse::Refused`], `[1, [[entry, ...]]]`
+//! for [`SyncResponse::Entries`]). This is how `minicbor`'s derive encodes
+//! enums; the spec pins these bytes so other implementations match them.
+//!
+//! The size and count bounds live in [`crate::limits`] and are re-exported
+//! here for callers that think of them as sync parameters.
 
 use crate::cbor::{self, CborError};
 use crate::chain::EquivocationProof;
 use crate::entry::WireEntry;
 use crate::ids::{EntryId, OrgKey};
-use crate::limits::{MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_WIRE_ENTRY_BYTES};
+pub use crate::limits::{
+    MAX_HEADS, MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RANGE, MAX_SYNC_REQUEST_BYTES,
+    MAX_SYNC_RESPONSE_BYTES,
+};
+use crate::limits::{MAX_ROSTER_BYTES, MAX_WIRE_ENTRY_BYTES};
 use minicbor::{Decode, Encode};
-
-/// Most entries a range request may ask for.
-pub const MAX_SYNC_RANGE: u64 = 512;
-/// Largest encoded sync request.
-pub const MAX_SYNC_REQUEST_BYTES: usize = 1024;
-/// Largest encoded sync response. A range response stops adding entries
-/// before it would exceed this (but always carries at least one entry if the
-/// responder has any, which fits because one wire entry is far smaller).
-pub const MAX_SYNC_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-/// Most equivocation proofs in one response.
-pub const MAX_PROOFS_PER_RESPONSE: usize = 64;
-/// Most roster versions in one response.
-pub const MAX_ROSTERS_PER_RESPONSE: usize = 16;
-/// Most heads in one response (one per roster participant).
-pub const MAX_HEADS: usize = MAX_ROSTER_MEMBERS;
 
 /// The head of one author's log as a peer holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -43,7 +44,8 @@ pub struct Head {
     pub id: EntryId,
 }
 
-/// A sync request. CBOR: `[variant, {fields}]` (see spec §Sync).
+/// A sync request. CBOR `[variant, value]`: `[0, []]` for heads, `[n, {fields}]`
+/// for the others (spec §13).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum SyncRequest {
     /// "What do you hold?"
@@ -81,7 +83,9 @@ pub enum SyncRequest {
     },
 }
 
-/// A sync response.
+/// A sync response. CBOR `[variant, value]`: `[0, {fields}]` for heads, and
+/// `[n, [field]]` (the single field wrapped in a 1-element array) for the
+/// others (spec §13).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum SyncResponse {
     /// The responder's heads, its roster version and its proof count.
@@ -128,6 +132,17 @@ pub enum SyncError {
     Mismatch(&'static str),
 }
 
+impl SyncError {
+    /// Stable name for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyncError::Encoding(_) => "encoding",
+            SyncError::OverLimit(_) => "over_limit",
+            SyncError::Mismatch(_) => "mismatch",
+        }
+    }
+}
+
 impl SyncRequest {
     /// Canonical bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -142,7 +157,9 @@ impl SyncRequest {
                 return Err(SyncError::OverLimit("range count must be 1..=512"));
             }
             if *from_seq == 0 || from_seq.checked_add(*count).is_none() {
-                return Err(SyncError::OverLimit("range start must be at least 1 and not overflow"));
+                return Err(SyncError::OverLimit(
+                    "range start must be at least 1 and not overflow",
+                ));
             }
         }
         Ok(request)
@@ -164,7 +181,7 @@ impl SyncResponse {
 
 /// Checks the shape of a response against its request, before any entry is
 /// verified: a range response holds at most `count` entries (each within the
-/// wire-entry cap); heads are ascending and within [`MAX_HEADS`]; proofs and
+/// wire-entry cap as encoded); heads are ascending and within [`MAX_HEADS`]; proofs and
 /// rosters within their caps. Entry contents (author, contiguous seqs) are
 /// checked after verification with [`check_range`].
 pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<(), SyncError> {
@@ -175,7 +192,9 @@ pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<
                 return Err(SyncError::Mismatch("too many heads"));
             }
             if !heads.windows(2).all(|w| w[0].author < w[1].author) || heads.iter().any(|h| h.seq == 0) {
-                return Err(SyncError::Mismatch("heads must be ascending by author with seq >= 1"));
+                return Err(SyncError::Mismatch(
+                    "heads must be ascending by author with seq >= 1",
+                ));
             }
             Ok(())
         }
@@ -183,16 +202,14 @@ pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<
             if entries.len() as u64 > *count {
                 return Err(SyncError::Mismatch("more entries than requested"));
             }
-            if entries
-                .iter()
-                .any(|e| e.envelope.len() + e.body.as_ref().map_or(0, Vec::len) > MAX_WIRE_ENTRY_BYTES)
-            {
+            if entries.iter().any(|e| e.encoded_len() > MAX_WIRE_ENTRY_BYTES) {
                 return Err(SyncError::Mismatch("an entry is over the size cap"));
             }
             Ok(())
         }
         (SyncRequest::Rosters { .. }, SyncResponse::Rosters(rosters)) => {
-            if rosters.len() > MAX_ROSTERS_PER_RESPONSE || rosters.iter().any(|r| r.len() > MAX_ROSTER_BYTES) {
+            if rosters.len() > MAX_ROSTERS_PER_RESPONSE || rosters.iter().any(|r| r.len() > MAX_ROSTER_BYTES)
+            {
                 return Err(SyncError::Mismatch("too many or too large rosters"));
             }
             Ok(())
@@ -215,7 +232,9 @@ pub fn check_range(author: &OrgKey, from_seq: u64, headers: &[(OrgKey, u64)]) ->
             return Err(SyncError::Mismatch("entry by another author"));
         }
         if *seq != from_seq + i as u64 {
-            return Err(SyncError::Mismatch("entries not contiguous from the requested seq"));
+            return Err(SyncError::Mismatch(
+                "entries not contiguous from the requested seq",
+            ));
         }
     }
     Ok(())
@@ -246,20 +265,43 @@ mod tests {
             from_seq: 1,
             count: 513,
         };
-        assert!(matches!(SyncRequest::from_bytes(&huge.to_bytes()), Err(SyncError::OverLimit(_))));
+        assert!(matches!(
+            SyncRequest::from_bytes(&huge.to_bytes()),
+            Err(SyncError::OverLimit(_))
+        ));
         let zero = SyncRequest::Range {
             author,
             from_seq: 0,
             count: 1,
         };
-        assert!(matches!(SyncRequest::from_bytes(&zero.to_bytes()), Err(SyncError::OverLimit(_))));
+        assert!(matches!(
+            SyncRequest::from_bytes(&zero.to_bytes()),
+            Err(SyncError::OverLimit(_))
+        ));
         let overflow = SyncRequest::Range {
             author,
             from_seq: u64::MAX,
             count: 2,
         };
-        assert!(matches!(SyncRequest::from_bytes(&overflow.to_bytes()), Err(SyncError::OverLimit(_))));
+        assert!(matches!(
+            SyncRequest::from_bytes(&overflow.to_bytes()),
+            Err(SyncError::OverLimit(_))
+        ));
         assert!(SyncRequest::from_bytes(&[0xff; 2000]).is_err());
+    }
+
+    #[test]
+    fn message_shapes_match_the_spec() {
+        // Spec §13: the unit variant carries `[]`, single fields a 1-element array.
+        assert_eq!(SyncRequest::Heads.to_bytes(), [0x82, 0x00, 0x80]);
+        assert_eq!(
+            SyncResponse::Refused("no".into()).to_bytes(),
+            [0x82, 0x04, 0x81, 0x62, b'n', b'o']
+        );
+        assert_eq!(
+            SyncRequest::Rosters { after_version: 1 }.to_bytes(),
+            [0x82, 0x02, 0xa1, 0x00, 0x01]
+        );
     }
 
     #[test]

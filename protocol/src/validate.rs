@@ -10,7 +10,7 @@ use crate::cbor::{self, CborError};
 use crate::entry::{Envelope, HEADER_VERSION, Header, Kind, Tier, WireEntry, signing_input};
 use crate::ids::{EntryId, Hash32, OrgKey};
 use crate::keys::verify_strict;
-use crate::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SEQ};
+use crate::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SEQ, MAX_TIMESTAMP_MS};
 use crate::roster::{Role, Roster};
 use std::sync::Arc;
 
@@ -62,8 +62,14 @@ impl IgnoreReason {
     }
 }
 
-/// Why a message was rejected. Every variant is provable from the message
-/// and the roster alone.
+/// Why a message was rejected. A reject is the sender's fault, so each
+/// reason must be provable by anyone who holds the same inputs: all but two
+/// follow from the message and the roster alone. The exceptions:
+/// [`RejectReason::TimestampRegressed`] also needs the receiver's chain state
+/// (the timestamp of the author's entry at `seq - 1`, see
+/// [`ChainValidator`](crate::chain::ChainValidator)), and
+/// [`RejectReason::MissingBody`] needs the delivery context (gossip, where a
+/// body is required, as opposed to sync).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RejectReason {
@@ -101,9 +107,19 @@ pub enum RejectReason {
     /// The body breaks its kind's rules.
     #[error("body: {0}")]
     Body(BodyError),
-    /// The timestamp goes backwards along the author's chain.
+    /// The timestamp goes backwards along the author's chain. Needs chain
+    /// state: reported by [`ChainValidator`](crate::chain::ChainValidator), not
+    /// by [`verify_entry`].
     #[error("timestamp earlier than the predecessor's")]
     TimestampRegressed,
+    /// A gossiped entry came without its body. Only sync may carry an entry
+    /// whose body was purged; reported by [`verify_gossip`].
+    #[error("gossiped entry has no body")]
+    MissingBody,
+    /// A header integer is outside the range the protocol allows (today:
+    /// `timestamp_ms` above [`MAX_TIMESTAMP_MS`]); the text names the field.
+    #[error("header field out of range: {0}")]
+    OutOfRange(&'static str),
 }
 
 impl RejectReason {
@@ -122,6 +138,8 @@ impl RejectReason {
             RejectReason::BodyMismatch => "body_mismatch",
             RejectReason::Body(_) => "body",
             RejectReason::TimestampRegressed => "timestamp_regressed",
+            RejectReason::MissingBody => "missing_body",
+            RejectReason::OutOfRange(_) => "out_of_range",
         }
     }
 }
@@ -184,10 +202,13 @@ impl VerifiedEntry {
 
 /// Verifies an envelope and optional body against a roster.
 ///
-/// Order matters and is normative (spec §Validation): size and canonical form
+/// Order matters and is normative (spec §10): size and canonical form
 /// of the envelope; the kid is on the roster; `verify_strict` over the COSE
 /// `Sig_structure`; only then is the header decoded and its rules checked;
 /// finally the body against `body_hash`/`body_len` and its kind's rules.
+/// Without a body only the envelope and header are checked; whether that is
+/// acceptable depends on how the entry arrived ([`verify_gossip`],
+/// [`verify_wire`]).
 pub fn verify_entry(
     roster: &Roster,
     envelope: &[u8],
@@ -215,9 +236,23 @@ pub fn verify_entry(
     })
 }
 
-/// Verifies a wire entry (convenience over [`verify_entry`]).
+/// Verifies a wire entry as received by sync (convenience over
+/// [`verify_entry`]): the body may be absent, because a peer that honoured a
+/// purge retraction no longer holds it.
 pub fn verify_wire(roster: &Roster, wire: &WireEntry) -> Result<VerifiedEntry, RejectReason> {
     verify_entry(roster, &wire.envelope, wire.body.as_deref())
+}
+
+/// Verifies a wire entry as received by gossip: like [`verify_wire`], but an
+/// entry without its body is rejected with [`RejectReason::MissingBody`]
+/// before anything else is checked. An author always publishes the body, so
+/// a bodyless entry on gossip was stripped by a relay; accepting it would let
+/// any relay withhold bodies from the whole network.
+pub fn verify_gossip(roster: &Roster, wire: &WireEntry) -> Result<VerifiedEntry, RejectReason> {
+    if wire.body.is_none() {
+        return Err(RejectReason::MissingBody);
+    }
+    verify_wire(roster, wire)
 }
 
 fn check_header(roster: &Roster, role: Role, kid: &OrgKey, header: &Header) -> Result<(), RejectReason> {
@@ -232,6 +267,9 @@ fn check_header(roster: &Roster, role: Role, kid: &OrgKey, header: &Header) -> R
     }
     if header.seq == 0 || header.seq > MAX_SEQ || (header.seq == 1) != header.prev.is_none() {
         return Err(RejectReason::BadChainLink);
+    }
+    if header.timestamp_ms > MAX_TIMESTAMP_MS {
+        return Err(RejectReason::OutOfRange("timestamp_ms"));
     }
     if header.body_len > MAX_BODY_BYTES as u64 {
         return Err(RejectReason::Encoding(CborError::Oversize {

@@ -58,19 +58,17 @@ fn every_kind_and_allowed_tier_verifies() {
     let first = log
         .append(key, &c.roster, &bulletin(Tier::Public), NOW)
         .expect("bulletin");
-    for tier in [Tier::Consortium] {
-        let ack = Draft {
-            kind: Kind::Ack,
-            tier,
-            body: Body::Ack(AckBody {
-                target: first.id(),
-                status: AckStatus::Reproduced,
-                note: "seen".into(),
-            }),
-            recipients: None,
-        };
-        log.append(key, &c.roster, &ack, NOW).expect("ack");
-    }
+    let ack = Draft {
+        kind: Kind::Ack,
+        tier: Tier::Consortium,
+        body: Body::Ack(AckBody {
+            target: first.id(),
+            status: AckStatus::Reproduced,
+            note: "seen".into(),
+        }),
+        recipients: None,
+    };
+    log.append(key, &c.roster, &ack, NOW).expect("ack");
     let restricted = Draft {
         kind: Kind::Bulletin,
         tier: Tier::Restricted,
@@ -200,7 +198,9 @@ fn observers_publish_only_public_and_consortium() {
         body: Body::Encrypted(vec![1, 2, 3]),
         recipients: Some(vec![c.org("openai").signing.public()]),
     };
-    let err = log.append(observer, &c.roster, &restricted, NOW).unwrap_err();
+    let err = log
+        .append(observer, &c.roster, &restricted, NOW)
+        .expect_err("an observer may not publish restricted");
     assert_eq!(err.name(), "role_not_allowed");
     assert_eq!(log.next_seq(), 2, "a refused draft does not advance the log");
 }
@@ -414,7 +414,9 @@ fn hazardous_bodies_must_withhold_details() {
         recipients: None,
     };
     assert_eq!(
-        log.append(key, &c.roster, &leaky, NOW).unwrap_err().name(),
+        log.append(key, &c.roster, &leaky, NOW)
+            .expect_err("unredacted hazardous body")
+            .name(),
         "body"
     );
     // A redacted body with details smuggled back in is refused.
@@ -451,7 +453,9 @@ fn hazardous_bodies_must_withhold_details() {
         ..ok.clone()
     };
     assert_eq!(
-        log.append(key, &c.roster, &smuggled, NOW).unwrap_err().name(),
+        log.append(key, &c.roster, &smuggled, NOW)
+            .expect_err("details smuggled into a redacted body")
+            .name(),
         "body"
     );
     redacted.details.clear();
@@ -462,7 +466,7 @@ fn hazardous_bodies_must_withhold_details() {
     };
     assert_eq!(
         log.append(key, &c.roster, &bad_threshold, NOW)
-            .unwrap_err()
+            .expect_err("threshold above the approver count")
             .name(),
         "body"
     );
@@ -497,7 +501,9 @@ fn control_entries_reference_targets() {
         ..retraction
     };
     assert_eq!(
-        log.append(key, &c.roster, &hidden, NOW).unwrap_err().name(),
+        log.append(key, &c.roster, &hidden, NOW)
+            .expect_err("control entry at the restricted tier")
+            .name(),
         "tier_rule"
     );
 }

@@ -4,17 +4,16 @@
 
 use crate::vectors_build;
 use ed25519_dalek::Signer;
-use riskmesh_protocol::body::BodyError;
-use riskmesh_protocol::cbor::{self, CborError};
+use riskmesh_protocol::cbor;
 use riskmesh_protocol::chain::{EquivocationProof, ProofError};
 use riskmesh_protocol::keys::{check_public_key, verify_strict};
 use riskmesh_protocol::limits::MAX_BODY_BYTES;
-use riskmesh_protocol::redaction::{self, Reveal, RevealError, WithheldField};
+use riskmesh_protocol::redaction::{self, Reveal, WithheldField};
 use riskmesh_protocol::roster::{RosterError, SignedRoster};
-use riskmesh_protocol::validate::verify_entry;
+use riskmesh_protocol::validate::{verify_entry, verify_gossip, verify_wire};
 use riskmesh_protocol::{
     BulletinBody, ChainValidator, Fork, Hash32, OrgKey, OrgSigningKey, Outcome, RejectReason, Roster,
-    VerifiedEntry,
+    VerifiedEntry, WireEntry,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,57 +236,11 @@ fn hex_value(bytes: impl AsRef<[u8]>) -> Value {
     Value::String(hex::encode(bytes))
 }
 
-// Names of error kinds that have no `name()` in the crate. They are part of
-// the vector format (spec/vectors/README.md).
-
-fn cbor_error_name(e: &CborError) -> &'static str {
-    match e {
-        CborError::Oversize { .. } => "oversize",
-        CborError::Truncated(_) => "truncated",
-        CborError::TrailingBytes(_) => "trailing_bytes",
-        CborError::TooDeep(_) => "too_deep",
-        CborError::NonShortestForm(_) => "non_shortest_form",
-        CborError::IndefiniteLength(_) => "indefinite_length",
-        CborError::UnsortedMapKeys(_) => "unsorted_map_keys",
-        CborError::ForbiddenItem(_) => "forbidden_item",
-        CborError::InvalidUtf8(_) => "invalid_utf8",
-        CborError::Schema(_) => "schema",
-        CborError::NotCanonical => "not_canonical",
-        _ => "unnamed_cbor_error",
-    }
-}
-
-fn roster_error_name(e: &RosterError) -> &'static str {
-    match e {
-        RosterError::Cbor(_) => "encoding",
-        RosterError::Invalid(_) => "invalid",
-        RosterError::BadSignature(_) => "bad_signature",
-        RosterError::UnknownSigner(_) => "unknown_signer",
-        RosterError::MissingFounder(_) => "missing_founder",
-        RosterError::NoQuorum { .. } => "no_quorum",
-        RosterError::NotSuccessor(_) => "not_successor",
-        RosterError::WrongGenesis { .. } => "wrong_genesis",
-        _ => "unnamed_roster_error",
-    }
-}
-
-fn reveal_error(e: &RevealError) -> (&'static str, WithheldField) {
-    match e {
-        RevealError::NotWithheld(f) => ("not_withheld", *f),
-        RevealError::Mismatch(f) => ("mismatch", *f),
-        RevealError::Malformed(f, _) => ("malformed", *f),
-        RevealError::Duplicate(f) => ("duplicate", *f),
-        _ => panic!("unnamed reveal error {e:?}"),
-    }
-}
-
 fn rejected_entry(reason: &RejectReason) -> Got {
     let got = Got::reject(reason.name());
     match reason {
-        RejectReason::Encoding(e) => got.with("detail", cbor_error_name(e)),
-        RejectReason::Body(BodyError::Cbor(_)) => got.with("detail", "encoding"),
-        RejectReason::Body(BodyError::Invalid(_)) => got.with("detail", "invalid"),
-        RejectReason::Body(BodyError::Hazardous(_)) => got.with("detail", "hazardous"),
+        RejectReason::Encoding(e) => got.with("detail", e.name()),
+        RejectReason::Body(e) => got.with("detail", e.name()),
         _ => got,
     }
 }
@@ -314,18 +267,31 @@ fn run_cbor(_file: &Value, v: &Value) -> Result<(), String> {
     let limit = usize::try_from(number(v, "limit")?).map_err(|e| e.to_string())?;
     let got = match cbor::check_canonical(&bytes(v, "bytes")?, limit) {
         Ok(()) => Got::accept(),
-        Err(e) => Got::reject(cbor_error_name(&e)),
+        Err(e) => Got::reject(e.name()),
     };
     compare(field(v, "expected")?, &got)
 }
 
 fn run_entries(file: &Value, v: &Value) -> Result<(), String> {
-    if vector_type(v)? != "entry" {
-        return Err(unknown_type(v));
-    }
     let roster = file_roster(file)?;
-    let body = optional_bytes(v, "body")?;
-    let got = match verify_entry(&roster, &bytes(v, "envelope")?, body.as_deref()) {
+    let result = match vector_type(v)? {
+        "entry" => {
+            let body = optional_bytes(v, "body")?;
+            verify_entry(&roster, &bytes(v, "envelope")?, body.as_deref())
+        }
+        "wire" => {
+            let verify = match string(v, "via")? {
+                "gossip" => verify_gossip,
+                "sync" => verify_wire,
+                other => return Err(format!("unknown `via` {other}")),
+            };
+            WireEntry::from_bytes(&bytes(v, "wire")?)
+                .map_err(RejectReason::Encoding)
+                .and_then(|wire| verify(&roster, &wire))
+        }
+        _ => return Err(unknown_type(v)),
+    };
+    let got = match result {
         Ok(entry) => Got::accept().with("entry_id", hex_value(entry.id().0)),
         Err(reason) => rejected_entry(&reason),
     };
@@ -407,11 +373,8 @@ fn run_chain(file: &Value, v: &Value) -> Result<(), String> {
 
 fn proof_error(e: &ProofError) -> Got {
     match e {
-        ProofError::Encoding(_) => Got::reject("encoding"),
-        ProofError::Invalid(reason) => Got::reject("invalid").with("entry_reason", reason.name()),
-        ProofError::NotConflicting => Got::reject("not_conflicting"),
-        ProofError::Order => Got::reject("order"),
-        _ => Got::reject("unnamed_proof_error"),
+        ProofError::Invalid(reason) => Got::reject(e.name()).with("entry_reason", reason.name()),
+        _ => Got::reject(e.name()),
     }
 }
 
@@ -460,14 +423,14 @@ fn run_roster(_file: &Value, v: &Value) -> Result<(), String> {
                 Some(hash) => Roster::genesis_pinned(&signed, hash),
                 None => Roster::genesis(&signed),
             });
-            result.map_or_else(|e| Got::reject(roster_error_name(&e)), accepted)
+            result.map_or_else(|e| Got::reject(e.name()), accepted)
         }
         "update" => {
             let current = decode("current")?
                 .and_then(|signed| Roster::genesis(&signed))
                 .map_err(|e| format!("`current` is not a valid genesis roster: {e}"))?;
             let result = decode("update")?.and_then(|signed| current.apply_update(&signed));
-            result.map_or_else(|e| Got::reject(roster_error_name(&e)), accepted)
+            result.map_or_else(|e| Got::reject(e.name()), accepted)
         }
         _ => return Err(unknown_type(v)),
     };
@@ -508,7 +471,7 @@ fn run_ed25519(_file: &Value, v: &Value) -> Result<(), String> {
         }
         "public_key" => match check_public_key(&OrgKey(array(v, "public_key")?)) {
             Ok(()) => Got::accept(),
-            Err(_) => Got::reject("invalid_public_key"),
+            Err(e) => Got::reject(e.name()),
         },
         _ => return Err(unknown_type(v)),
     };
@@ -546,10 +509,7 @@ fn run_commitments(_file: &Value, v: &Value) -> Result<(), String> {
                 .collect::<Result<Vec<_>, String>>()?;
             match redaction::check_reveals(&body, &reveals) {
                 Ok(()) => Got::accept(),
-                Err(e) => {
-                    let (reason, field) = reveal_error(&e);
-                    Got::reject(reason).with("field", field.name())
-                }
+                Err(e) => Got::reject(e.name()).with("field", e.field().name()),
             }
         }
         _ => return Err(unknown_type(v)),

@@ -306,6 +306,49 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             gaps: vec![(ak, 2, 2)],
         },
     ));
+    let resigned2 = fx.resign("anthropic", &log[1], "vectors/nonce/chain-accepted");
+    let mut resigned_accepted = step(&resigned2, now, ignore("equivocation"), &[]);
+    resigned_accepted.fork = Json::Obj(vec![
+        ("type", text("with_accepted")),
+        ("existing", hx(log[1].id().0)),
+        ("proof", proof_hex(&log[1], &resigned2, fx)),
+    ]);
+    vectors.push(sequence(
+        "equivocation_same_header_with_accepted",
+        "Entry 2's header signed a second time with another nonce, after entry 2 was accepted: a different \
+         entry id for the same position is equivocation, and the two envelopes are a proof.",
+        vec![
+            step(&log[0], now, accept(), &[&log[0]]),
+            step(&log[1], now, accept(), &[&log[1]]),
+            resigned_accepted,
+        ],
+        Final {
+            heads: vec![head(&log[1], 2)],
+            pending: 0,
+            gaps: vec![],
+        },
+    ));
+    let resigned3 = fx.resign("anthropic", &log[2], "vectors/nonce/chain-queued");
+    let mut resigned_queued = step(&resigned3, now, ignore("equivocation"), &[]);
+    resigned_queued.fork = Json::Obj(vec![
+        ("type", text("proven")),
+        ("proof", proof_hex(&log[2], &resigned3, fx)),
+    ]);
+    vectors.push(sequence(
+        "equivocation_same_header_in_queue",
+        "Entry 3 and its header signed again with another nonce, both while waiting for entry 2: the validator \
+         proves the fork itself.",
+        vec![
+            step(&log[0], now, accept(), &[&log[0]]),
+            step(&log[2], now, gap.clone_json(), &[]),
+            resigned_queued,
+        ],
+        Final {
+            heads: vec![head(&log[0], 1)],
+            pending: 1,
+            gaps: vec![(ak, 2, 2)],
+        },
+    ));
     let stray = a.entry(
         2,
         Some(Hash32::of(b"some other entry")),

@@ -1,8 +1,9 @@
 //! `commitments.json`: redaction commitments and their openings.
 
 use super::json::{Json, accept, accept_with, file, hx, text, vector};
-use super::redacted_finding;
+use super::{redacted_finding, salts};
 use riskmesh_protocol::cbor;
+use riskmesh_protocol::limits::{MAX_LIST_ITEMS, MAX_TEXT_BYTES, MAX_TITLE_BYTES};
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
 
 pub(super) fn reveal_json(r: &Reveal) -> Json {
@@ -125,6 +126,64 @@ pub(super) fn commitments_file() -> Json {
         &[malformed],
         rejected("malformed", WithheldField::Details),
     ));
+
+    // Openings that match their commitments but exceed what a bulletin body
+    // may carry in that field.
+    let mut over_limit =
+        |name: &str, description: &str, field: WithheldField, value: Vec<u8>, expected: Json| {
+            let opening = Reveal {
+                field,
+                salt: salts()[field as usize],
+                value,
+            };
+            let mut committed = redacted.clone();
+            if let Some(withheld) = committed.withheld.as_mut() {
+                let slot = withheld
+                    .iter_mut()
+                    .find(|w| w.field == field)
+                    .expect("the fixture withholds the field");
+                slot.commitment = opening.commitment();
+            }
+            vectors.push(reveal(
+                name,
+                description,
+                &hx(cbor::encode(&committed)),
+                &[opening],
+                expected,
+            ));
+        };
+    over_limit(
+        "reveal_title_at_limit",
+        "The commitment opens to a 256-byte title, the longest a bulletin title may be.",
+        WithheldField::Title,
+        cbor::encode(&"t".repeat(MAX_TITLE_BYTES)),
+        accept(),
+    );
+    over_limit(
+        "reveal_title_over_limit",
+        "The commitment opens to a 257-byte title: longer than any bulletin may carry.",
+        WithheldField::Title,
+        cbor::encode(&"t".repeat(MAX_TITLE_BYTES + 1)),
+        rejected("over_limit", WithheldField::Title),
+    );
+    over_limit(
+        "reveal_references_too_many_items",
+        "The commitment opens to 65 references, one more than a list may hold.",
+        WithheldField::References,
+        cbor::encode(
+            &(0..=MAX_LIST_ITEMS)
+                .map(|i| format!("ref-{i}"))
+                .collect::<Vec<_>>(),
+        ),
+        rejected("over_limit", WithheldField::References),
+    );
+    over_limit(
+        "reveal_references_item_too_long",
+        "The commitment opens to one reference of 2049 bytes, one over the item limit.",
+        WithheldField::References,
+        cbor::encode(&vec!["r".repeat(MAX_TEXT_BYTES + 1)]),
+        rejected("over_limit", WithheldField::References),
+    );
 
     file(
         "Redaction commitments of the hazardous tier: computing a commitment, and checking openings (reveals) \

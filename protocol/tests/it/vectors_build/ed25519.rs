@@ -357,6 +357,16 @@ pub(super) fn ed25519_file(fx: &Fixture) -> Json {
         &zero_y,
         false,
     ));
+    // y = p + 3 = 2^255 - 16: little-endian f0 ff .. ff 7f.
+    let mut alias = [0xff; 32];
+    alias[0] = 0xf0;
+    alias[31] = 0x7f;
+    vectors.push(public_key(
+        "public_key_non_canonical_y",
+        "y = p + 3, a second encoding of the large-order point with y = 3: refused because y >= p.",
+        &alias,
+        false,
+    ));
     let mut off_curve = [0u8; 32];
     off_curve[0] = 2;
     vectors.push(public_key(

@@ -3,14 +3,15 @@
 
 use super::entries_malformed::{entry_encoding_vectors, entry_signature_vectors};
 use super::entries_rules::{entry_body_vectors, entry_header_rule_vectors};
-use super::json::{Json, accept_with, file, hx, text, vector};
+use super::json::{Json, accept_with, file, hx, reject, reject_detail, text, vector};
 use super::{Fixture, MINUTE, Signed, T0, ciphertext, redacted_finding};
 use riskmesh_protocol::body::{
     AccessDecisionBody, AccessReceiptBody, AccessRequestBody, AckBody, AckStatus, RetractionBody,
 };
+use riskmesh_protocol::entry;
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
 use riskmesh_protocol::testkit::{self, NETWORK};
-use riskmesh_protocol::{Body, Draft, Hash32, Kind, LogWriter, OrgKey, Severity, Tier};
+use riskmesh_protocol::{Body, Draft, Hash32, Kind, LogWriter, OrgKey, Severity, Tier, WireEntry};
 
 pub(super) fn entry_vector(name: &str, description: &str, signed: &Signed, expected: Json) -> Json {
     vector(
@@ -21,6 +22,17 @@ pub(super) fn entry_vector(name: &str, description: &str, signed: &Signed, expec
             ("envelope", hx(&signed.envelope)),
             ("body", signed.body.as_ref().map_or(Json::Null, hx)),
         ],
+        expected,
+    )
+}
+
+/// A wire entry (bytes) verified as it arrived `via` gossip or sync.
+fn wire_vector(name: &str, description: &str, wire: &[u8], via: &str, expected: Json) -> Json {
+    vector(
+        name,
+        "wire",
+        description,
+        vec![("wire", hx(wire)), ("via", text(via))],
         expected,
     )
 }
@@ -337,6 +349,15 @@ pub(super) fn entries_file(fx: &Fixture) -> Json {
         &purged,
     );
 
+    let resigned = fx.resign("anthropic", &public, "vectors/nonce/entries");
+    valid(
+        "valid_second_signature",
+        "valid_bulletin_public's header signed again with a nonce other than RFC 8032's. It verifies on its own \
+         (its entry id differs); held next to the first it is equivocation (chain.json, equivocation.json).",
+        &resigned,
+    );
+
+    wire_vectors(fx, &public, &mut vectors);
     entry_encoding_vectors(fx, &public, &mut vectors);
     entry_signature_vectors(fx, &public, &mut vectors);
     entry_header_rule_vectors(fx, &mut vectors);
@@ -349,4 +370,95 @@ pub(super) fn entries_file(fx: &Fixture) -> Json {
         vec![("network", text(NETWORK)), ("roster", fx.roster_hex())],
         vectors,
     )
+}
+
+/// Wire entries (spec §5.1) and the body rule of gossip: `[envelope, body]`
+/// anywhere, `[envelope]` only via sync, `[envelope, null]` nowhere.
+fn wire_vectors(fx: &Fixture, public: &Signed, vectors: &mut Vec<Json>) {
+    let body = public.body.clone().expect("fixture has a body");
+    let full = WireEntry {
+        envelope: public.envelope.clone(),
+        body: Some(body.clone()),
+    }
+    .to_bytes();
+    let purged = WireEntry {
+        envelope: public.envelope.clone(),
+        body: None,
+    }
+    .to_bytes();
+    assert_eq!(purged[0], 0x81, "a purged wire entry is a 1-element array");
+    let accepted = accept_entry(public);
+    for via in ["gossip", "sync"] {
+        vectors.push(wire_vector(
+            &format!("wire_with_body_{via}"),
+            &format!("valid_bulletin_public as [envelope, body] (0x82 ...), received via {via}."),
+            &full,
+            via,
+            accepted.clone_json(),
+        ));
+    }
+    vectors.push(wire_vector(
+        "wire_without_body_sync",
+        "valid_bulletin_public as the 1-element array [envelope] (0x81 ...), as sync carries an entry whose \
+         body was purged.",
+        &purged,
+        "sync",
+        accepted.clone_json(),
+    ));
+    vectors.push(wire_vector(
+        "wire_without_body_gossip",
+        "The same 1-element wire entry received via gossip: a gossiped entry must carry its body.",
+        &purged,
+        "gossip",
+        reject("missing_body"),
+    ));
+    let mut stranger = WireEntry::from_bytes(&purged).expect("fixture decodes");
+    stranger.envelope = fx.sign_raw(
+        "mallory",
+        &fx.key("mallory"),
+        NETWORK,
+        entry::Envelope::parse(&public.envelope)
+            .expect("fixture envelope parses")
+            .payload,
+    );
+    vectors.push(wire_vector(
+        "wire_missing_body_precedes_verification",
+        "A bodyless wire entry by an organization that is not on the roster, via gossip: the missing body is \
+         found before the envelope is checked.",
+        &stranger.to_bytes(),
+        "gossip",
+        reject("missing_body"),
+    ));
+    let mut null_body = vec![0x82];
+    null_body.extend_from_slice(&purged[1..]);
+    null_body.push(0xf6);
+    for via in ["gossip", "sync"] {
+        vectors.push(wire_vector(
+            &format!("wire_null_body_{via}"),
+            &format!(
+                "[envelope, null] via {via}: an absent body is omitted, never null, so this is not the \
+                 canonical encoding."
+            ),
+            &null_body,
+            via,
+            reject_detail("encoding", "not_canonical"),
+        ));
+    }
+    let mut three = vec![0x83];
+    three.extend_from_slice(&full[1..]);
+    three.push(0xf6);
+    vectors.push(wire_vector(
+        "wire_three_elements",
+        "[envelope, body, null]: a wire entry has at most two elements.",
+        &three,
+        "sync",
+        reject_detail("encoding", "not_canonical"),
+    ));
+    vectors.push(wire_vector(
+        "wire_empty_array",
+        "[]: the envelope is required.",
+        &[0x80],
+        "sync",
+        reject_detail("encoding", "schema"),
+    ));
 }

@@ -8,7 +8,7 @@ use riskmesh_protocol::body::{
     AccessDecisionBody, AccessReceiptBody, AccessRequestBody, AckBody, AckStatus, RetractionBody,
 };
 use riskmesh_protocol::cbor;
-use riskmesh_protocol::limits::MAX_SEQ;
+use riskmesh_protocol::limits::{MAX_SEQ, MAX_TIMESTAMP_MS};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::{BulletinBody, EntryId, Hash32, Header, Kind, OrgKey, Tier};
 
@@ -88,6 +88,38 @@ pub(super) fn entry_header_rule_vectors(fx: &Fixture, vectors: &mut Vec<Json>) {
         &h,
         &body_bytes,
         accept_entry(&sign(fx, "anthropic", &h, &body_bytes)),
+    );
+
+    let mut h = base.clone();
+    h.timestamp_ms = MAX_TIMESTAMP_MS + 1;
+    push(
+        "out_of_range_timestamp",
+        "timestamp_ms 2^53, one over the latest allowed.",
+        "anthropic",
+        &h,
+        &body_bytes,
+        reject("out_of_range"),
+    );
+    let mut h = base.clone();
+    h.timestamp_ms = MAX_TIMESTAMP_MS;
+    push(
+        "valid_timestamp_at_limit",
+        "timestamp_ms 2^53 - 1, the latest allowed.",
+        "anthropic",
+        &h,
+        &body_bytes,
+        accept_entry(&sign(fx, "anthropic", &h, &body_bytes)),
+    );
+    let mut h = base.clone();
+    h.timestamp_ms = MAX_TIMESTAMP_MS + 1;
+    h.seq = 0;
+    push(
+        "bad_chain_link_precedes_out_of_range",
+        "seq 0 and timestamp_ms 2^53: the seq rule is checked first.",
+        "anthropic",
+        &h,
+        &body_bytes,
+        reject("bad_chain_link"),
     );
 
     // Tier rules.

@@ -57,6 +57,24 @@ pub(super) fn equivocation_file(fx: &Fixture) -> Json {
         &log[1],
         proven(),
     ));
+    // One header signed twice: the second signature uses a nonce other than
+    // RFC 8032's deterministic one.
+    let resigned = fx.resign("anthropic", &log[1], "vectors/nonce/equivocation");
+    let (r_low, r_high) = sorted_pair(&log[1].envelope, &resigned.envelope);
+    let resigned_proof = proof_bytes(r_low, r_high);
+    vectors.push(fork(
+        "fork_same_header_two_signatures",
+        "anthropic's entry 2 and the same header signed again with another nonce. Authors must sign \
+         deterministically, so two envelopes for one header are equivocation: different entry ids for one \
+         position.",
+        &log[1],
+        &resigned,
+        accept_with(vec![
+            ("proof", hx(&resigned_proof)),
+            ("author", hx(fx.key("anthropic").0)),
+            ("seq", Json::Int(2)),
+        ]),
+    ));
     vectors.push(fork(
         "fork_same_entry",
         "An entry and itself are not a fork.",
@@ -87,6 +105,12 @@ pub(super) fn equivocation_file(fx: &Fixture) -> Json {
         "proof_valid",
         "The proof of fork_pair verifies and names the author and seq.",
         proof_bytes(&low.envelope, &high.envelope),
+        accept_with(vec![("author", hx(fx.key("anthropic").0)), ("seq", Json::Int(2))]),
+    ));
+    vectors.push(proof(
+        "proof_same_header_two_signatures",
+        "The proof of fork_same_header_two_signatures: identical payloads, different signatures.",
+        resigned_proof.clone(),
         accept_with(vec![("author", hx(fx.key("anthropic").0)), ("seq", Json::Int(2))]),
     ));
     vectors.push(proof(

@@ -21,6 +21,7 @@ use riskmesh_protocol::testkit::{self, Consortium, NETWORK};
 use riskmesh_protocol::{
     BulletinBody, Category, EntryId, Hash32, Header, Kind, OrgKey, OrgSigningKey, Severity, Tier,
 };
+use sha2::{Digest, Sha512};
 
 mod chain;
 mod commitments;
@@ -92,6 +93,57 @@ impl Fixture {
             .to_bytes();
         entry::encode_envelope(&protected, payload, &signature)
     }
+
+    /// The same envelope signed again by `org` with a nonce other than RFC
+    /// 8032's deterministic one (derived from `label`): a second valid
+    /// envelope for the same header. Honest authors never make one; an
+    /// equivocating author can.
+    fn resign(&self, org: &str, signed: &Signed, label: &str) -> Signed {
+        let parsed = entry::Envelope::parse(&signed.envelope).expect("fixture envelope parses");
+        let message = entry::signing_input(parsed.protected, NETWORK, parsed.payload);
+        let signature = self.nondeterministic_signature(org, &message, label);
+        assert_ne!(
+            signature, parsed.signature,
+            "the nonce must differ from RFC 8032's"
+        );
+        Signed {
+            envelope: entry::encode_envelope(parsed.protected, parsed.payload, &signature),
+            body: signed.body.clone(),
+        }
+    }
+
+    /// An Ed25519 signature `(R, S)` by `org` over `message` with nonce `r`
+    /// taken from a key derived from `label`: `R = r·B` is that key's public
+    /// key, `S = r + SHA-512(R || A || message)·a mod L`. It verifies exactly
+    /// like the deterministic signature.
+    fn nondeterministic_signature(&self, org: &str, message: &[u8], label: &str) -> [u8; 64] {
+        let key = ed25519_dalek::SigningKey::from_bytes(&self.signer(org).seed());
+        let nonce = ed25519_dalek::SigningKey::from_bytes(&testkit::seed(label));
+        let (a, r) = (key.to_scalar(), nonce.to_scalar());
+        let big_r = nonce.verifying_key().to_bytes();
+        let digest = Sha512::new()
+            .chain_update(big_r)
+            .chain_update(key.verifying_key().to_bytes())
+            .chain_update(message)
+            .finalize();
+        // The digest as a little-endian integer mod L, by Horner's rule from
+        // the most significant byte, with scalars of the same type as `a`.
+        let scalar = |v: u64| same_type(&a, v);
+        let k = digest.iter().rev().fold(scalar(0), |acc, &byte| {
+            acc * scalar(256) + scalar(u64::from(byte))
+        });
+        let s = r + k * a;
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&big_r);
+        signature[32..].copy_from_slice(&s.to_bytes());
+        signature
+    }
+}
+
+/// `T::from(v)` for the type of `_like`: builds curve scalars without naming
+/// the curve crate, which this crate does not depend on directly.
+fn same_type<T: From<u64>>(_like: &T, v: u64) -> T {
+    T::from(v)
 }
 
 /// A header at `seq` for `author` committing to `body`.
