@@ -25,6 +25,10 @@ enum Command {
     // in `riskmesh_node::cli_setup`; a doc comment here would replace it.
     Init(riskmesh_node::cli_setup::InitArgs),
     Roster(riskmesh_node::cli_setup::RosterArgs),
+    Node(riskmesh_node::cli_node::NodeArgs),
+    // publish, correct, retract, ack, list, show, status, peers, verify, export.
+    #[command(flatten)]
+    Analyst(riskmesh_node::cli_analyst::AnalystCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
         Command::Demo => offline_demo::run(),
         Command::Init(args) => riskmesh_node::cli_setup::run_init(&args).map_err(anyhow::Error::from),
         Command::Roster(args) => riskmesh_node::cli_setup::run_roster(&args).map_err(anyhow::Error::from),
+        Command::Node(args) => riskmesh_node::cli_node::run(&args),
+        Command::Analyst(command) => riskmesh_node::cli_analyst::run(&command).map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -36,7 +36,7 @@ pub struct InitArgs {
     /// changes; an observer reads what is open to it.
     #[arg(long, value_enum, default_value_t = MemberRole::Member)]
     pub role: MemberRole,
-    /// Node directory to create [default: ./riskmesh-<ID>].
+    /// Node directory to create [default: ./riskmesh-ID].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// libp2p listen address written to config.toml (repeat for several)
@@ -47,7 +47,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "N")]
     pub api_port: Option<u16>,
     /// Address other members' nodes can dial, put on the roster via
-    /// member.json with /p2p/<peer id> appended (repeat for several).
+    /// member.json with /p2p/PEER_ID appended (repeat for several).
     #[arg(long, value_name = "MULTIADDR")]
     pub advertise: Vec<Multiaddr>,
     /// Print what was created as JSON.

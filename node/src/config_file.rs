@@ -271,6 +271,14 @@ pub(crate) fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Overwrites a buffer that held secret key text before freeing it. Best
+/// effort: `zeroize` is not a node dependency, and `black_box` keeps the
+/// compiler from dropping the writes as dead stores.
+pub(crate) fn wipe(mut bytes: Vec<u8>) {
+    bytes.fill(0);
+    std::hint::black_box(&bytes);
+}
+
 impl ConfigFile {
     /// Reads and parses a config file without touching the files it names.
     pub fn read(path: &Path) -> Result<ConfigFile, ConfigError> {
@@ -475,7 +483,9 @@ pub(crate) fn resolve(
     let org = OrgSecrets::from_key_file(&org_text).map_err(|error| ConfigError::OrgKey {
         path: org_path.clone(),
         error,
-    })?;
+    });
+    wipe(org_text.into_bytes());
+    let org = org?;
 
     let (node_path, node_bytes) = read(
         "node key file",

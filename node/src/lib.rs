@@ -4,7 +4,10 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod cli_analyst;
+pub mod cli_node;
 pub mod cli_setup;
+pub mod client;
 pub mod config;
 pub mod config_file;
 pub mod metrics;

@@ -35,6 +35,9 @@ pub struct Cluster {
     pub roster: Roster,
     /// Running nodes (`None` for stopped ones).
     pub nodes: Vec<Option<RunningNode>>,
+    /// Per-author gossip rate limit given to every node (default: high
+    /// enough not to interfere).
+    pub author_rate_per_minute: u32,
 }
 
 impl Cluster {
@@ -54,6 +57,16 @@ impl Cluster {
     /// Puts every org of `orgs` on the roster but starts only the first
     /// `running`; the others exist for adversaries to impersonate.
     pub async fn start_some(orgs: &[&str], running: usize, extra_nodes: &[(&str, Keypair)]) -> Cluster {
+        Self::start_rate_limited(orgs, running, extra_nodes, 100_000).await
+    }
+
+    /// Like [`Cluster::start_some`], with a per-author gossip rate limit.
+    pub async fn start_rate_limited(
+        orgs: &[&str],
+        running: usize,
+        extra_nodes: &[(&str, Keypair)],
+        author_rate_per_minute: u32,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut doc = testkit::genesis_doc(testkit::NETWORK, orgs, &[], 1_690_000_000_000);
         for member in &mut doc.members {
@@ -78,6 +91,7 @@ impl Cluster {
             genesis,
             roster,
             nodes: Vec::new(),
+            author_rate_per_minute,
         };
         for org in orgs {
             let data = cluster.data_dir(org);
@@ -117,7 +131,7 @@ impl Cluster {
             api_listen: "127.0.0.1:0".parse().expect("socket addr"),
             bootstrap: Vec::new(),
             sync_interval: Duration::from_secs(2),
-            author_rate_per_minute: 100_000,
+            author_rate_per_minute: self.author_rate_per_minute,
         }
     }
 

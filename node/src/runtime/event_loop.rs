@@ -627,7 +627,10 @@ impl EventLoop {
                     }
                 }
                 Fork::WithAccepted { existing, incoming } => {
-                    let _ = self.reader.submit(ReadJob::ForkEvidence { existing, incoming });
+                    let _ = self.reader.submit(ReadJob::ForkEvidence {
+                        existing,
+                        incoming: Box::new(incoming),
+                    });
                 }
             }
         }
@@ -689,6 +692,19 @@ impl EventLoop {
                 let _ = reply.send(self.status());
             }
             Command::AddPeer { addr } => self.remember_address(addr),
+            Command::OfferRoster { signed, reply } => {
+                let result = match self.roster.apply_update(&signed) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(_) => {
+                        self.offer_roster(&signed);
+                        if let Err(e) = self.swarm.behaviour_mut().gossip.publish(self.topics.rosters.clone(), signed.to_bytes()) {
+                            tracing::info!(error = %e, "roster update not gossiped now; peers fetch it by sync");
+                        }
+                        Ok(self.roster.version())
+                    }
+                };
+                let _ = reply.send(result);
+            }
             Command::SyncNow => self.sync_all(),
         }
     }

@@ -97,6 +97,10 @@ pub(crate) enum Command {
         addr: Multiaddr,
     },
     SyncNow,
+    OfferRoster {
+        signed: Box<riskmesh_protocol::SignedRoster>,
+        reply: oneshot::Sender<Result<u64, String>>,
+    },
 }
 
 /// A peer as the node sees it.
@@ -201,6 +205,18 @@ impl NodeHandle {
             .send(Command::AddPeer { addr })
             .await
             .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Offers a signed roster update (the next version, with a quorum of the
+    /// current version's members). On success the node switches to it,
+    /// stores it and gossips it; returns the new version.
+    pub async fn offer_roster(&self, signed: riskmesh_protocol::SignedRoster) -> Result<u64, NodeError> {
+        self.call(|reply| Command::OfferRoster {
+            signed: Box::new(signed),
+            reply,
+        })
+        .await?
+        .map_err(NodeError::Refused)
     }
 
     /// Starts a sync round with every connected peer now.

@@ -11,7 +11,7 @@ use libp2p::{PeerId, gossipsub::MessageId};
 use riskmesh_protocol::sync::{
     MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RESPONSE_BYTES, SyncResponse,
 };
-use riskmesh_protocol::validate::verify_wire;
+use riskmesh_protocol::validate::{verify_gossip, verify_wire};
 use riskmesh_protocol::{EntryId, EquivocationProof, OrgKey, RejectReason, Roster, VerifiedEntry, WireEntry};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -127,8 +127,8 @@ pub enum ReadJob {
     ForkEvidence {
         /// The accepted entry.
         existing: EntryId,
-        /// The conflicting entry.
-        incoming: VerifiedEntry,
+        /// The conflicting entry (boxed: forks are rare, other jobs small).
+        incoming: Box<VerifiedEntry>,
     },
 }
 
@@ -245,9 +245,11 @@ fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events:
                 message_id,
                 source,
             } => {
+                // Gossip carries new entries, which always have a body; only
+                // sync may deliver a header whose body was purged.
                 let result = WireEntry::from_bytes(&data)
                     .map_err(RejectReason::Encoding)
-                    .and_then(|wire| verify_wire(&roster, &wire));
+                    .and_then(|wire| verify_gossip(&roster, &wire));
                 WorkerEvent::GossipVerified {
                     result,
                     message_id,
@@ -505,7 +507,7 @@ fn read_worker(store: &Store, rx: &Receiver<ReadJob>, events: &mpsc::Sender<Work
             }
             ReadJob::ForkEvidence { existing, incoming } => WorkerEvent::ForkEvidence {
                 existing: store.get(&existing).ok().flatten().map(|e| e.envelope),
-                incoming,
+                incoming: *incoming,
             },
         };
         if events.blocking_send(event).is_err() {

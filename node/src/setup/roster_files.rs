@@ -217,10 +217,12 @@ pub(super) fn read_org_key(path: &Path) -> Result<OrgSecrets, SetupError> {
         path: path.to_path_buf(),
         error: riskmesh_protocol::keys::KeyError::KeyFile("not UTF-8 text".into()),
     })?;
-    OrgSecrets::from_key_file(&text).map_err(|error| SetupError::OrgKey {
+    let secrets = OrgSecrets::from_key_file(&text).map_err(|error| SetupError::OrgKey {
         path: path.to_path_buf(),
         error,
-    })
+    });
+    config_file::wipe(text.into_bytes());
+    secrets
 }
 
 /// Adds the signature of the organization in `key` to the roster `file`, in

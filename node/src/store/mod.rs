@@ -179,6 +179,12 @@ impl Store {
     pub fn check(&self) -> StoreResult<()> {
         schema::quick_check(&self.conn)
     }
+
+    /// Runs the full `PRAGMA integrity_check` (used after crash tests and by
+    /// `riskmesh verify`).
+    pub fn integrity_check(&self) -> StoreResult<()> {
+        schema::integrity_check(&self.conn)
+    }
 }
 
 /// Makes the new file's directory entry durable, so a crash right after

@@ -175,8 +175,18 @@ fn classify_first_read(error: rusqlite::Error, path: &Path) -> StoreError {
 /// index cross-check of `integrity_check`, so opening stays fast) and turns
 /// any finding into [`StoreError::Corrupt`].
 pub(super) fn quick_check(conn: &Connection) -> StoreResult<()> {
+    run_check(conn, "quick_check")
+}
+
+/// Runs `PRAGMA integrity_check`: slower than `quick_check`, it also
+/// verifies that every index matches its table.
+pub(super) fn integrity_check(conn: &Connection) -> StoreResult<()> {
+    run_check(conn, "integrity_check")
+}
+
+fn run_check(conn: &Connection, pragma: &str) -> StoreResult<()> {
     let mut findings = Vec::new();
-    let result = conn.pragma_query(None, "quick_check", |row| {
+    let result = conn.pragma_query(None, pragma, |row| {
         let line: String = row.get(0)?;
         if findings.len() < 5 {
             findings.push(line);
@@ -185,11 +195,8 @@ pub(super) fn quick_check(conn: &Connection) -> StoreResult<()> {
     });
     match result {
         Ok(()) if findings.len() == 1 && findings[0] == "ok" => Ok(()),
-        Ok(()) => Err(StoreError::Corrupt(format!(
-            "quick_check: {}",
-            findings.join("; ")
-        ))),
-        Err(e) => Err(StoreError::Corrupt(format!("quick_check: {e}"))),
+        Ok(()) => Err(StoreError::Corrupt(format!("{pragma}: {}", findings.join("; ")))),
+        Err(e) => Err(StoreError::Corrupt(format!("{pragma}: {e}"))),
     }
 }
 

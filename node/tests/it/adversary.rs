@@ -240,3 +240,52 @@ async fn garbage_and_forgeries_on_gossip_are_rejected() {
     .await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
+    // Each node accepts 30 entries a minute per author by gossip.
+    let cluster = Cluster::start_rate_limited(&["amazon", "google", "openai"], 2, &[], 30).await;
+    let roster = cluster.roster.clone();
+    let topics = Topics::new(roster.network());
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm.behaviour_mut().gossip.subscribe(&topics.entries).expect("subscribe");
+    swarm.dial(addr(&cluster, 0)).expect("dial");
+    let mut subscribed = false;
+    drive(&mut swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |event| {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event {
+            subscribed = true;
+        }
+    })
+    .await;
+    assert!(subscribed);
+    let flooder = testkit::org_secrets("openai");
+    let mut log = LogWriter::new(roster.network());
+    for i in 0..300 {
+        let draft = Draft {
+            kind: Kind::Bulletin,
+            tier: Tier::Public,
+            body: Body::Bulletin(testkit::sample_bulletin(&format!("flood {i}"))),
+            recipients: None,
+        };
+        let entry = log.append(&flooder.signing, &roster, &draft, riskmesh_node::runtime::now_ms()).expect("entry");
+        let _ = swarm.behaviour_mut().gossip.publish(topics.entries.clone(), entry.to_wire().to_bytes());
+    }
+    let honest = tokio::spawn({
+        let handle = cluster.handle(1);
+        async move {
+            for i in 0..5 {
+                publish(&handle, &format!("honest {i}")).await;
+            }
+        }
+    });
+    drive(&mut swarm, Duration::from_secs(3), |_, _| SyncResponse::Refused("no".into()), |_| {}).await;
+    honest.await.expect("honest publisher");
+    let google = roster.member_by_org("google").expect("google").signing_key.to_hex();
+    wait_for(Duration::from_secs(10), "amazon to hold google's 5 entries", || async {
+        cluster.status(0).await.authors.iter().any(|a| a.author == google && a.seq == 5)
+    })
+    .await;
+    let handle = cluster.handle(0);
+    assert!(handle.metrics.ignored("rate_limited") > 0, "{}", handle.metrics.render());
+    cluster.shutdown().await;
+}

@@ -86,3 +86,33 @@ async fn a_partitioned_pair_heals() {
     .await;
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_update_reaches_every_node() {
+    use riskmesh_protocol::roster::SignedRoster;
+    use riskmesh_protocol::testkit;
+    let cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let mut doc = cluster.roster.doc().clone();
+    doc.version = 2;
+    doc.prev = Some(cluster.roster.hash());
+    let newcomer = testkit::genesis_doc(testkit::NETWORK, &["openai"], &[], 0).members.remove(0);
+    doc.members.push(newcomer);
+    doc.members.sort_by(|a, b| a.org.cmp(&b.org));
+    let mut update = SignedRoster::new(&doc);
+    update.sign(&testkit::org_secrets("amazon").signing);
+    update.sign(&testkit::org_secrets("google").signing);
+    // Two of three is not more than two thirds: refused, nothing changes.
+    let refused = cluster.handle(0).offer_roster(update.clone()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    update.sign(&testkit::org_secrets("meta").signing);
+    assert_eq!(cluster.handle(0).offer_roster(update).await, Ok(2));
+    wait_for(Duration::from_secs(30), "every node to use roster version 2", || async {
+        let mut all = true;
+        for i in 0..3 {
+            all &= cluster.status(i).await.roster_version == 2;
+        }
+        all
+    })
+    .await;
+    cluster.shutdown().await;
+}

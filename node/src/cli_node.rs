@@ -1,0 +1,91 @@
+//! `riskmesh node`: run this organization's node in the foreground until
+//! SIGINT or SIGTERM, with structured logs on stderr.
+
+use crate::config_file::{self, Overrides};
+use crate::runtime;
+use anyhow::Context;
+use std::path::PathBuf;
+
+/// Arguments of `riskmesh node`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    about = "Run this organization's node until interrupted",
+    long_about = "Run this organization's node in the foreground: connect to the roster's other nodes, \
+    gossip and sync entries, store them in SQLite, and serve the local HTTP API on 127.0.0.1 for \
+    analysts. Stops cleanly on Ctrl-C or SIGTERM after finishing in-flight commits. Logs go to \
+    stderr; set RUST_LOG (for example RUST_LOG=debug or RUST_LOG=riskmesh_node=debug) for more."
+)]
+pub struct NodeArgs {
+    /// The node's config file (written by `riskmesh init`).
+    #[arg(long, env = "RISKMESH_CONFIG", default_value = "config.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Emit logs as JSON lines instead of text.
+    #[arg(long)]
+    pub json_logs: bool,
+    /// Flags that replace config-file values.
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Runs the node until a signal arrives.
+pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_swarm=warn")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.json_logs {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let config = config_file::load_with(&args.config, &args.overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("riskmesh")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let org = config.org.org.clone();
+        let node = runtime::start(config)
+            .await
+            .with_context(|| format!("starting the node from {}", args.config.display()))?;
+        let status = node.handle.status().await?;
+        tracing::info!(
+            org = %org,
+            network = %status.network,
+            peer_id = %status.peer_id,
+            roster_version = status.roster_version,
+            entries = status.entries,
+            "node started"
+        );
+        for addr in &node.listen_addrs {
+            tracing::info!(%addr, "listening");
+        }
+        tracing::info!(api = %node.api_addr, "local API (token in the data directory's api-token file)");
+        node.run_until(shutdown_signal()).await.map_err(anyhow::Error::msg)?;
+        tracing::info!("stopped cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
