@@ -1,17 +1,41 @@
 //! The local HTTP API (127.0.0.1 only): analysts' CLI and scripts talk to
 //! their node here. Every route but `/metrics` and `/healthz` needs the
 //! bearer token from the data directory.
+//!
+//! Routes (JSON in and out; every error is `{"error": "<what to do>"}` with
+//! a fitting status code):
+//! - `GET /v1/status` — peers, per-author heads and lag, equivocations.
+//! - `GET /v1/peers` — roster peers and whether they are connected.
+//! - `GET /v1/entries?tier&kind&category&severity&author&since&limit&after` — newest first.
+//! - `GET /v1/entries/{id}` — one entry, its body if readable here, what refers to it.
+//! - `POST /v1/entries` — publish ([`PublishRequest`]); 201 once durably stored.
+//! - `GET /v1/equivocations` — stored equivocation proofs.
+//! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
+//! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`.
+
+mod entries;
+mod export;
+pub mod names;
+mod publish;
+pub mod views;
+
+pub use entries::{DEFAULT_LIST_LIMIT, ListQuery};
+pub use export::{EXPORT_QUEUE, ExportEntry, ExportQuery};
+pub use publish::{MAX_REQUEST_BYTES, PublishRequest};
 
 use crate::runtime::NodeHandle;
-use crate::store::Store;
-use axum::extract::State;
+use crate::store::{Store, StoreError};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use riskmesh_protocol::keys::OrgSecrets;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
+use views::{EquivocationList, PeerList, Reader, StatusView};
 
 /// Shared state of the API handlers.
 #[derive(Clone)]
@@ -61,6 +85,41 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    /// A store failure: the node's problem, not the request's.
+    pub fn store(error: StoreError) -> Self {
+        tracing::error!(error = %error, "api store read failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the node's database failed: {error}"),
+        )
+    }
+
+    /// A request body that could not be read (too large, broken transfer).
+    pub fn body_rejection(rejection: BytesRejection) -> Self {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(
+                status,
+                format!(
+                    "the request body is over the limit of {} KiB (an entry body may be at most {} KiB)",
+                    MAX_REQUEST_BYTES / 1024,
+                    riskmesh_protocol::limits::MAX_BODY_BYTES / 1024
+                ),
+            );
+        }
+        ApiError::new(status, rejection.body_text())
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -92,29 +151,108 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Runs before every `/v1` handler, so a request without the token is
+/// refused before its body is read.
+async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    match authorize(&state, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Runs a store read on the blocking pool (SQLite calls block).
+pub(crate) async fn with_store<T, F>(state: &ApiState, read: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+{
+    let store = Arc::clone(&state.store);
+    tokio::task::spawn_blocking(move || {
+        // A panic while holding the lock leaves nothing half-done in a
+        // read-only connection, so a poisoned lock is still usable.
+        let guard = match store.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        read(&guard)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("store read failed: {e}")))?
+}
+
 async fn metrics(State(state): State<ApiState>) -> String {
     state.node.metrics.render()
 }
 
-async fn status(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-) -> Result<Json<crate::runtime::NodeStatus>, ApiError> {
-    authorize(&state, &headers)?;
-    let status = state
+async fn node_status(state: &ApiState) -> Result<crate::runtime::NodeStatus, ApiError> {
+    state
         .node
         .status()
         .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    Ok(Json(status))
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+async fn status(State(state): State<ApiState>) -> Result<Json<StatusView>, ApiError> {
+    Ok(Json(node_status(&state).await?.into()))
+}
+
+async fn peers(State(state): State<ApiState>) -> Result<Json<PeerList>, ApiError> {
+    let status = node_status(&state).await?;
+    Ok(Json(PeerList {
+        peers: status.peers.into_iter().map(Into::into).collect(),
+    }))
+}
+
+async fn equivocations(State(state): State<ApiState>) -> Result<Json<EquivocationList>, ApiError> {
+    let roster = state.node.current_roster();
+    let secrets = Arc::clone(&state.org);
+    let me = state.node.org_key;
+    with_store(&state, move |store| {
+        let proofs = store.equivocations().map_err(ApiError::store)?;
+        let reader = Reader {
+            roster: &roster,
+            me,
+            secrets: &secrets,
+        };
+        Ok(Json(EquivocationList {
+            equivocations: proofs.iter().map(|p| reader.equivocation(p)).collect(),
+        }))
+    })
+    .await
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no such route; the API serves /v1/status, /v1/peers, /v1/entries, /v1/entries/{id}, \
+         /v1/equivocations, /v1/export, /metrics and /healthz",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route (POST only to /v1/entries; everything else is GET)",
+    )
 }
 
 /// The router.
 pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/peers", get(peers))
+        .route("/v1/entries", get(entries::list).post(entries::publish))
+        .route("/v1/entries/{id}", get(entries::show))
+        .route("/v1/equivocations", get(equivocations))
+        .route("/v1/export", get(export::export))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
-        .route("/v1/status", get(status))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
 }
 

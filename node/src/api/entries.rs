@@ -1,0 +1,269 @@
+//! `/v1/entries`: list with filters, show one, publish.
+
+use super::names::Named;
+use super::publish::{Context, PublishRequest, parse_id, prepare};
+use super::views::{EntryDetail, EntryList, Reader};
+use super::{ApiError, ApiState, with_store};
+use crate::runtime::NodeError;
+use crate::store::{EntryMeta, ListFilter, MAX_LIST_BYTES, MAX_LIST_LIMIT, StoredEntry};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use riskmesh_protocol::limits::{MAX_BODY_BYTES, MAX_ENVELOPE_BYTES};
+use riskmesh_protocol::{Body, Category, Kind, OrgKey, Roster, Severity, Tier, VerifiedEntry};
+use serde::Deserialize;
+
+/// Entries per page when the request names no `limit`.
+pub const DEFAULT_LIST_LIMIT: usize = 100;
+
+/// Query parameters of `GET /v1/entries`. Values are parsed by hand so a
+/// bad one gets a message naming the parameter and the accepted values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Tier name.
+    pub tier: Option<String>,
+    /// Kind name.
+    pub kind: Option<String>,
+    /// Category name.
+    pub category: Option<String>,
+    /// Minimum severity name.
+    pub severity: Option<String>,
+    /// Author org id (or signing key in hex).
+    pub author: Option<String>,
+    /// Only entries timestamped at or after this Unix ms time.
+    pub since: Option<String>,
+    /// Page size, 1 to 1000.
+    pub limit: Option<String>,
+    /// Continue after this entry id (the `next` of the previous page).
+    pub after: Option<String>,
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+fn name<T: Named>(value: &Option<String>) -> Result<Option<T>, ApiError> {
+    value
+        .as_deref()
+        .map(|v| T::from_name(v.trim()).map_err(bad_request))
+        .transpose()
+}
+
+/// Turns query parameters into a store filter.
+pub(crate) fn filter(query: &ListQuery, roster: &Roster) -> Result<ListFilter, ApiError> {
+    let author = match query.author.as_deref().map(str::trim) {
+        None => None,
+        Some(text) => Some(author_key(text, roster)?),
+    };
+    let since_ms = match &query.since {
+        None => None,
+        Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
+            bad_request(format!(
+                "since `{text}` is not a time: expected Unix milliseconds, e.g. 1700000000000"
+            ))
+        })?),
+    };
+    let limit = match &query.limit {
+        None => DEFAULT_LIST_LIMIT,
+        Some(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(bad_request(format!(
+                    "limit `{text}` is not a page size: expected a number from 1 to {MAX_LIST_LIMIT}"
+                )));
+            }
+        },
+    };
+    let after = query
+        .after
+        .as_deref()
+        .map(|text| parse_id("after", text))
+        .transpose()?;
+    Ok(ListFilter {
+        tier: name::<Tier>(&query.tier)?,
+        kind: name::<Kind>(&query.kind)?,
+        category: name::<Category>(&query.category)?,
+        min_severity: name::<Severity>(&query.severity)?,
+        author,
+        since_ms,
+        after,
+        limit: Some(limit),
+    })
+}
+
+/// An author given as an org id on the roster, or as a signing key in hex.
+fn author_key(text: &str, roster: &Roster) -> Result<OrgKey, ApiError> {
+    if let Some(member) = roster.member_by_org(text) {
+        return Ok(member.signing_key);
+    }
+    if let Some(key) = OrgKey::from_hex(text) {
+        return Ok(key);
+    }
+    let orgs: Vec<&str> = roster.doc().members.iter().map(|m| m.org.as_str()).collect();
+    Err(bad_request(format!(
+        "author `{text}` is not on the roster (participants: {})",
+        orgs.join(", ")
+    )))
+}
+
+/// `GET /v1/entries`: newest first, filtered, paged.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<EntryList>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_request(e.body_text()))?;
+    let roster = state.node.current_roster();
+    let filter = filter(&query, &roster)?;
+    let secrets = state.org.clone();
+    let me = state.node.org_key;
+    let list = with_store(&state, move |store| {
+        if let Some(after) = &filter.after
+            && !store.contains(after).map_err(ApiError::store)?
+        {
+            return Err(bad_request(format!(
+                "after {after}: no such entry on this node; pass the `next` id of the previous page"
+            )));
+        }
+        let entries = store.list(&filter).map_err(ApiError::store)?;
+        Ok(page(&entries, filter.limit.unwrap_or(DEFAULT_LIST_LIMIT), &Reader {
+            roster: &roster,
+            me,
+            secrets: &secrets,
+        }))
+    })
+    .await?;
+    Ok(Json(list))
+}
+
+fn page(entries: &[StoredEntry], limit: usize, reader: &Reader<'_>) -> EntryList {
+    let bytes: usize = entries
+        .iter()
+        .map(|e| e.envelope.len() + e.body.as_ref().map_or(0, Vec::len))
+        .sum();
+    // The store stops a page early rather than exceed its byte budget, so a
+    // short page may still have a successor.
+    let maybe_more = entries.len() == limit || bytes + MAX_ENVELOPE_BYTES + MAX_BODY_BYTES > MAX_LIST_BYTES;
+    EntryList {
+        next: entries
+            .last()
+            .filter(|_| maybe_more)
+            .map(|e| e.meta.id.to_hex()),
+        entries: entries.iter().map(|e| reader.read(e).view).collect(),
+    }
+}
+
+/// `GET /v1/entries/{id}`: one entry with its body and what refers to it.
+pub(crate) async fn show(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<EntryDetail>, ApiError> {
+    let Path(text) = id.map_err(|e| bad_request(e.body_text()))?;
+    let id = parse_id("entry id", &text)?;
+    let roster = state.node.current_roster();
+    let secrets = state.org.clone();
+    let me = state.node.org_key;
+    with_store(&state, move |store| {
+        let Some(entry) = store.get(&id).map_err(ApiError::store)? else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no entry {id} on this node; list entries with `riskmesh list`"),
+            ));
+        };
+        let referencing = store.referencing(&id).map_err(ApiError::store)?;
+        let reader = Reader {
+            roster: &roster,
+            me,
+            secrets: &secrets,
+        };
+        Ok(Json(detail(&reader, &entry, &referencing)))
+    })
+    .await
+}
+
+fn detail(reader: &Reader<'_>, entry: &StoredEntry, referencing: &[EntryMeta]) -> EntryDetail {
+    let read = reader.read(entry);
+    EntryDetail {
+        entry: read.view,
+        body: read.body,
+        body_note: read.note,
+        referenced_by: referencing.iter().map(|m| reader.meta_view(m)).collect(),
+    }
+}
+
+/// `POST /v1/entries`: checks, signs, stores and gossips; answers 201 once
+/// the entry is durably stored (whether or not any peer is connected).
+pub(crate) async fn publish(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+    let bytes = body.map_err(ApiError::body_rejection)?;
+    let request: PublishRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| bad_request(format!("the request is not a valid publish request: {e}")))?;
+    let roster = state.node.current_roster();
+    let me = state.node.org_key;
+    let draft = with_store(&state, {
+        let roster = roster.clone();
+        move |store| {
+            prepare(&request, &Context {
+                roster: &roster,
+                me,
+                store,
+            })
+        }
+    })
+    .await?;
+    let entry = state.node.publish(draft).await.map_err(|e| match e {
+        NodeError::Refused(reason) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the node refused the entry: {reason}"),
+        ),
+        other => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{other}; nothing was published"),
+        ),
+    })?;
+    let reader = Reader {
+        roster: &roster,
+        me,
+        secrets: &state.org,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(detail(&reader, &as_stored(&entry), &[])),
+    ))
+}
+
+/// A just-published entry in stored form, so the answer is built by the
+/// same code as `show` without reading it back.
+fn as_stored(entry: &VerifiedEntry) -> StoredEntry {
+    let header = entry.header();
+    let body = entry.decode_body().and_then(Result::ok);
+    let (category, severity, target) = match &body {
+        Some(Body::Bulletin(b)) => (b.category, b.severity, b.supersedes),
+        Some(Body::Retraction(r)) => (None, None, Some(r.target)),
+        Some(Body::Ack(a)) => (None, None, Some(a.target)),
+        _ => (None, None, None),
+    };
+    StoredEntry {
+        meta: EntryMeta {
+            id: entry.id(),
+            author: header.author,
+            seq: header.seq,
+            timestamp_ms: header.timestamp_ms,
+            tier: header.tier,
+            kind: header.kind,
+            category,
+            severity,
+            target,
+            body_len: header.body_len,
+            has_body: entry.body().is_some(),
+            purged: false,
+            received_ms: crate::runtime::now_ms(),
+        },
+        envelope: entry.envelope().to_vec(),
+        body: entry.body().map(<[u8]>::to_vec),
+    }
+}
