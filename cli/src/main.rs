@@ -28,7 +28,7 @@ enum Command {
     Node(riskmesh_node::cli_node::NodeArgs),
     // publish, correct, retract, ack, list, show, status, peers, verify, export.
     #[command(flatten)]
-    Analyst(riskmesh_node::cli_analyst::AnalystCommand),
+    Analyst(Box<riskmesh_node::cli_analyst::AnalystCommand>),
 }
 
 fn main() -> ExitCode {

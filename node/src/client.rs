@@ -110,7 +110,9 @@ pub fn config_path(flag: Option<&Path>) -> PathBuf {
 /// Reads a config file, telling a missing one apart from a broken one.
 pub fn read_config(path: &Path) -> Result<ConfigFile, ClientError> {
     ConfigFile::read(path).map_err(|e| match e {
-        ConfigError::Read { path, error } if error.kind() == io::ErrorKind::NotFound => ClientError::NoConfig(path),
+        ConfigError::Read { path, error } if error.kind() == io::ErrorKind::NotFound => {
+            ClientError::NoConfig(path)
+        }
         other => ClientError::Config(other),
     })
 }
@@ -128,7 +130,8 @@ impl ApiClient {
         let token_path = config_base(path).join(&file.data_dir).join(TOKEN_FILE);
         let token = read_capped(&token_path, MAX_TOKEN_BYTES)
             .and_then(|bytes| {
-                String::from_utf8(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+                String::from_utf8(bytes)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
             })
             .map_err(|error| ClientError::Token {
                 path: token_path.clone(),
@@ -240,12 +243,18 @@ impl ApiClient {
         params: &[(&'static str, String)],
         body: Option<Vec<u8>>,
     ) -> Result<T, ClientError> {
-        let response = self.send(method, path, params, body, Some(REQUEST_TIMEOUT)).await?;
+        let response = self
+            .send(method, path, params, body, Some(REQUEST_TIMEOUT))
+            .await?;
         let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, params: &[(&'static str, String)]) -> Result<T, ClientError> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&'static str, String)],
+    ) -> Result<T, ClientError> {
         self.json(Method::GET, path, params, None).await
     }
 
@@ -271,7 +280,8 @@ impl ApiClient {
 
     /// `GET /v1/entries/{id}`.
     pub async fn show(&self, id: &str) -> Result<EntryDetail, ClientError> {
-        self.get(&format!("/v1/entries/{}", percent_encode(id)), &[]).await
+        self.get(&format!("/v1/entries/{}", percent_encode(id)), &[])
+            .await
     }
 
     /// `POST /v1/entries`.
@@ -341,7 +351,10 @@ mod tests {
             PathBuf::from("config.toml"),
         );
         assert_eq!(
-            client.url("/v1/entries", &[("tier", "public".into()), ("author", "x y".into())]),
+            client.url(
+                "/v1/entries",
+                &[("tier", "public".into()), ("author", "x y".into())]
+            ),
             "http://127.0.0.1:4620/v1/entries?tier=public&author=x%20y"
         );
     }
@@ -373,7 +386,9 @@ mod tests {
         let err = client.status().await.expect_err("nothing listens");
         let text = err.to_string();
         assert!(
-            text.contains(&format!("could not reach the node at 127.0.0.1:{port}: is `riskmesh node` running?")),
+            text.contains(&format!(
+                "could not reach the node at 127.0.0.1:{port}: is `riskmesh node` running?"
+            )),
             "{text}"
         );
     }

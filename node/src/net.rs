@@ -14,13 +14,15 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::{StreamProtocol, Swarm, allow_block_list, connection_limits, identify, noise, tcp, yamux};
 use riskmesh_protocol::Hash32;
-use riskmesh_protocol::limits::{MAX_ENVELOPE_BYTES, MAX_WIRE_ENTRY_BYTES};
+use riskmesh_protocol::limits::{MAX_ENVELOPE_BYTES, MAX_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
 use riskmesh_protocol::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 use std::io;
 use std::time::Duration;
 
 /// The sync protocol's stream protocol name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/riskmesh/sync/1");
+/// The release protocol's stream protocol name.
+pub const RELEASE_PROTOCOL: StreamProtocol = StreamProtocol::new("/riskmesh/release/1");
 /// identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/riskmesh/1";
 /// How long an idle connection to a peer stays open. Members stay connected
@@ -65,7 +67,7 @@ pub use behaviour::{Behaviour, BehaviourEvent};
 // allowance to it.
 #[allow(missing_docs, missing_debug_implementations)]
 mod behaviour {
-    use super::SyncCodec;
+    use super::CappedCodec;
     use libp2p::swarm::NetworkBehaviour;
     use libp2p::{allow_block_list, connection_limits, gossipsub, identify, request_response};
 
@@ -82,7 +84,10 @@ mod behaviour {
         /// Pushes new entries, proofs and rosters.
         pub gossip: gossipsub::Behaviour,
         /// Repairs what gossip missed.
-        pub sync: request_response::Behaviour<SyncCodec>,
+        pub sync: request_response::Behaviour<CappedCodec>,
+        /// Carries released hazardous fields from the author's node to the
+        /// requester's, end-to-end encrypted.
+        pub release: request_response::Behaviour<CappedCodec>,
     }
 }
 
@@ -157,8 +162,13 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
         .with_behaviour(|key| {
             let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_cfg)?;
             gossip.with_peer_score(params, thresholds)?;
+            let release = request_response::Behaviour::with_codec(
+                RELEASE_CODEC,
+                [(RELEASE_PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(SYNC_REQUEST_TIMEOUT),
+            );
             let sync = request_response::Behaviour::with_codec(
-                SyncCodec,
+                SYNC_CODEC,
                 [(SYNC_PROTOCOL, ProtocolSupport::Full)],
                 request_response::Config::default()
                     .with_request_timeout(SYNC_REQUEST_TIMEOUT)
@@ -177,6 +187,7 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
                 )),
                 gossip,
                 sync,
+                release,
             })
         })
         .map_err(|e| NetError::Gossip(e.to_string()))?
@@ -188,22 +199,38 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
 /// A request-response codec for raw bytes with a size cap per direction.
 /// The runtime decodes the bytes with the protocol crate, which enforces the
 /// canonical encoding; the codec only frames and bounds them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SyncCodec;
+#[derive(Debug, Clone, Copy)]
+pub struct CappedCodec {
+    request_cap: usize,
+    response_cap: usize,
+}
+
+/// The sync protocol's codec.
+pub const SYNC_CODEC: CappedCodec = CappedCodec {
+    request_cap: MAX_SYNC_REQUEST_BYTES,
+    response_cap: MAX_SYNC_RESPONSE_BYTES,
+};
+
+/// The release protocol's codec: an age-encrypted signed release one way
+/// (the release cap plus age's overhead), a short verdict back.
+pub const RELEASE_CODEC: CappedCodec = CappedCodec {
+    request_cap: MAX_RELEASE_BYTES + 64 * 1024,
+    response_cap: MAX_RELEASE_VERDICT_BYTES,
+};
+
+/// Largest release verdict.
+pub const MAX_RELEASE_VERDICT_BYTES: usize = 1024;
 
 async fn read_capped<T: futures::AsyncRead + Unpin + Send>(io: &mut T, cap: usize) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     io.take(cap as u64 + 1).read_to_end(&mut buf).await?;
     if buf.len() > cap {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("message over {cap} bytes"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("message over {cap} bytes")));
     }
     Ok(buf)
 }
 
-impl request_response::Codec for SyncCodec {
+impl request_response::Codec for CappedCodec {
     type Protocol = StreamProtocol;
     type Request = Vec<u8>;
     type Response = Vec<u8>;
@@ -212,14 +239,14 @@ impl request_response::Codec for SyncCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_capped(io, MAX_SYNC_REQUEST_BYTES).await
+        read_capped(io, self.request_cap).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_capped(io, MAX_SYNC_RESPONSE_BYTES).await
+        read_capped(io, self.response_cap).await
     }
 
     async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Vec<u8>) -> io::Result<()>

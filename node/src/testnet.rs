@@ -60,6 +60,12 @@ impl Cluster {
         Self::start_rate_limited(orgs, running, extra_nodes, 100_000).await
     }
 
+    /// Members and observers, every node running, connected.
+    pub async fn start_with_observers(members: &[&str], observers: &[&str]) -> Cluster {
+        let all = members.len() + observers.len();
+        Self::start_full(members, observers, all, &[], 100_000).await
+    }
+
     /// Like [`Cluster::start_some`], with a per-author gossip rate limit.
     pub async fn start_rate_limited(
         orgs: &[&str],
@@ -67,8 +73,22 @@ impl Cluster {
         extra_nodes: &[(&str, Keypair)],
         author_rate_per_minute: u32,
     ) -> Cluster {
+        Self::start_full(orgs, &[], running, extra_nodes, author_rate_per_minute).await
+    }
+
+    /// The general form: `members` then `observers` (in that node order),
+    /// the first `running` started, extra node keys listed for some orgs.
+    pub async fn start_full(
+        members: &[&str],
+        observers: &[&str],
+        running: usize,
+        extra_nodes: &[(&str, Keypair)],
+        author_rate_per_minute: u32,
+    ) -> Cluster {
+        let orgs: Vec<&str> = members.iter().chain(observers).copied().collect();
+        let orgs = orgs.as_slice();
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut doc = testkit::genesis_doc(testkit::NETWORK, orgs, &[], 1_690_000_000_000);
+        let mut doc = testkit::genesis_doc(testkit::NETWORK, members, observers, 1_690_000_000_000);
         for member in &mut doc.members {
             let peer = node_key(&member.org).public().to_peer_id();
             member.nodes.push(PeerIdBytes(peer.to_bytes().into()));
@@ -81,7 +101,7 @@ impl Cluster {
             }
         }
         let mut genesis = SignedRoster::new(&doc);
-        for org in orgs {
+        for org in members {
             genesis.sign(&testkit::org_secrets(org).signing);
         }
         let roster = Roster::genesis(&genesis).expect("genesis");
@@ -110,6 +130,55 @@ impl Cluster {
             }
         }
         cluster.connect_all().await;
+        cluster
+    }
+
+    /// Builds the roster described by `spec` (members and observers, every
+    /// org's own node key plus `spec.extra_nodes`; the genesis signed by every
+    /// member) and creates every database, but starts no node and connects
+    /// nothing: the caller launches nodes with [`Cluster::launch`] (or
+    /// `runtime::start` with an adjusted [`Cluster::config`]) and tells them
+    /// whichever addresses it likes. Simulations use this to route links
+    /// through proxies. Node `i` belongs to `orgs[i]`: members first, then
+    /// observers, each in the order given.
+    pub fn prepare(spec: &ClusterSpec) -> Cluster {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let members: Vec<&str> = spec.members.iter().map(String::as_str).collect();
+        let observers: Vec<&str> = spec.observers.iter().map(String::as_str).collect();
+        let mut doc = testkit::genesis_doc(testkit::NETWORK, &members, &observers, 1_690_000_000_000);
+        for member in &mut doc.members {
+            let peer = node_key(&member.org).public().to_peer_id();
+            member.nodes.push(PeerIdBytes(peer.to_bytes().into()));
+            for (org, key) in &spec.extra_nodes {
+                if *org == member.org {
+                    member
+                        .nodes
+                        .push(PeerIdBytes(key.public().to_peer_id().to_bytes().into()));
+                }
+            }
+        }
+        let mut genesis = SignedRoster::new(&doc);
+        for org in &members {
+            genesis.sign(&testkit::org_secrets(org).signing);
+        }
+        let roster = Roster::genesis(&genesis).expect("genesis");
+        let orgs: Vec<String> = spec.members.iter().chain(&spec.observers).cloned().collect();
+        let cluster = Cluster {
+            dir,
+            nodes: orgs.iter().map(|_| None).collect(),
+            orgs,
+            genesis,
+            roster,
+            author_rate_per_minute: spec.author_rate_per_minute,
+        };
+        for org in &cluster.orgs {
+            let data = cluster.data_dir(org);
+            std::fs::create_dir_all(&data).expect("data dir");
+            Store::create(data.join("riskmesh.db"))
+                .expect("create db")
+                .close()
+                .expect("close");
+        }
         cluster
     }
 
@@ -185,6 +254,19 @@ impl Cluster {
             self.stop(i).await;
         }
     }
+}
+
+/// Who is on a [`Cluster`]'s roster, for [`Cluster::prepare`].
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Member organizations (they sign the genesis).
+    pub members: Vec<String>,
+    /// Observer organizations.
+    pub observers: Vec<String>,
+    /// Extra roster-listed node keys for some orgs (for adversaries).
+    pub extra_nodes: Vec<(String, Keypair)>,
+    /// Per-author gossip rate limit given to every node.
+    pub author_rate_per_minute: u32,
 }
 
 /// Publishes a consortium bulletin from node `handle`.

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod limits;
 pub mod log;
 pub mod redaction;
+pub mod release;
 pub mod roster;
 pub mod sync;
 pub mod testkit;

@@ -94,3 +94,6 @@ const _: () =
 const _: () =
     assert!(MAX_PROOFS_PER_RESPONSE * (MAX_PROOF_BYTES + FRAMING) + FRAMING <= MAX_SYNC_RESPONSE_BYTES);
 const _: () = assert!(MAX_WIRE_ENTRY_BYTES + 2 * FRAMING <= MAX_SYNC_RESPONSE_BYTES);
+/// Largest signed release (the author's openings of withheld fields), before
+/// the age encryption to the requester.
+pub const MAX_RELEASE_BYTES: usize = 1024 * 1024;

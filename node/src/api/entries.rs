@@ -128,11 +128,15 @@ pub(crate) async fn list(
             )));
         }
         let entries = store.list(&filter).map_err(ApiError::store)?;
-        Ok(page(&entries, filter.limit.unwrap_or(DEFAULT_LIST_LIMIT), &Reader {
-            roster: &roster,
-            me,
-            secrets: &secrets,
-        }))
+        Ok(page(
+            &entries,
+            filter.limit.unwrap_or(DEFAULT_LIST_LIMIT),
+            &Reader {
+                roster: &roster,
+                me,
+                secrets: &secrets,
+            },
+        ))
     })
     .await?;
     Ok(Json(list))
@@ -147,10 +151,7 @@ fn page(entries: &[StoredEntry], limit: usize, reader: &Reader<'_>) -> EntryList
     // short page may still have a successor.
     let maybe_more = entries.len() == limit || bytes + MAX_ENVELOPE_BYTES + MAX_BODY_BYTES > MAX_LIST_BYTES;
     EntryList {
-        next: entries
-            .last()
-            .filter(|_| maybe_more)
-            .map(|e| e.meta.id.to_hex()),
+        next: entries.last().filter(|_| maybe_more).map(|e| e.meta.id.to_hex()),
         entries: entries.iter().map(|e| reader.read(e).view).collect(),
     }
 }
@@ -161,7 +162,7 @@ pub(crate) async fn show(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<EntryDetail>, ApiError> {
     let Path(text) = id.map_err(|e| bad_request(e.body_text()))?;
-    let id = parse_id("entry id", &text)?;
+    let id = parse_id("path", &text)?;
     let roster = state.node.current_roster();
     let secrets = state.org.clone();
     let me = state.node.org_key;
@@ -207,11 +208,14 @@ pub(crate) async fn publish(
     let draft = with_store(&state, {
         let roster = roster.clone();
         move |store| {
-            prepare(&request, &Context {
-                roster: &roster,
-                me,
-                store,
-            })
+            prepare(
+                &request,
+                &Context {
+                    roster: &roster,
+                    me,
+                    store,
+                },
+            )
         }
     })
     .await?;

@@ -177,11 +177,22 @@ where
         read(&guard)
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("store read failed: {e}")))?
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("store read failed: {e}"),
+        )
+    })?
 }
 
-async fn metrics(State(state): State<ApiState>) -> String {
-    state.node.metrics.render()
+/// Content type of the Prometheus text exposition format.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        state.node.metrics.render(),
+    )
 }
 
 async fn node_status(state: &ApiState) -> Result<crate::runtime::NodeStatus, ApiError> {

@@ -17,10 +17,18 @@ pub trait Named: Sized + Copy + PartialEq + 'static {
 
     /// Parses a name; the error lists every accepted name.
     fn from_name(text: &str) -> Result<Self, String> {
-        Self::all().iter().copied().find(|v| v.name() == text).ok_or_else(|| {
-            let names: Vec<&str> = Self::all().iter().map(|v| v.name()).collect();
-            format!("unknown {} `{text}`; expected one of: {}", Self::WHAT, names.join(", "))
-        })
+        Self::all()
+            .iter()
+            .copied()
+            .find(|v| v.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::all().iter().map(|v| v.name()).collect();
+                format!(
+                    "unknown {} `{text}`; expected one of: {}",
+                    Self::WHAT,
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -65,7 +73,11 @@ impl Named for Severity {
 }
 
 /// Every ack status, in wire order (the protocol has no list of its own).
-const ACK_STATUSES: [AckStatus; 3] = [AckStatus::Reproduced, AckStatus::NotAffected, AckStatus::Mitigated];
+const ACK_STATUSES: [AckStatus; 3] = [
+    AckStatus::Reproduced,
+    AckStatus::NotAffected,
+    AckStatus::Mitigated,
+];
 
 impl Named for AckStatus {
     const WHAT: &'static str = "ack status";
@@ -144,7 +156,10 @@ mod tests {
         round_trips::<Category>();
         round_trips::<Severity>();
         round_trips::<AckStatus>();
-        assert_eq!(<Kind as Named>::from_name("access-request"), Ok(Kind::AccessRequest));
+        assert_eq!(
+            <Kind as Named>::from_name("access-request"),
+            Ok(Kind::AccessRequest)
+        );
         assert_eq!(
             <Category as Named>::from_name("cyber-offense"),
             Ok(Category::CyberOffense)

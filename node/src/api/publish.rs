@@ -5,7 +5,7 @@
 //! becomes a signed [`Draft`].
 
 use super::ApiError;
-use super::names::{named_opt, Named};
+use super::names::{Named, named_opt};
 use crate::sealed;
 use crate::store::{Store, StoredEntry};
 use axum::http::StatusCode;
@@ -114,7 +114,11 @@ impl PublishRequest {
             ("note", self.note.is_some()),
             ("kind", self.kind.is_some()),
         ];
-        fields.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect()
+        fields
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| *name)
+            .collect()
     }
 }
 
@@ -167,7 +171,9 @@ pub(crate) fn parse_id(field: &str, text: &str) -> Result<EntryId, ApiError> {
     EntryId::from_hex(text.trim()).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("{field} `{text}` is not an entry id: expected 64 hex digits (as shown by `riskmesh list`)"),
+            format!(
+                "{field}: `{text}` is not an entry id: expected 64 hex digits (as shown by `riskmesh list`)"
+            ),
         )
     })
 }
@@ -222,7 +228,10 @@ impl Context<'_> {
 /// restricted bodies sealed to their recipients.
 pub(crate) fn prepare(request: &PublishRequest, cx: &Context<'_>) -> Result<Draft, ApiError> {
     let kind = request.kind.unwrap_or(Kind::Bulletin);
-    if !matches!(kind, Kind::Bulletin | Kind::Correction | Kind::Retraction | Kind::Ack) {
+    if !matches!(
+        kind,
+        Kind::Bulletin | Kind::Correction | Kind::Retraction | Kind::Ack
+    ) {
         return Err(unprocessable(format!(
             "kind `{}` is not available yet: access requests, decisions and receipts come with the \
              hazardous tier in a later release; this node publishes bulletin, correction, retraction and ack",
@@ -382,8 +391,12 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
     members.dedup_by_key(|m| m.signing_key);
     let keys: Vec<_> = members.iter().map(|m| m.encryption()).collect();
     let plaintext = riskmesh_protocol::cbor::encode(&body);
-    let sealed = sealed::seal(&keys, &plaintext)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("sealing the body: {e}")))?;
+    let sealed = sealed::seal(&keys, &plaintext).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("sealing the body: {e}"),
+        )
+    })?;
     Ok(Draft {
         kind,
         tier,
@@ -394,7 +407,9 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
 
 fn prepare_retraction(request: &PublishRequest, cx: &Context<'_>) -> Result<Draft, ApiError> {
     let Some(text) = &request.target else {
-        return Err(unprocessable("a retraction needs `target`: the id of the entry it retracts"));
+        return Err(unprocessable(
+            "a retraction needs `target`: the id of the entry it retracts",
+        ));
     };
     let reason = request.reason.clone().unwrap_or_default();
     if reason.trim().is_empty() {
@@ -443,7 +458,9 @@ fn prepare_retraction(request: &PublishRequest, cx: &Context<'_>) -> Result<Draf
 
 fn prepare_ack(request: &PublishRequest, cx: &Context<'_>) -> Result<Draft, ApiError> {
     let Some(text) = &request.target else {
-        return Err(unprocessable("an ack needs `target`: the id of the entry it acknowledges"));
+        return Err(unprocessable(
+            "an ack needs `target`: the id of the entry it acknowledges",
+        ));
     };
     let Some(status) = request.status else {
         let names: Vec<&str> = AckStatus::all().iter().map(|s| s.name()).collect();
@@ -485,7 +502,8 @@ mod tests {
         let err = serde_json::from_str::<PublishRequest>(r#"{"tier": "secret"}"#).expect_err("bad tier");
         assert!(err.to_string().contains("unknown tier `secret`"), "{err}");
         let ok: PublishRequest =
-            serde_json::from_str(r#"{"kind": "ack", "status": "not-affected", "target": "00"}"#).expect("ack");
+            serde_json::from_str(r#"{"kind": "ack", "status": "not-affected", "target": "00"}"#)
+                .expect("ack");
         assert_eq!(ok.status, Some(AckStatus::NotAffected));
     }
 

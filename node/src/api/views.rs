@@ -423,9 +423,11 @@ impl Reader<'_> {
         // `riskmesh verify` re-verifies signatures.
         let header = stored_header(&entry.envelope);
         let recipients = header.as_ref().and_then(|h| h.recipients.clone());
-        view.recipients = recipients
-            .as_ref()
-            .map(|keys| keys.iter().map(|k| self.org_of(k)).collect());
+        view.recipients = recipients.as_ref().map(|keys| {
+            let mut orgs: Vec<String> = keys.iter().map(|k| self.org_of(k)).collect();
+            orgs.sort();
+            orgs
+        });
         let (body, note) = match &entry.body {
             None if entry.meta.purged => (None, Some("purged: the author retracted it with purge".into())),
             None => (None, Some("body not received by this node".into())),
@@ -472,7 +474,11 @@ impl Reader<'_> {
         };
         let decoded = cbor::decode_canonical::<BulletinBody>(&plaintext, MAX_BODY_BYTES)
             .map_err(|e| e.to_string())
-            .and_then(|b| check_bulletin(&b, meta.kind, meta.tier).map(|()| b).map_err(|e| e.to_string()));
+            .and_then(|b| {
+                check_bulletin(&b, meta.kind, meta.tier)
+                    .map(|()| b)
+                    .map_err(|e| e.to_string())
+            });
         match decoded {
             Ok(b) => (Some(Body::Bulletin(b)), None),
             Err(e) => (None, Some(format!("decrypted body is not a valid bulletin: {e}"))),
@@ -496,7 +502,11 @@ impl Reader<'_> {
             Body::AccessRequest(r) => BodyView::AccessRequest(AccessRequestView {
                 target: r.target.to_hex(),
                 reason: r.reason.clone(),
-                fields: r.fields.iter().map(|f| WithheldField::name(*f).to_string()).collect(),
+                fields: r
+                    .fields
+                    .iter()
+                    .map(|f| WithheldField::name(*f).to_string())
+                    .collect(),
             }),
             Body::AccessDecision(d) => BodyView::AccessDecision(AccessDecisionView {
                 request: d.request.to_hex(),

@@ -22,7 +22,12 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// The node's config file; the API port and the token's location are read from it.
-    #[arg(long, env = "RISKMESH_CONFIG", default_value = "config.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "RISKMESH_CONFIG",
+        default_value = "config.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// Print JSON instead of a table (for scripts).
     #[arg(long)]

@@ -4,7 +4,7 @@
 use super::text::parse_time;
 use super::{CliError, Common, client, emit, emit_json};
 use crate::api::PublishRequest;
-use crate::api::names::parse;
+use crate::api::names::{Named, parse};
 use crate::api::views::{BodyView, EntryDetail};
 use crate::client::ApiClient;
 use riskmesh_protocol::body::AckStatus;
@@ -246,11 +246,17 @@ pub fn read_request(path: &Path) -> Result<PublishRequest, CliError> {
                   references, commitments, embargo_until_ms, expires_ms, supersedes, recipients, target, \
                   reason, purge, status, note";
     if json {
-        serde_json::from_str(&text)
-            .map_err(|e| CliError::Input(format!("{shown} is not a valid JSON publish request: {e} ({fields})")))
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::Input(format!(
+                "{shown} is not a valid JSON publish request: {e} ({fields})"
+            ))
+        })
     } else {
-        toml::from_str(&text)
-            .map_err(|e| CliError::Input(format!("{shown} is not a valid TOML publish request: {e}({fields})")))
+        toml::from_str(&text).map_err(|e| {
+            CliError::Input(format!(
+                "{shown} is not a valid TOML publish request: {e}({fields})"
+            ))
+        })
     }
 }
 
@@ -374,34 +380,32 @@ async fn report(client: &ApiClient, detail: &EntryDetail, json: bool) -> Result<
         return emit_json(detail);
     }
     let e = &detail.entry;
-    let mut text = format!(
-        "Published {} {}\n  author  {} (seq {})\n  tier    {} ({})\n",
-        e.kind.name(),
-        e.id,
-        e.author,
-        e.seq,
-        e.tier.name(),
-        e.tlp
-    );
+    let mut text = format!("Published {} {}\n", e.kind.name(), e.id);
+    let mut line = |name: &str, value: String| text.push_str(&format!("  {name:<13}{value}\n"));
+    line("author", format!("{} (seq {})", e.author, e.seq));
+    line("tier", format!("{} ({})", e.tier.name(), e.tlp));
     if let Some(recipients) = &e.recipients {
-        text.push_str(&format!("  readers {}\n", recipients.join(", ")));
+        line("readers", recipients.join(", "));
     }
     if let Some(title) = &e.title {
-        text.push_str(&format!("  title   {title}\n"));
+        line("title", title.clone());
     }
     match &detail.body {
         Some(BodyView::Retraction(r)) => {
-            text.push_str(&format!("  retracts {}\n", r.target));
+            line("retracts", r.target.clone());
             if r.purge {
-                text.push_str("  every node drops that entry's body when this arrives\n");
+                line(
+                    "purge",
+                    "every node drops that entry's body when this arrives".into(),
+                );
             }
         }
         Some(BodyView::Ack(a)) => {
-            text.push_str(&format!("  acknowledges {} ({})\n", a.target, crate::api::names::Named::name(a.status)));
+            line("acknowledges", format!("{} ({})", a.target, a.status.name()));
         }
         Some(BodyView::Bulletin(b)) => {
             if let Some(s) = &b.supersedes {
-                text.push_str(&format!("  supersedes {s}\n"));
+                line("supersedes", s.clone());
             }
         }
         _ => {}
@@ -441,19 +445,28 @@ mod tests {
     fn bad_files_name_the_problem() {
         let (_d, path) = file("x.toml", "titel = \"typo\"\n");
         let err = read_request(&path).expect_err("unknown field").to_string();
-        assert!(err.contains("unknown field `titel`") && err.contains("x.toml"), "{err}");
+        assert!(
+            err.contains("unknown field `titel`") && err.contains("x.toml"),
+            "{err}"
+        );
         let (_d, path) = file("x.json", r#"{"severity": "apocalyptic"}"#);
         let err = read_request(&path).expect_err("bad severity").to_string();
         assert!(err.contains("unknown severity `apocalyptic`"), "{err}");
         let err = read_request(Path::new("/no/such/file.toml"))
             .expect_err("missing")
             .to_string();
-        assert!(err.contains("cannot read the publish file /no/such/file.toml"), "{err}");
+        assert!(
+            err.contains("cannot read the publish file /no/such/file.toml"),
+            "{err}"
+        );
     }
 
     #[test]
     fn flags_override_file_fields() {
-        let (_d, path) = file("f.toml", "title = \"old\"\nseverity = \"low\"\nsummary = \"kept\"\n");
+        let (_d, path) = file(
+            "f.toml",
+            "title = \"old\"\nseverity = \"low\"\nsummary = \"kept\"\n",
+        );
         let args = ContentArgs {
             file: Some(path),
             title: Some("new".into()),

@@ -140,7 +140,16 @@ fn list_text(page: &EntryList) -> String {
     }
     let rows: Vec<[String; 8]> = page.entries.iter().map(row).collect();
     let mut text = table(
-        ["ID", "TIME (UTC)", "AUTHOR", "TIER", "KIND", "SEVERITY", "CATEGORY", "TITLE / TARGET"],
+        [
+            "ID",
+            "TIME (UTC)",
+            "AUTHOR",
+            "TIER",
+            "KIND",
+            "SEVERITY",
+            "CATEGORY",
+            "TITLE / TARGET",
+        ],
         &rows,
     );
     if let Some(next) = &page.next {
@@ -199,7 +208,15 @@ fn show_text(d: &EntryDetail) -> String {
         Some(BodyView::Retraction(r)) => {
             field(&mut text, "retracts", &r.target);
             field(&mut text, "reason", &r.reason);
-            field(&mut text, "purge", if r.purge { "yes: every node drops its body" } else { "no" });
+            field(
+                &mut text,
+                "purge",
+                if r.purge {
+                    "yes: every node drops its body"
+                } else {
+                    "no"
+                },
+            );
         }
         Some(BodyView::Ack(a)) => {
             field(&mut text, "acknowledges", &a.target);
@@ -305,9 +322,21 @@ fn status_text(s: &StatusView) -> String {
     field(&mut text, "org", &s.org);
     field(&mut text, "network", &s.network);
     field(&mut text, "peer id", &s.peer_id);
-    field(&mut text, "roster", format!("version {} ({})", s.roster_version, s.roster_hash));
-    field(&mut text, "entries", format!("{} stored, {} waiting for a predecessor", s.entries, s.pending));
-    field(&mut text, "peers", format!("{} of {} connected", s.connected_peers, s.peers.len()));
+    field(
+        &mut text,
+        "roster",
+        format!("version {} ({})", s.roster_version, s.roster_hash),
+    );
+    field(
+        &mut text,
+        "entries",
+        format!("{} stored, {} waiting for a predecessor", s.entries, s.pending),
+    );
+    field(
+        &mut text,
+        "peers",
+        format!("{} of {} connected", s.connected_peers, s.peers.len()),
+    );
     if !s.authors.is_empty() {
         text.push('\n');
         let rows: Vec<[String; 4]> = s
@@ -376,7 +405,10 @@ pub(super) async fn export(args: &ExportArgs) -> Result<(), CliError> {
     };
     // Write beside the target and rename once complete, so a broken export
     // never leaves a file that looks whole.
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let mut partial = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| CliError::Input(format!("cannot write in {}: {e}", dir.display())))?;
     let bytes = client.export_to(&query, &mut partial).await?;
@@ -422,16 +454,31 @@ mod tests {
     #[test]
     fn list_table_has_one_aligned_row_per_entry_and_a_paging_hint() {
         let page = EntryList {
-            entries: vec![view(Kind::Bulletin, Some("Leak of eval data")), view(Kind::Ack, None)],
+            entries: vec![
+                view(Kind::Bulletin, Some("Leak of eval data")),
+                view(Kind::Ack, None),
+            ],
             next: Some("ff".repeat(32)),
         };
         let text = list_text(&page);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("ID "), "{text}");
-        assert!(lines[1].contains("2024-05-01 14:30  google  consortium  bulletin  high"), "{text}");
+        assert!(
+            lines[1].contains("2024-05-01 14:30  google  consortium  bulletin  high"),
+            "{text}"
+        );
         assert!(lines[1].ends_with("Leak of eval data"), "{text}");
-        assert!(lines[3].contains(&format!("--after {}", "ff".repeat(32))), "{text}");
-        assert_eq!(list_text(&EntryList { entries: vec![], next: None }), "no entries match\n");
+        assert!(
+            lines[3].contains(&format!("--after {}", "ff".repeat(32))),
+            "{text}"
+        );
+        assert_eq!(
+            list_text(&EntryList {
+                entries: vec![],
+                next: None
+            }),
+            "no entries match\n"
+        );
     }
 }

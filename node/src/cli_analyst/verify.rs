@@ -32,7 +32,12 @@ pub const VERIFY_LONG_ABOUT: &str = "Re-verify the whole local database offline,
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
     /// The node's config file (for the pinned genesis roster and the data directory).
-    #[arg(long, env = "RISKMESH_CONFIG", default_value = "config.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "RISKMESH_CONFIG",
+        default_value = "config.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// Data directory, replacing the config's `data_dir`.
     #[arg(long, value_name = "DIR")]
@@ -106,7 +111,12 @@ pub fn rosters(genesis: Roster, store: &Store, report: &mut VerifyReport) -> Vec
     let stored = match store.load_rosters() {
         Ok(s) => s,
         Err(e) => {
-            report.problem(None, None, None, format!("cannot read stored roster versions: {e}"));
+            report.problem(
+                None,
+                None,
+                None,
+                format!("cannot read stored roster versions: {e}"),
+            );
             return chain;
         }
     };
@@ -115,13 +125,23 @@ pub fn rosters(genesis: Roster, store: &Store, report: &mut VerifyReport) -> Vec
         let version = match signed.document() {
             Ok(doc) => doc.version,
             Err(e) => {
-                report.problem(None, None, None, format!("a stored roster version does not decode: {e}"));
+                report.problem(
+                    None,
+                    None,
+                    None,
+                    format!("a stored roster version does not decode: {e}"),
+                );
                 break;
             }
         };
         if version <= current.version() {
             if version == current.version() && signed.doc != current.signed().doc {
-                report.problem(None, None, None, format!("stored roster version {version} differs from the one in force"));
+                report.problem(
+                    None,
+                    None,
+                    None,
+                    format!("stored roster version {version} differs from the one in force"),
+                );
             }
             continue;
         }
@@ -132,7 +152,10 @@ pub fn rosters(genesis: Roster, store: &Store, report: &mut VerifyReport) -> Vec
                     None,
                     None,
                     None,
-                    format!("stored roster version {version} does not follow version {}: {e}", current.version()),
+                    format!(
+                        "stored roster version {version} does not follow version {}: {e}",
+                        current.version()
+                    ),
                 );
                 break;
             }
@@ -209,7 +232,14 @@ pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport
         if let Some(v) = &verified {
             let h = v.header();
             if (h.author, h.seq, h.timestamp_ms, h.tier, h.kind, h.body_len)
-                != (meta.author, meta.seq, meta.timestamp_ms, meta.tier, meta.kind, meta.body_len)
+                != (
+                    meta.author,
+                    meta.seq,
+                    meta.timestamp_ms,
+                    meta.tier,
+                    meta.kind,
+                    meta.body_len,
+                )
             {
                 problem("the stored columns disagree with the signed header".into());
             }
@@ -222,7 +252,10 @@ pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport
                 if meta.seq != p.seq + 1 {
                     problem(format!("chain gap: seq {} follows seq {}", meta.seq, p.seq));
                 } else if verified.is_some() && prev != Some(p.id) {
-                    problem(format!("chain broken: prev does not name the entry at seq {}", p.seq));
+                    problem(format!(
+                        "chain broken: prev does not name the entry at seq {}",
+                        p.seq
+                    ));
                 }
                 if meta.timestamp_ms < p.timestamp_ms {
                     problem("timestamp earlier than its predecessor's".into());
@@ -231,7 +264,10 @@ pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport
             _ => {
                 new_author = true;
                 if meta.seq != 1 {
-                    problem(format!("chain does not start at seq 1 (first stored seq is {})", meta.seq));
+                    problem(format!(
+                        "chain does not start at seq 1 (first stored seq is {})",
+                        meta.seq
+                    ));
                 }
             }
         }
@@ -264,7 +300,12 @@ pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport
     verify_proofs(store, rosters, report, &org_of);
 }
 
-fn verify_proofs(store: &Store, rosters: &[Roster], report: &mut VerifyReport, org_of: &dyn Fn(&OrgKey) -> String) {
+fn verify_proofs(
+    store: &Store,
+    rosters: &[Roster],
+    report: &mut VerifyReport,
+    org_of: &dyn Fn(&OrgKey) -> String,
+) {
     let proofs = match store.equivocations() {
         Ok(p) => p,
         Err(e) => {
@@ -274,7 +315,11 @@ fn verify_proofs(store: &Store, rosters: &[Roster], report: &mut VerifyReport, o
     };
     for stored in proofs {
         report.equivocations += 1;
-        let verdict = rosters.iter().rev().map(|r| stored.proof.verify(r)).find(Result::is_ok);
+        let verdict = rosters
+            .iter()
+            .rev()
+            .map(|r| stored.proof.verify(r))
+            .find(Result::is_ok);
         let author = Some(org_of(&stored.author));
         match verdict {
             Some(Ok((who, seq))) if who == stored.author && seq == stored.seq => {}
@@ -282,7 +327,10 @@ fn verify_proofs(store: &Store, rosters: &[Roster], report: &mut VerifyReport, o
                 None,
                 author,
                 Some(stored.seq),
-                format!("equivocation proof is filed under the wrong author or seq (it proves {} at seq {seq})", org_of(&who)),
+                format!(
+                    "equivocation proof is filed under the wrong author or seq (it proves {} at seq {seq})",
+                    org_of(&who)
+                ),
             ),
             _ => report.problem(
                 None,
@@ -382,7 +430,10 @@ fn report_text(r: &VerifyReport) -> String {
         text.push_str(&format!("  {whose}{id}: {}\n", p.message));
     }
     if r.problem_count > r.problems.len() as u64 {
-        text.push_str(&format!("  … and {} more\n", r.problem_count - r.problems.len() as u64));
+        text.push_str(&format!(
+            "  … and {} more\n",
+            r.problem_count - r.problems.len() as u64
+        ));
     }
     text
 }
@@ -407,8 +458,13 @@ mod tests {
                     body: Body::Bulletin(testkit::sample_bulletin(&format!("finding {i}"))),
                     recipients: None,
                 };
-                log.append(&c.org(org).signing, &c.roster, &draft, 1_700_000_000_000 + i as u64)
-                    .expect("entry")
+                log.append(
+                    &c.org(org).signing,
+                    &c.roster,
+                    &draft,
+                    1_700_000_000_000 + i as u64,
+                )
+                .expect("entry")
             })
             .collect();
         store.insert_entries(&entries, 1_700_000_000_000).expect("insert");
@@ -438,7 +494,11 @@ mod tests {
         let mut report = VerifyReport::default();
         verify_store(&store, std::slice::from_ref(&other.roster), &mut report);
         assert_eq!(report.problem_count, 3);
-        assert!(report.problems[0].message.contains("does not verify"), "{:?}", report.problems);
+        assert!(
+            report.problems[0].message.contains("does not verify"),
+            "{:?}",
+            report.problems
+        );
         assert_eq!(report.problems[0].author.as_deref(), Some("google"));
         assert!(report_text(&report).contains("3 PROBLEM(S)"));
     }

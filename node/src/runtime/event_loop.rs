@@ -84,6 +84,15 @@ pub(super) struct EventLoop {
     /// Authors with a range request in flight.
     pub fetching: HashSet<OrgKey>,
     pub known_proofs: HashSet<(OrgKey, u64)>,
+    /// Accepted access entries not yet committed: entry id → request id to
+    /// re-evaluate once it is.
+    pub release_checks: HashMap<riskmesh_protocol::EntryId, riskmesh_protocol::EntryId>,
+    /// Releases granted but not yet delivered, by request id.
+    pub pending_releases: HashMap<riskmesh_protocol::EntryId, super::hazard::ReleaseOut>,
+    /// Release deliveries in flight.
+    pub release_outstanding: HashMap<OutboundRequestId, riskmesh_protocol::EntryId>,
+    /// When pending releases were last attempted.
+    pub last_release_attempt: Instant,
     buckets: HashMap<OrgKey, Bucket>,
     rate_per_minute: f64,
     sync_interval: Duration,
@@ -142,7 +151,7 @@ impl EventLoop {
         let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let verify = VerifyPool::start(threads, Arc::clone(&shared_roster), events_tx.clone());
         let writer = StoreWriter::start(store, events_tx.clone());
-        let reader = StoreReader::start(reader, events_tx);
+        let reader = StoreReader::start(reader, events_tx, Arc::clone(&shared_roster), Arc::clone(&config.org));
         let mut this = EventLoop {
             swarm,
             topics,
@@ -162,6 +171,10 @@ impl EventLoop {
             outstanding: HashMap::new(),
             fetching: HashSet::new(),
             known_proofs,
+            release_checks: HashMap::new(),
+            pending_releases: HashMap::new(),
+            release_outstanding: HashMap::new(),
+            last_release_attempt: Instant::now(),
             buckets: HashMap::new(),
             rate_per_minute: f64::from(config.author_rate_per_minute.max(1)),
             sync_interval: config.sync_interval,
@@ -249,6 +262,8 @@ impl EventLoop {
         let mut tick = tokio::time::interval(TICK);
         let mut sync_tick = tokio::time::interval(self.sync_interval);
         sync_tick.tick().await;
+        // Requests granted while this node was down are delivered now.
+        self.scan_releases();
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
@@ -258,7 +273,10 @@ impl EventLoop {
                     None => break,
                 },
                 _ = tick.tick() => self.on_tick(),
-                _ = sync_tick.tick() => self.sync_all(),
+                _ = sync_tick.tick() => {
+                    self.sync_all();
+                    self.scan_releases();
+                }
                 _ = self.shutdown.changed() => break,
             }
             if self.fatal.is_some() {
@@ -303,6 +321,7 @@ impl EventLoop {
             }
         }
         self.fetch_gaps();
+        self.retry_releases();
         self.metrics
             .pending
             .store(self.chain.pending_len() as u64, Ordering::Relaxed);
@@ -320,6 +339,7 @@ impl EventLoop {
                     tracing::info!(peer = %peer_id, org = %state.org, addr = %endpoint.get_remote_address(), "connected");
                     if first {
                         self.request_heads(peer_id);
+                        self.attempt_releases();
                     }
                 }
                 self.count_peers();
@@ -346,6 +366,7 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Release(event)) => self.on_release(event),
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "incoming connection refused");
             }
@@ -545,6 +566,9 @@ impl EventLoop {
                 new_equivocation,
             } => {
                 let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
+                if !self.release_checks.is_empty() {
+                    self.after_commit(inserted.iter().map(|i| i.id));
+                }
                 self.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
                 for ack in acks {
                     match ack {
@@ -588,6 +612,8 @@ impl EventLoop {
                     self.store_proof(h.author, h.seq, proof);
                 }
             }
+            WorkerEvent::ReleaseReady(out) => self.release_ready(*out),
+            WorkerEvent::ReleaseReceived { channel, received } => self.release_received(channel, received),
             WorkerEvent::StoreFailed(error) => {
                 tracing::error!(%error, "store failed; stopping the node");
                 self.fatal = Some(format!("store failed: {error}"));
@@ -634,6 +660,9 @@ impl EventLoop {
                 }
             }
         }
+        for entry in &report.accepted {
+            self.note_access(entry);
+        }
         let accepted = report.accepted.len() as u64;
         self.metrics.accepted.fetch_add(accepted, Ordering::Relaxed);
         match report.outcome {
@@ -663,29 +692,20 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Publish { draft, reply } => {
-                let entry = match self.log.append(&self.org.signing, &self.roster, &draft, now_ms()) {
-                    Ok(entry) => entry,
-                    Err(reason) => {
-                        let _ = reply.send(Err(reason.to_string()));
-                        return;
-                    }
-                };
-                let report = self.chain.ingest(entry.clone(), now_ms());
-                if report.outcome != Outcome::Accept {
-                    // Only possible if the store holds entries of ours this
-                    // log did not resume from; refuse rather than fork.
-                    let _ = reply.send(Err(format!("own entry not accepted: {:?}", report.outcome)));
-                    self.fatal = Some("own log out of step with the store".into());
-                    return;
+            Command::Publish { draft, reply } => self.publish_draft(&draft, reply),
+            Command::PublishHazardous { full, redaction, reply } => self.publish_hazardous(&full, &redaction, reply),
+            Command::Released { target, reply } => {
+                if let Err(job) = self.reader.submit(ReadJob::Released { target, reply })
+                    && let ReadJob::Released { reply, .. } = *job
+                {
+                    let _ = reply.send(Err("the node is busy; try again".into()));
                 }
-                self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-                let job = WriteJob::Entries {
-                    entries: report.accepted,
-                    acks: vec![Ack::Publish { entry, reply }],
-                };
-                if self.writer.submit(job).is_err() {
-                    self.fatal = Some("write queue full or writer stopped".into());
+            }
+            Command::Audit { target, reply } => {
+                if let Err(job) = self.reader.submit(ReadJob::Audit { target, reply })
+                    && let ReadJob::Audit { reply, .. } = *job
+                {
+                    let _ = reply.send(Err("the node is busy; try again".into()));
                 }
             }
             Command::Status { reply } => {

@@ -6,6 +6,8 @@
 //! store is written by one thread in group commits (`workers.rs`).
 
 mod event_loop;
+pub mod hazard;
+mod release_loop;
 mod sync;
 pub mod workers;
 
@@ -97,6 +99,19 @@ pub(crate) enum Command {
         addr: Multiaddr,
     },
     SyncNow,
+    PublishHazardous {
+        full: Box<riskmesh_protocol::BulletinBody>,
+        redaction: Box<riskmesh_protocol::redaction::Redaction>,
+        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+    },
+    Released {
+        target: EntryId,
+        reply: oneshot::Sender<Result<Vec<riskmesh_protocol::redaction::Reveal>, String>>,
+    },
+    Audit {
+        target: EntryId,
+        reply: oneshot::Sender<Result<hazard::AuditTrail, String>>,
+    },
     OfferRoster {
         signed: Box<riskmesh_protocol::SignedRoster>,
         reply: oneshot::Sender<Result<u64, String>>,
@@ -205,6 +220,76 @@ impl NodeHandle {
             .send(Command::AddPeer { addr })
             .await
             .map_err(|_| NodeError::Stopped)
+    }
+
+    /// Publishes a hazardous finding: gossips the redacted summary with one
+    /// salted commitment per withheld field (details always withheld) and
+    /// keeps the withheld fields on this node, encrypted at rest to this
+    /// organization's own key. Returns once both are durably committed.
+    pub async fn publish_hazardous(
+        &self,
+        full: riskmesh_protocol::BulletinBody,
+        redaction: riskmesh_protocol::redaction::Redaction,
+    ) -> Result<VerifiedEntry, NodeError> {
+        self.call(|reply| Command::PublishHazardous {
+            full: Box::new(full),
+            redaction: Box::new(redaction),
+            reply,
+        })
+        .await?
+        .map_err(NodeError::Refused)
+    }
+
+    /// Publishes an access request for withheld fields of a hazardous entry.
+    pub async fn request_access(
+        &self,
+        target: EntryId,
+        fields: Vec<riskmesh_protocol::redaction::WithheldField>,
+        reason: String,
+    ) -> Result<VerifiedEntry, NodeError> {
+        let mut fields = fields;
+        fields.sort();
+        fields.dedup();
+        self.publish(Draft {
+            kind: riskmesh_protocol::Kind::AccessRequest,
+            tier: riskmesh_protocol::Tier::Consortium,
+            body: riskmesh_protocol::Body::AccessRequest(riskmesh_protocol::body::AccessRequestBody {
+                target,
+                reason,
+                fields,
+            }),
+            recipients: None,
+        })
+        .await
+    }
+
+    /// Publishes this organization's decision on an access request. Once
+    /// the entry's policy is satisfied, the author's node releases the
+    /// fields to the requester's node by itself.
+    pub async fn decide_access(&self, request: EntryId, grant: bool, reason: String) -> Result<VerifiedEntry, NodeError> {
+        self.publish(Draft {
+            kind: riskmesh_protocol::Kind::AccessDecision,
+            tier: riskmesh_protocol::Tier::Consortium,
+            body: riskmesh_protocol::Body::AccessDecision(riskmesh_protocol::body::AccessDecisionBody {
+                request,
+                grant,
+                reason,
+            }),
+            recipients: None,
+        })
+        .await
+    }
+
+    /// The withheld fields of `target` this organization holds: its own as
+    /// author, or released to it (empty otherwise). For its own analysts only.
+    pub async fn released(&self, target: EntryId) -> Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError> {
+        self.call(|reply| Command::Released { target, reply }).await?.map_err(NodeError::Refused)
+    }
+
+    /// Who asked for a hazardous entry's details, why, who approved or
+    /// denied, who received them and when.
+    pub async fn audit(&self, target: EntryId) -> Result<hazard::AuditTrail, NodeError> {
+        self.call(|reply| Command::Audit { target, reply }).await?.map_err(NodeError::Refused)
     }
 
     /// Offers a signed roster update (the next version, with a quorum of the

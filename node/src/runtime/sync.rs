@@ -190,7 +190,7 @@ impl EventLoop {
                 ReadJob::Range { channel, .. }
                 | ReadJob::Rosters { channel, .. }
                 | ReadJob::Proofs { channel, .. } => channel,
-                ReadJob::ForkEvidence { .. } => return,
+                _ => return,
             };
             let refused = SyncResponse::Refused("busy".into()).to_bytes();
             let _ = self.swarm.behaviour_mut().sync.send_response(channel, refused);

@@ -5,7 +5,10 @@
 //! Every channel is bounded; the event loop never blocks on a worker (it
 //! uses `try_send` and treats a full queue as back-pressure).
 
-use crate::store::{Inserted, Store, StoreError};
+use super::hazard::{self, AuditTrail, ReleaseOut, Received};
+use crate::store::{Inserted, ReleaseState, Store, StoreError};
+use riskmesh_protocol::keys::OrgSecrets;
+use riskmesh_protocol::redaction::Reveal;
 use libp2p::request_response::ResponseChannel;
 use libp2p::{PeerId, gossipsub::MessageId};
 use riskmesh_protocol::sync::{
@@ -94,6 +97,24 @@ pub enum WriteJob {
     },
     /// A verified roster version.
     Roster(Arc<Roster>),
+    /// Withheld fields sealed to this organization.
+    Withheld {
+        /// The hazardous entry.
+        target: EntryId,
+        /// `(field code, age ciphertext)`.
+        sealed: Vec<(u8, Vec<u8>)>,
+    },
+    /// A release record.
+    Release {
+        /// The request.
+        request: EntryId,
+        /// The hazardous entry.
+        target: EntryId,
+        /// What happened.
+        state: ReleaseState,
+        /// Evidence for a fault.
+        evidence: Option<Vec<u8>>,
+    },
 }
 
 /// Something to read.
@@ -122,6 +143,34 @@ pub enum ReadJob {
         channel: ResponseChannel<Vec<u8>>,
         /// Skip this many.
         skip: u64,
+    },
+    /// Check whether a request for one of our hazardous entries is granted.
+    PrepareRelease {
+        /// The access request.
+        request: EntryId,
+    },
+    /// Re-check every open request for our hazardous entries.
+    ScanReleases,
+    /// Verify a release sent to us.
+    ReceiveRelease {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// The sealed signed release.
+        bytes: Vec<u8>,
+    },
+    /// Open our withheld fields of an entry.
+    Released {
+        /// The hazardous entry.
+        target: EntryId,
+        /// Where to answer.
+        reply: oneshot::Sender<Result<Vec<Reveal>, String>>,
+    },
+    /// Build an audit trail.
+    Audit {
+        /// The hazardous entry.
+        target: EntryId,
+        /// Where to answer.
+        reply: oneshot::Sender<Result<AuditTrail, String>>,
     },
     /// Fetch an accepted entry's envelope to build an equivocation proof.
     ForkEvidence {
@@ -176,6 +225,15 @@ pub enum WorkerEvent {
         existing: Option<Vec<u8>>,
         /// The conflicting entry.
         incoming: VerifiedEntry,
+    },
+    /// A release is ready to send to the requester.
+    ReleaseReady(Box<ReleaseOut>),
+    /// A received release was checked.
+    ReleaseReceived {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// The verdict.
+        received: Received,
     },
     /// The store failed; the node must stop.
     StoreFailed(String),
@@ -356,29 +414,8 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
                 other => others.push(other),
             }
         }
-        let inserted = if entries.is_empty() {
-            Ok(Vec::new())
-        } else {
-            store.insert_entries(&entries, now_ms())
-        };
-        let inserted = match inserted {
-            Ok(inserted) => inserted,
-            Err(e) => {
-                let _ = events.blocking_send(WorkerEvent::StoreFailed(e.to_string()));
-                return;
-            }
-        };
-        if !entries.is_empty()
-            && events
-                .blocking_send(WorkerEvent::Written {
-                    inserted,
-                    acks,
-                    new_equivocation: None,
-                })
-                .is_err()
-        {
-            return;
-        }
+        // Non-entry jobs first: withheld fields must be durable before the
+        // hazardous entry that commits to them is acknowledged.
         for job in others {
             let result: Result<Option<WorkerEvent>, StoreError> = match job {
                 WriteJob::Equivocation { author, seq, proof } => store
@@ -391,6 +428,15 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
                         })
                     }),
                 WriteJob::Roster(roster) => store.save_roster(&roster).map(|_| None),
+                WriteJob::Withheld { target, sealed } => store.insert_withheld(&target, &sealed).map(|()| None),
+                WriteJob::Release {
+                    request,
+                    target,
+                    state,
+                    evidence,
+                } => store
+                    .record_release(&request, &target, state, evidence.as_deref(), now_ms())
+                    .map(|_| None),
                 WriteJob::Entries { .. } => Ok(None),
             };
             match result {
@@ -406,6 +452,24 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
                 }
             }
         }
+        if entries.is_empty() {
+            continue;
+        }
+        let inserted = match store.insert_entries(&entries, now_ms()) {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                let _ = events.blocking_send(WorkerEvent::StoreFailed(e.to_string()));
+                return;
+            }
+        };
+        let written = WorkerEvent::Written {
+            inserted,
+            acks,
+            new_equivocation: None,
+        };
+        if events.blocking_send(written).is_err() {
+            return;
+        }
     }
     let _ = store.close();
 }
@@ -417,12 +481,13 @@ pub struct StoreReader {
 }
 
 impl StoreReader {
-    /// Starts the reader on a read-only connection.
-    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
+    /// Starts the reader on a read-only connection. It holds the
+    /// organization's secrets to open withheld fields for releases.
+    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>, roster: SharedRoster, org: Arc<OrgSecrets>) -> Self {
         let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
         let thread = std::thread::Builder::new()
             .name("riskmesh-reader".into())
-            .spawn(move || read_worker(&store, &rx, &events))
+            .spawn(move || read_worker(&store, &rx, &events, &roster, &org))
             .expect("spawning the reader thread");
         StoreReader { jobs: tx, thread }
     }
@@ -445,9 +510,46 @@ impl StoreReader {
 /// Bytes kept free in a range response for framing.
 const RESPONSE_MARGIN: usize = 1024;
 
-fn read_worker(store: &Store, rx: &Receiver<ReadJob>, events: &mpsc::Sender<WorkerEvent>) {
+fn read_worker(
+    store: &Store,
+    rx: &Receiver<ReadJob>,
+    events: &mpsc::Sender<WorkerEvent>,
+    roster: &SharedRoster,
+    org: &OrgSecrets,
+) {
     while let Ok(job) = rx.recv() {
         let event = match job {
+            ReadJob::PrepareRelease { request } => match hazard::prepare_release(store, &current(roster), org, &request) {
+                Ok(Some(out)) => WorkerEvent::ReleaseReady(Box::new(out)),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(request = %request, error = %e, "cannot prepare release");
+                    continue;
+                }
+            },
+            ReadJob::ScanReleases => {
+                let roster = current(roster);
+                for request in hazard::open_requests(store, org) {
+                    if let Ok(Some(out)) = hazard::prepare_release(store, &roster, org, &request)
+                        && events.blocking_send(WorkerEvent::ReleaseReady(Box::new(out))).is_err()
+                    {
+                        return;
+                    }
+                }
+                continue;
+            }
+            ReadJob::ReceiveRelease { channel, bytes } => WorkerEvent::ReleaseReceived {
+                channel,
+                received: hazard::receive_release(store, org, &bytes),
+            },
+            ReadJob::Released { target, reply } => {
+                let _ = reply.send(hazard::released(store, org, &target));
+                continue;
+            }
+            ReadJob::Audit { target, reply } => {
+                let _ = reply.send(hazard::audit(store, &current(roster), &target));
+                continue;
+            }
             ReadJob::Range {
                 channel,
                 author,

@@ -21,6 +21,7 @@
 
 mod columns;
 mod error;
+mod hazard;
 mod read;
 mod records;
 mod schema;
@@ -30,6 +31,7 @@ mod write;
 mod fixtures;
 
 pub use error::{StoreError, StoreResult};
+pub use hazard::{ReleaseRecord, ReleaseState};
 pub use read::AllEntries;
 pub use records::{
     AuthorChain, EntryMeta, Head, InsertOutcome, Inserted, ListFilter, StoreStats, StoredEntry,

@@ -96,6 +96,27 @@ CREATE TABLE rosters (
     hash    BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
     signed  BLOB NOT NULL
 ) STRICT;
+
+-- Withheld fields of hazardous entries this organization may read: its own
+-- (as author) or released to it. Each is the age ciphertext of a `Reveal`,
+-- encrypted to this organization's own key, so plaintext never rests on disk.
+CREATE TABLE withheld (
+    target BLOB    NOT NULL CHECK (length(target) = 32),
+    field  INTEGER NOT NULL,
+    sealed BLOB    NOT NULL,
+    PRIMARY KEY (target, field)
+) STRICT, WITHOUT ROWID;
+
+-- The release side of access requests this node took part in: sent (as the
+-- author), received and verified (as the requester), or a fault (openings
+-- that do not match the commitments; `evidence` is the signed release).
+CREATE TABLE releases (
+    request  BLOB    PRIMARY KEY CHECK (length(request) = 32),
+    target   BLOB    NOT NULL CHECK (length(target) = 32),
+    state    INTEGER NOT NULL,
+    evidence BLOB,
+    at_ms    INTEGER NOT NULL
+) STRICT;
 "#];
 
 /// Whether a connection may write (and so migrate).

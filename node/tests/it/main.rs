@@ -2,4 +2,6 @@
 //! port 0, real SQLite files in temporary directories.
 
 mod adversary;
+mod hazard;
+mod api;
 mod network;

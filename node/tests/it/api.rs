@@ -1,0 +1,633 @@
+//! The local HTTP API against real nodes: publishing and reading across
+//! nodes, restricted bodies readable by recipients only, publishing with no
+//! peer connected, and every kind of bad request getting a JSON error with
+//! a fitting status code.
+
+use reqwest::{Method, StatusCode};
+use riskmesh_node::api::PublishRequest;
+use riskmesh_node::api::views::{BodyView, EntryDetail, EntryList, EquivocationList, StatusView};
+use riskmesh_node::client::{ApiClient, ClientError};
+use riskmesh_node::testnet::{Cluster, wait_for};
+use riskmesh_protocol::body::AckStatus;
+use riskmesh_protocol::{Category, Kind, Severity, Tier};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A node's API: the real client, plus raw access for malformed requests.
+struct Api {
+    client: ApiClient,
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+fn api(cluster: &Cluster, i: usize) -> Api {
+    let node = cluster.nodes[i].as_ref().expect("node running");
+    let token_file = cluster.data_dir(&cluster.orgs[i]).join("api-token");
+    let token = std::fs::read_to_string(&token_file)
+        .expect("the node writes its token")
+        .trim()
+        .to_string();
+    Api {
+        client: ApiClient::new(node.api_addr, token.clone(), PathBuf::from("test-config.toml")),
+        base: format!("http://{}", node.api_addr),
+        token,
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("http client"),
+    }
+}
+
+impl Api {
+    /// Sends a raw request; returns the status and the body parsed as JSON
+    /// (`Value::Null` if it is not JSON).
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body);
+        }
+        let response = request.send().await.expect("the API answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.raw(Method::GET, path, Some(&self.token.clone()), None).await
+    }
+
+    async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        let bytes = serde_json::to_vec(body).expect("json");
+        self.raw(
+            Method::POST,
+            "/v1/entries",
+            Some(&self.token.clone()),
+            Some(bytes),
+        )
+        .await
+    }
+
+    async fn list(&self, query: &str) -> EntryList {
+        let (status, body) = self.get(&format!("/v1/entries{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value(body).expect("an entry list")
+    }
+
+    async fn has(&self, id: &str) -> bool {
+        let (status, _) = self.get(&format!("/v1/entries/{id}")).await;
+        status == StatusCode::OK
+    }
+}
+
+/// Asserts an error answer: the status, a JSON `error` message containing `phrase`.
+#[track_caller]
+fn assert_error((status, body): (StatusCode, Value), expected: StatusCode, phrase: &str) {
+    assert_eq!(status, expected, "{body}");
+    let message = body
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("expected a JSON error, got {body}"));
+    assert!(message.contains(phrase), "`{message}` should contain `{phrase}`");
+}
+
+fn bulletin(title: &str) -> PublishRequest {
+    PublishRequest {
+        title: Some(title.into()),
+        summary: Some("Agentic scaffold finds and exploits a known CVE class unaided.".into()),
+        category: Some(Category::CyberOffense),
+        severity: Some(Severity::High),
+        affected: Some(vec!["agent-v2".into()]),
+        details: Some("Step 1 … step 7.".into()),
+        mitigations: Some(vec!["Sandbox network egress.".into()]),
+        commitments: Some(vec![2, 1]),
+        ..PublishRequest::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_list_show_correct_ack_and_retract_across_two_nodes() {
+    let cluster = Cluster::start(&["google", "openai"]).await;
+    let (google, openai) = (api(&cluster, 0), api(&cluster, 1));
+
+    let published = google
+        .client
+        .publish(&bulletin("Autonomous exploitation"))
+        .await
+        .expect("publish");
+    let id = published.entry.id.clone();
+    assert_eq!(
+        (
+            published.entry.author.as_str(),
+            published.entry.seq,
+            published.entry.kind
+        ),
+        ("google", 1, Kind::Bulletin)
+    );
+    assert_eq!(
+        (published.entry.tier, published.entry.tlp.as_str()),
+        (Tier::Consortium, "TLP:GREEN")
+    );
+    let Some(BodyView::Bulletin(body)) = &published.body else {
+        panic!("bulletin body expected: {published:?}");
+    };
+    assert_eq!(
+        body.commitments,
+        vec![1, 2],
+        "commitments are sorted for the analyst"
+    );
+
+    wait_for(WAIT, "openai to receive the bulletin", || openai.has(&id)).await;
+    let shown = openai.client.show(&id).await.expect("show");
+    assert_eq!(shown.entry.title.as_deref(), Some("Autonomous exploitation"));
+    assert!(shown.entry.readable && shown.entry.has_body);
+    assert!(matches!(&shown.body, Some(BodyView::Bulletin(b)) if b.details == "Step 1 … step 7."));
+
+    // Filters.
+    let ids = |list: EntryList| list.entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(openai.list("?author=google&kind=bulletin").await),
+        vec![id.clone()]
+    );
+    assert_eq!(
+        ids(openai.list("?category=cyber-offense&severity=high").await),
+        vec![id.clone()]
+    );
+    assert!(openai.list("?severity=critical").await.entries.is_empty());
+    assert!(openai.list("?tier=public").await.entries.is_empty());
+    assert!(openai.list("?author=openai").await.entries.is_empty());
+    let future = published.entry.timestamp_ms + 3_600_000;
+    assert!(openai.list(&format!("?since={future}")).await.entries.is_empty());
+
+    // openai acknowledges; google corrects, then retracts the original with purge.
+    let ack = openai
+        .client
+        .publish(&PublishRequest {
+            kind: Some(Kind::Ack),
+            target: Some(id.clone()),
+            status: Some(AckStatus::Reproduced),
+            note: Some("Reproduced on our agent stack.".into()),
+            ..PublishRequest::default()
+        })
+        .await
+        .expect("ack");
+    assert_eq!((ack.entry.kind, ack.entry.tier), (Kind::Ack, Tier::Consortium));
+    assert_eq!(ack.entry.target.as_deref(), Some(id.as_str()));
+
+    let correction = google
+        .client
+        .publish(&PublishRequest {
+            kind: Some(Kind::Correction),
+            supersedes: Some(id.clone()),
+            severity: Some(Severity::Critical),
+            ..bulletin("Autonomous exploitation (revised)")
+        })
+        .await
+        .expect("correction");
+    assert_eq!(
+        (correction.entry.kind, correction.entry.seq),
+        (Kind::Correction, 2)
+    );
+    let retraction = google
+        .client
+        .publish(&PublishRequest {
+            kind: Some(Kind::Retraction),
+            target: Some(id.clone()),
+            reason: Some("Superseded; the original overstated reach.".into()),
+            purge: Some(true),
+            ..PublishRequest::default()
+        })
+        .await
+        .expect("retraction");
+    assert_eq!(retraction.entry.seq, 3);
+
+    wait_for(WAIT, "openai to apply the purge", || async {
+        openai.client.show(&id).await.is_ok_and(|d| d.entry.purged)
+    })
+    .await;
+    let purged = openai.client.show(&id).await.expect("show purged");
+    assert_eq!(purged.body, None);
+    assert!(
+        purged.body_note.as_deref().is_some_and(|n| n.contains("purged")),
+        "{purged:?}"
+    );
+    let kinds: Vec<Kind> = purged.referenced_by.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, vec![Kind::Ack, Kind::Correction, Kind::Retraction]);
+
+    // Paging: newest first, `next` continues.
+    wait_for(WAIT, "google to hold all four entries", || async {
+        google.list("").await.entries.len() == 4
+    })
+    .await;
+    let first = google.list("?limit=3").await;
+    assert_eq!(first.entries.len(), 3);
+    let next = first.next.expect("a full page has a successor");
+    let rest = google.list(&format!("?limit=3&after={next}")).await;
+    assert_eq!(rest.entries.len(), 1);
+    assert_eq!(rest.next, None);
+
+    // Status, peers, equivocations, metrics and export.
+    let status: StatusView = google.client.status().await.expect("status");
+    assert_eq!(status.org, "google");
+    assert_eq!(status.entries, 4);
+    assert!(status.authors.iter().any(|a| a.org == "openai" && a.seq == 1));
+    wait_for(WAIT, "the peers to show as connected", || async {
+        google
+            .client
+            .peers()
+            .await
+            .is_ok_and(|p| p.peers.iter().any(|p| p.org == "openai" && p.connected))
+    })
+    .await;
+    let proofs: EquivocationList = google.client.equivocations().await.expect("equivocations");
+    assert!(proofs.equivocations.is_empty());
+    let metrics = google
+        .http
+        .get(format!("{}/metrics", google.base))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let metrics = metrics.text().await.expect("text");
+    assert!(
+        metrics.contains("# TYPE riskmesh_entries_stored gauge"),
+        "{metrics}"
+    );
+
+    let mut exported = Vec::new();
+    google
+        .client
+        .export_to(&Default::default(), &mut exported)
+        .await
+        .expect("export");
+    let doc: Value = serde_json::from_slice(&exported).expect("export is one JSON document");
+    let entries = doc["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 4);
+    assert_eq!(doc["org"], "google");
+    for entry in entries {
+        assert_eq!(entry["tlp"], "TLP:GREEN");
+        assert!(entry["wire"].as_str().is_some_and(|w| w.len() > 200));
+    }
+    let mut public_only = Vec::new();
+    google
+        .client
+        .export_to(
+            &riskmesh_node::api::ExportQuery {
+                max_tier: Some("public".into()),
+            },
+            &mut public_only,
+        )
+        .await
+        .expect("export");
+    let doc: Value = serde_json::from_slice(&public_only).expect("json");
+    assert_eq!(doc["entries"].as_array().map(Vec::len), Some(0));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_bulletin_is_readable_by_its_recipients_only() {
+    const CANARY: &str = "CANARY-restricted-detail";
+    let cluster = Cluster::start(&["anthropic", "google", "meta"]).await;
+    let (anthropic, google, meta) = (api(&cluster, 0), api(&cluster, 1), api(&cluster, 2));
+    let published = anthropic
+        .client
+        .publish(&PublishRequest {
+            tier: Some(Tier::Restricted),
+            recipients: Some(vec!["google".into()]),
+            details: Some(CANARY.into()),
+            ..bulletin("Weights exfiltration path")
+        })
+        .await
+        .expect("publish restricted");
+    let id = published.entry.id.clone();
+    assert_eq!(published.entry.tlp, "TLP:AMBER+STRICT");
+    assert_eq!(
+        published.entry.recipients,
+        Some(vec!["anthropic".to_string(), "google".to_string()]),
+        "the author is always a recipient"
+    );
+    assert!(published.entry.readable);
+
+    wait_for(WAIT, "both peers to receive it", || async {
+        google.has(&id).await && meta.has(&id).await
+    })
+    .await;
+    let at_google = google.client.show(&id).await.expect("show");
+    assert!(matches!(&at_google.body, Some(BodyView::Bulletin(b)) if b.details == CANARY));
+    assert_eq!(
+        at_google.entry.title.as_deref(),
+        Some("Weights exfiltration path")
+    );
+
+    let at_meta = meta.client.show(&id).await.expect("show");
+    assert_eq!(at_meta.body, None);
+    assert!(!at_meta.entry.readable && at_meta.entry.has_body);
+    assert_eq!(at_meta.entry.title, None);
+    assert!(
+        at_meta
+            .body_note
+            .as_deref()
+            .is_some_and(|n| n.contains("not a recipient")),
+        "{at_meta:?}"
+    );
+    let listed = meta.list("").await;
+    assert_eq!(listed.entries[0].title, None);
+
+    // A correction without a tier keeps the restricted tier and its readers.
+    let correction = anthropic
+        .client
+        .publish(&PublishRequest {
+            kind: Some(Kind::Correction),
+            supersedes: Some(id.clone()),
+            details: Some(format!("{CANARY} (revised)")),
+            ..bulletin("Weights exfiltration path (revised)")
+        })
+        .await
+        .expect("correction");
+    assert_eq!(correction.entry.tier, Tier::Restricted);
+    assert_eq!(correction.entry.recipients, published.entry.recipients);
+    wait_for(WAIT, "meta to receive the correction", || {
+        meta.has(&correction.entry.id)
+    })
+    .await;
+
+    let mut exported = Vec::new();
+    meta.client
+        .export_to(&Default::default(), &mut exported)
+        .await
+        .expect("export");
+    let text = String::from_utf8(exported).expect("utf-8");
+    assert!(
+        !text.contains("CANARY"),
+        "restricted plaintext leaked into a non-recipient's export"
+    );
+    assert!(!text.contains("Weights exfiltration"), "restricted title leaked");
+    let mut exported = Vec::new();
+    google
+        .client
+        .export_to(&Default::default(), &mut exported)
+        .await
+        .expect("export");
+    assert!(String::from_utf8(exported).expect("utf-8").contains(CANARY));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_works_with_no_peer_connected() {
+    let cluster = Cluster::start_some(&["amazon", "microsoft"], 1, &[]).await;
+    let amazon = api(&cluster, 0);
+    let status = amazon.client.status().await.expect("status");
+    assert_eq!(status.connected_peers, 0);
+    let published = amazon
+        .client
+        .publish(&bulletin("Alone but durable"))
+        .await
+        .expect("publish");
+    assert_eq!(amazon.list("").await.entries[0].id, published.entry.id);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_json_errors_with_fitting_status_codes() {
+    let cluster = Cluster::start(&["google", "meta"]).await;
+    let (google, meta) = (api(&cluster, 0), api(&cluster, 1));
+    let theirs = meta
+        .client
+        .publish(&bulletin("Meta's finding"))
+        .await
+        .expect("publish")
+        .entry
+        .id;
+    let ours = google
+        .client
+        .publish(&bulletin("Google's finding"))
+        .await
+        .expect("publish")
+        .entry
+        .id;
+    wait_for(WAIT, "google to receive meta's entry", || google.has(&theirs)).await;
+    let zeros = "0".repeat(64);
+
+    // Tokens: checked before anything else, the body included.
+    assert_error(
+        google.raw(Method::GET, "/v1/entries", None, None).await,
+        StatusCode::UNAUTHORIZED,
+        "missing `Authorization: Bearer",
+    );
+    assert_error(
+        google
+            .raw(Method::GET, "/v1/status", Some("not-the-token"), None)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "bad token",
+    );
+    assert_error(
+        google
+            .raw(Method::POST, "/v1/entries", None, Some(vec![b'x'; 600 * 1024]))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "missing",
+    );
+    let wrong_client = ApiClient::new(
+        cluster.nodes[0].as_ref().expect("running").api_addr,
+        "wrong".into(),
+        PathBuf::from("cfg.toml"),
+    );
+    let err = wrong_client.status().await.expect_err("bad token");
+    assert!(
+        matches!(&err, ClientError::Api { status: 401, .. }) && err.to_string().contains("--config"),
+        "{err}"
+    );
+
+    // Malformed and oversized requests.
+    let token = google.token.clone();
+    assert_error(
+        google
+            .raw(
+                Method::POST,
+                "/v1/entries",
+                Some(&token),
+                Some(b"{not json".to_vec()),
+            )
+            .await,
+        StatusCode::BAD_REQUEST,
+        "not a valid publish request",
+    );
+    assert_error(
+        google.post(&json!({"titel": "typo"})).await,
+        StatusCode::BAD_REQUEST,
+        "unknown field `titel`",
+    );
+    assert_error(
+        google.post(&json!({"title": "x", "severity": 5})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid type",
+    );
+    assert_error(
+        google.post(&json!({"title": "x", "tier": "secret"})).await,
+        StatusCode::BAD_REQUEST,
+        "unknown tier `secret`",
+    );
+    let huge = json!({"title": "big", "details": "x".repeat(600 * 1024)});
+    assert_error(
+        google.post(&huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "over the limit of 512 KiB",
+    );
+
+    // Unknown ids and routes.
+    assert_error(
+        google.get(&format!("/v1/entries/{zeros}")).await,
+        StatusCode::NOT_FOUND,
+        "no entry",
+    );
+    assert_error(
+        google.get("/v1/entries/xyz").await,
+        StatusCode::BAD_REQUEST,
+        "not an entry id",
+    );
+    assert_error(
+        google.get("/v1/nothing-here").await,
+        StatusCode::NOT_FOUND,
+        "no such route",
+    );
+    assert_error(
+        google
+            .raw(Method::DELETE, "/v1/entries", Some(&token), None)
+            .await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+    );
+
+    // Bad filters.
+    for (query, phrase) in [
+        ("tier=secret", "unknown tier `secret`"),
+        ("kind=memo", "unknown kind `memo`"),
+        ("category=weather", "unknown category `weather`"),
+        ("severity=apocalyptic", "unknown severity"),
+        ("since=yesterday", "since `yesterday` is not a time"),
+        ("limit=0", "limit `0`"),
+        ("limit=5000", "limit `5000`"),
+        ("author=nobody", "author `nobody` is not on the roster"),
+        ("after=abc", "not an entry id"),
+        (&format!("after={zeros}"), "no such entry"),
+        ("colour=red", "unknown field `colour`"),
+    ] {
+        assert_error(
+            google.get(&format!("/v1/entries?{query}")).await,
+            StatusCode::BAD_REQUEST,
+            phrase,
+        );
+    }
+    assert_error(
+        google.get("/v1/export?max_tier=top").await,
+        StatusCode::BAD_REQUEST,
+        "unknown tier",
+    );
+
+    // Requests the node must refuse.
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let full = |extra: Value| {
+        let mut body = json!({"title": "t", "category": "privacy", "severity": "low"});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (body, phrase) in [
+        (
+            full(json!({"tier": "hazardous"})),
+            "tier `hazardous` is not available yet",
+        ),
+        (
+            json!({"kind": "access-request", "target": ours}),
+            "not available yet",
+        ),
+        (
+            json!({"category": "privacy", "severity": "low"}),
+            "needs a `title`",
+        ),
+        (json!({"title": "t"}), "needs a `category`"),
+        (full(json!({"commitments": [9]})), "commitments must be"),
+        (full(json!({"recipients": ["meta"]})), "only for tier restricted"),
+        (full(json!({"tier": "restricted"})), "needs `recipients`"),
+        (
+            full(json!({"tier": "restricted", "recipients": ["nobody"]})),
+            "unknown recipient `nobody`",
+        ),
+        (full(json!({"kind": "correction"})), "needs `supersedes`"),
+        (
+            full(json!({"kind": "correction", "supersedes": theirs})),
+            "published by `meta`",
+        ),
+        (
+            full(json!({"kind": "correction", "supersedes": zeros})),
+            "no such entry",
+        ),
+        (
+            json!({"kind": "retraction", "target": zeros, "reason": "r"}),
+            "no such entry",
+        ),
+        (
+            json!({"kind": "retraction", "target": theirs, "reason": "r"}),
+            "published by `meta`",
+        ),
+        (json!({"kind": "retraction", "target": ours}), "needs a `reason`"),
+        (
+            json!({"kind": "ack", "target": zeros, "status": "mitigated"}),
+            "no such entry",
+        ),
+        (json!({"kind": "ack", "target": theirs}), "needs a `status`"),
+        (
+            json!({"kind": "ack", "target": theirs, "status": "mitigated", "title": "x"}),
+            "`title` does not apply",
+        ),
+        (
+            json!({"kind": "ack", "target": theirs, "status": "mitigated", "tier": "restricted"}),
+            "public or consortium",
+        ),
+    ] {
+        assert_error(google.post(&body).await, unprocessable, phrase);
+    }
+
+    // Retracting twice is a conflict, unless the second one adds a purge.
+    let retract =
+        |purge: bool| json!({"kind": "retraction", "target": ours, "reason": "wrong", "purge": purge});
+    assert_eq!(google.post(&retract(false)).await.0, StatusCode::CREATED);
+    assert_error(
+        google.post(&retract(false)).await,
+        StatusCode::CONFLICT,
+        "already retracted",
+    );
+    assert_eq!(google.post(&retract(true)).await.0, StatusCode::CREATED);
+    assert_error(
+        google.post(&retract(true)).await,
+        StatusCode::CONFLICT,
+        "already retracted",
+    );
+
+    // None of the refused requests published anything.
+    let (_, status) = google.get("/v1/status").await;
+    let status: StatusView = serde_json::from_value(status).expect("status");
+    let own = status
+        .authors
+        .iter()
+        .find(|a| a.org == "google")
+        .expect("google's log");
+    assert_eq!(own.seq, 3, "one bulletin and two retractions");
+    let shown: EntryDetail = google.client.show(&ours).await.expect("show");
+    assert!(shown.entry.purged);
+    cluster.shutdown().await;
+}
