@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Kills per run; each kill lands at a random moment of a publishing burst.
-const ROUNDS: usize = 8;
+const ROUNDS: usize = 25;
 
 fn seed() -> u64 {
     std::env::var("RISKMESH_TEST_SEED")
