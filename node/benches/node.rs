@@ -311,6 +311,73 @@ async fn propagation(nodes: usize, messages: usize) -> (f64, Vec<f64>) {
     (delivered as f64 / expected as f64, latencies)
 }
 
+async fn release_latency(rounds: usize) -> Vec<f64> {
+    use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField};
+    let cluster = Cluster::start(&["anthropic", "google", "meta"]).await;
+    let (anthropic, google, meta) = (cluster.handle(0), cluster.handle(1), cluster.handle(2));
+    testnet::wait_for(Duration::from_secs(30), "mesh", || async {
+        google.status().await.is_ok_and(|s| s.peers.iter().filter(|p| p.connected).count() == 2)
+    })
+    .await;
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        let redaction = Redaction {
+            fields: vec![],
+            sanitized_title: None,
+            sanitized_summary: None,
+            release: ReleasePolicy {
+                observers_may_request: false,
+                approvers: vec![anthropic.org_key],
+                threshold: 1,
+            },
+        };
+        let mut full = testkit::sample_bulletin(&format!("hazard {round}"));
+        full.details = format!("withheld details {round}");
+        let target = meta.publish_hazardous(full, redaction).await.expect("publish").id();
+        let request = google
+            .request_access(target, vec![WithheldField::Details], "bench".into())
+            .await
+            .expect("request")
+            .id();
+        // The approver must hold the request before deciding; wait for it.
+        let anthropic_dir = cluster.data_dir("anthropic").join("riskmesh.db");
+        let meta_dir = cluster.data_dir("meta").join("riskmesh.db");
+        assert!(
+            poll_until(Duration::from_secs(20), || {
+                [&anthropic_dir, &meta_dir].iter().all(|db| {
+                    Store::open_read_only(db).ok().and_then(|s| s.get(&request).ok().flatten()).is_some()
+                })
+            })
+            .await
+        );
+        anthropic.decide_access(request, true, "bench".into()).await.expect("approve");
+        let start = Instant::now();
+        loop {
+            if !google.released(target).await.unwrap_or_default().is_empty() {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "release never arrived");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        out.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    cluster.shutdown().await;
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// Sealing cost and size of a restricted body for `n` recipients.
+fn restricted_cost(n: usize, iterations: usize) -> (f64, usize, usize) {
+    let keys: Vec<_> = (0..n).map(|i| testkit::org_secrets(&format!("recipient-{i}")).encryption.public()).collect();
+    let plain = riskmesh_protocol::cbor::encode(&testkit::sample_bulletin("restricted finding"));
+    let start = Instant::now();
+    let mut size = 0;
+    for _ in 0..iterations {
+        size = riskmesh_node::sealed::seal(&keys, std::hint::black_box(&plain)).expect("seal").len();
+    }
+    (start.elapsed().as_secs_f64() * 1e6 / iterations as f64, plain.len(), size)
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
@@ -347,6 +414,28 @@ fn main() {
         pass(ms < 50.0),
         pass(payload < 16384)
     );
+
+    println!("\n[7] hazardous release: last approval committed → verified fields at the requester");
+    let lat = runtime.block_on(release_latency(if q { 2 } else { 5 }));
+    println!(
+        "    {} releases: median {:.0} ms, max {:.0} ms (target < 1000 ms)  {}",
+        lat.len(),
+        percentile(&lat, 0.5),
+        lat.last().copied().unwrap_or(f64::NAN),
+        pass(lat.last().copied().unwrap_or(f64::INFINITY) < 1000.0)
+    );
+
+    println!("\n[8] restricted tier: extra cost per entry (age encryption to the recipients)");
+    let per_entry_sign_verify = 1e6 / one;
+    for n in [2, 7, 50] {
+        let (us, plain, sealed) = restricted_cost(n, if q { 20 } else { 200 });
+        println!(
+            "    {n:>2} recipients: seal {us:>7.0} µs/entry (= {:.1} × one raw verify), body {plain} → {sealed} bytes (+{} bytes, {:.0} per recipient)",
+            us / per_entry_sign_verify,
+            sealed - plain,
+            (sealed - plain) as f64 / n as f64
+        );
+    }
 
     println!("\n[5] propagation, 20 nodes on loopback");
     let (ratio, lat) = runtime.block_on(propagation(20, if q { 20 } else { 100 }));

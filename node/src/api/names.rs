@@ -1,9 +1,10 @@
 //! The names the API, the CLI and exports use for the protocol's closed
-//! enums (tier, kind, category, severity, ack status), and serde helpers that
+//! enums (tier, kind, category, severity, ack status, withheld field), and serde helpers that
 //! read and write them as those lowercase names. The names come from the
 //! protocol crate where it has them, so JSON, flags and tables agree.
 
 use riskmesh_protocol::body::AckStatus;
+use riskmesh_protocol::redaction::WithheldField;
 use riskmesh_protocol::{Category, Kind, Severity, Tier};
 
 /// A closed protocol enum with one lowercase name per value.
@@ -93,6 +94,16 @@ impl Named for AckStatus {
     }
 }
 
+impl Named for WithheldField {
+    const WHAT: &'static str = "withheld field";
+    fn all() -> &'static [Self] {
+        &WithheldField::ALL
+    }
+    fn name(self) -> &'static str {
+        WithheldField::name(self)
+    }
+}
+
 /// Parses a name for clap's `value_parser`.
 pub fn parse<T: Named>(text: &str) -> Result<T, String> {
     T::from_name(text)
@@ -137,6 +148,41 @@ pub mod named_opt {
     }
 }
 
+/// `#[serde(default, with = "named_list")]` for an optional list of
+/// [`Named`] values.
+pub mod named_list {
+    use super::Named;
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the names, or null.
+    pub fn serialize<T: Named, S: Serializer>(value: &Option<Vec<T>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(values) => {
+                let mut seq = serializer.serialize_seq(Some(values.len()))?;
+                for v in values {
+                    seq.serialize_element(v.name())?;
+                }
+                seq.end()
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Reads a list of names or null; an unknown name is an error listing
+    /// the accepted names.
+    pub fn deserialize<'de, T: Named, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<T>>, D::Error> {
+        match Option::<Vec<String>>::deserialize(deserializer)? {
+            Some(names) => names
+                .iter()
+                .map(|text| T::from_name(text.trim()).map_err(serde::de::Error::custom))
+                .collect::<Result<Vec<T>, D::Error>>()
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +202,7 @@ mod tests {
         round_trips::<Category>();
         round_trips::<Severity>();
         round_trips::<AckStatus>();
+        round_trips::<WithheldField>();
         assert_eq!(
             <Kind as Named>::from_name("access-request"),
             Ok(Kind::AccessRequest)

@@ -289,3 +289,112 @@ async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
     assert!(handle.metrics.ignored("rate_limited") > 0, "{}", handle.metrics.render());
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
+    use riskmesh_node::store::{ReleaseState, Store};
+    use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField, redact};
+    use riskmesh_protocol::release::{ReleaseError, ReleasePayload, SignedRelease};
+
+    // openai's node is the adversary: it publishes a hazardous entry, then
+    // "releases" details that do not match its own commitments.
+    let mut cluster = Cluster::start_some(&["amazon", "google", "openai"], 2, &[]).await;
+    let roster = cluster.roster.clone();
+    let author = testkit::org_secrets("openai");
+    let mut full = testkit::sample_bulletin("hazard");
+    full.details = "the real details".into();
+    let redaction = Redaction {
+        fields: vec![],
+        sanitized_title: None,
+        sanitized_summary: None,
+        release: ReleasePolicy::default(),
+    };
+    let (redacted, reveals) = redact(&full, &redaction, &[[5; 32]; 5]);
+    let mut log = LogWriter::new(roster.network());
+    let hazardous = log
+        .append(
+            &author.signing,
+            &roster,
+            &Draft {
+                kind: Kind::Bulletin,
+                tier: Tier::Hazardous,
+                body: Body::Bulletin(redacted.clone()),
+                recipients: None,
+            },
+            riskmesh_node::runtime::now_ms(),
+        )
+        .expect("entry");
+    let target = hazardous.id();
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm.dial(addr(&cluster, 1)).expect("dial google");
+    let head = Head {
+        author: author.signing.public(),
+        seq: 1,
+        id: target,
+    };
+    drive(
+        &mut swarm,
+        Duration::from_secs(2),
+        |_, request| match request {
+            SyncRequest::Heads => SyncResponse::Heads {
+                heads: vec![head.clone()],
+                roster_version: 1,
+                proofs: 0,
+            },
+            SyncRequest::Range { .. } => SyncResponse::Entries(vec![hazardous.to_wire()]),
+            _ => SyncResponse::Refused("no".into()),
+        },
+        |_| {},
+    )
+    .await;
+    let google = cluster.handle(1);
+    let request = google
+        .request_access(target, vec![WithheldField::Details], "mitigation".into())
+        .await
+        .expect("request");
+    // The adversary signs openings with one byte changed.
+    let mut tampered = reveals.clone();
+    tampered[0].value[5] ^= 1;
+    let payload = ReleasePayload {
+        request: request.id(),
+        target,
+        requester: google.org_key,
+        reveals: tampered,
+    };
+    let signed = SignedRelease::sign(&author.signing, &payload);
+    let google_enc = roster.member_by_org("google").expect("google").encryption();
+    let sealed = riskmesh_node::sealed::seal(&[google_enc], &signed.to_bytes()).expect("seal");
+    swarm.behaviour_mut().release.send_request(&google.peer_id, sealed);
+    let mut verdict = None;
+    drive(&mut swarm, Duration::from_secs(5), |_, _| SyncResponse::Refused("no".into()), |event| {
+        if let SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::Message {
+            message: Message::Response { response, .. },
+            ..
+        })) = event
+        {
+            verdict = Some(response.clone());
+        }
+    })
+    .await;
+    assert_eq!(verdict.as_deref(), Some(&b"mismatch"[..]), "the requester refuses the tampered release");
+    assert_eq!(google.metrics.rejected("release_mismatch"), 1);
+    assert!(google.released(target).await.expect("released").is_empty(), "nothing was kept");
+    let dir = cluster.data_dir("google");
+    cluster.stop(0).await;
+    cluster.stop(1).await;
+    let store = Store::open_read_only(dir.join("riskmesh.db")).expect("open");
+    let record = store.release(&request.id()).expect("read").expect("the fault is recorded");
+    assert_eq!(record.state, ReleaseState::Fault);
+    let receipts = store
+        .list(&riskmesh_node::store::ListFilter {
+            kind: Some(Kind::AccessReceipt),
+            ..Default::default()
+        })
+        .expect("list");
+    assert!(receipts.is_empty(), "no receipt for a tampered release");
+    // The kept evidence convinces a third party: the author's signature
+    // holds and the openings contradict the author's signed commitments.
+    let evidence = SignedRelease::from_bytes(&record.evidence.expect("evidence")).expect("decodes");
+    let verdict = evidence.open(&author.signing.public(), &request.id(), &target, &google.org_key, &redacted);
+    assert!(matches!(verdict, Err(ReleaseError::Reveal(_))), "{verdict:?}");
+}
