@@ -3,7 +3,7 @@
 //! failure into an error that says what to do.
 
 use crate::api::views::{EntryDetail, EntryList, EquivocationList, PeerList, StatusView};
-use crate::api::{ExportQuery, PublishRequest};
+use crate::api::{AccessRequestInput, AuditView, DecisionInput, ExportQuery, HeldFields, PublishRequest};
 use crate::config::TOKEN_FILE;
 use crate::config_file::{ConfigError, ConfigFile, read_capped};
 use reqwest::{Method, StatusCode};
@@ -288,6 +288,36 @@ impl ApiClient {
     pub async fn publish(&self, request: &PublishRequest) -> Result<EntryDetail, ClientError> {
         let body = encode(request)?;
         self.json(Method::POST, "/v1/entries", &[], Some(body)).await
+    }
+
+    /// `POST /v1/entries/{id}/requests`: asks for withheld fields of a
+    /// hazardous entry; returns the published access request.
+    pub async fn request_access(&self, id: &str, input: &AccessRequestInput) -> Result<EntryDetail, ClientError> {
+        let body = encode(input)?;
+        let path = format!("/v1/entries/{}/requests", percent_encode(id));
+        self.json(Method::POST, &path, &[], Some(body)).await
+    }
+
+    /// `POST /v1/requests/{id}/approve` (`grant`) or `…/deny`: returns the
+    /// published access decision.
+    pub async fn decide(&self, request: &str, grant: bool, input: &DecisionInput) -> Result<EntryDetail, ClientError> {
+        let body = encode(input)?;
+        let verb = if grant { "approve" } else { "deny" };
+        let path = format!("/v1/requests/{}/{verb}", percent_encode(request));
+        self.json(Method::POST, &path, &[], Some(body)).await
+    }
+
+    /// `GET /v1/entries/{id}/audit`.
+    pub async fn audit(&self, id: &str) -> Result<AuditView, ClientError> {
+        self.get(&format!("/v1/entries/{}/audit", percent_encode(id)), &[])
+            .await
+    }
+
+    /// `GET /v1/entries/{id}/withheld`: the withheld fields this
+    /// organization holds (an API error with status 404 when none).
+    pub async fn withheld(&self, id: &str) -> Result<HeldFields, ClientError> {
+        self.get(&format!("/v1/entries/{}/withheld", percent_encode(id)), &[])
+            .await
     }
 
     /// `GET /v1/export`, streamed into `out`; returns the bytes written. A

@@ -1,7 +1,7 @@
 //! `/v1/entries`: list with filters, show one, publish.
 
 use super::names::Named;
-use super::publish::{Context, PublishRequest, parse_id, prepare};
+use super::publish::{Context, Prepared, PublishRequest, parse_id, prepare};
 use super::views::{EntryDetail, EntryList, Reader};
 use super::{ApiError, ApiState, with_store};
 use crate::runtime::NodeError;
@@ -41,7 +41,7 @@ pub struct ListQuery {
     pub after: Option<String>,
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(super) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, message)
 }
 
@@ -184,7 +184,7 @@ pub(crate) async fn show(
     .await
 }
 
-fn detail(reader: &Reader<'_>, entry: &StoredEntry, referencing: &[EntryMeta]) -> EntryDetail {
+pub(super) fn detail(reader: &Reader<'_>, entry: &StoredEntry, referencing: &[EntryMeta]) -> EntryDetail {
     let read = reader.read(entry);
     EntryDetail {
         entry: read.view,
@@ -205,7 +205,7 @@ pub(crate) async fn publish(
         .map_err(|e| bad_request(format!("the request is not a valid publish request: {e}")))?;
     let roster = state.node.current_roster();
     let me = state.node.org_key;
-    let draft = with_store(&state, {
+    let prepared = with_store(&state, {
         let roster = roster.clone();
         move |store| {
             prepare(
@@ -219,7 +219,17 @@ pub(crate) async fn publish(
         }
     })
     .await?;
-    let entry = state.node.publish(draft).await.map_err(|e| match e {
+    let published = match prepared {
+        Prepared::Draft(draft) => state.node.publish(*draft).await,
+        Prepared::Hazardous { full, redaction } => state.node.publish_hazardous(*full, *redaction).await,
+    };
+    let entry = published.map_err(publish_error)?;
+    Ok(created(&state, &roster, &entry))
+}
+
+/// A refused or failed publish as an API error.
+pub(super) fn publish_error(error: NodeError) -> ApiError {
+    match error {
         NodeError::Refused(reason) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("the node refused the entry: {reason}"),
@@ -228,16 +238,20 @@ pub(crate) async fn publish(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{other}; nothing was published"),
         ),
-    })?;
+    }
+}
+
+/// The 201 answer for an entry this organization just published.
+pub(super) fn created(state: &ApiState, roster: &Roster, entry: &VerifiedEntry) -> (StatusCode, Json<EntryDetail>) {
     let reader = Reader {
-        roster: &roster,
-        me,
+        roster,
+        me: state.node.org_key,
         secrets: &state.org,
     };
-    Ok((
+    (
         StatusCode::CREATED,
-        Json(detail(&reader, &as_stored(&entry), &[])),
-    ))
+        Json(detail(&reader, &as_stored(entry), &[])),
+    )
 }
 
 /// A just-published entry in stored form, so the answer is built by the
@@ -249,6 +263,9 @@ fn as_stored(entry: &VerifiedEntry) -> StoredEntry {
         Some(Body::Bulletin(b)) => (b.category, b.severity, b.supersedes),
         Some(Body::Retraction(r)) => (None, None, Some(r.target)),
         Some(Body::Ack(a)) => (None, None, Some(a.target)),
+        Some(Body::AccessRequest(r)) => (None, None, Some(r.target)),
+        Some(Body::AccessDecision(d)) => (None, None, Some(d.request)),
+        Some(Body::AccessReceipt(r)) => (None, None, Some(r.target)),
         _ => (None, None, None),
     };
     StoredEntry {

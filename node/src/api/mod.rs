@@ -8,19 +8,31 @@
 //! - `GET /v1/peers` — roster peers and whether they are connected.
 //! - `GET /v1/entries?tier&kind&category&severity&author&since&limit&after` — newest first.
 //! - `GET /v1/entries/{id}` — one entry, its body if readable here, what refers to it.
-//! - `POST /v1/entries` — publish ([`PublishRequest`]); 201 once durably stored.
+//! - `POST /v1/entries` — publish ([`PublishRequest`]; at tier `hazardous`
+//!   with `withhold` and `release`); 201 once durably stored.
+//! - `POST /v1/entries/{id}/requests` — ask for a hazardous entry's withheld
+//!   fields ([`AccessRequestInput`]).
+//! - `POST /v1/requests/{id}/approve`, `POST /v1/requests/{id}/deny` — decide
+//!   on an access request as an approver ([`DecisionInput`]).
+//! - `GET /v1/entries/{id}/audit` — who asked, why, who decided, who received.
+//! - `GET /v1/entries/{id}/withheld` — the withheld fields this organization
+//!   holds (as author, or released to it); 404 when it holds none.
 //! - `GET /v1/equivocations` — stored equivocation proofs.
 //! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
 //! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`.
 
+pub mod access;
 mod entries;
 mod export;
+mod hazardous;
 pub mod names;
 mod publish;
 pub mod views;
 
+pub use access::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
 pub use entries::{DEFAULT_LIST_LIMIT, ListQuery};
 pub use export::{EXPORT_QUEUE, ExportEntry, ExportQuery};
+pub use hazardous::ReleaseRequest;
 pub use publish::{MAX_REQUEST_BYTES, PublishRequest};
 
 use crate::runtime::NodeHandle;
@@ -30,7 +42,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use riskmesh_protocol::keys::OrgSecrets;
 use std::sync::{Arc, Mutex};
@@ -236,14 +248,17 @@ async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no such route; the API serves /v1/status, /v1/peers, /v1/entries, /v1/entries/{id}, \
-         /v1/equivocations, /v1/export, /metrics and /healthz",
+         /v1/entries/{id}/requests, /v1/entries/{id}/audit, /v1/entries/{id}/withheld, \
+         /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/equivocations, /v1/export, /metrics \
+         and /healthz",
     )
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed on this route (POST only to /v1/entries; everything else is GET)",
+        "method not allowed on this route (POST to /v1/entries, /v1/entries/{id}/requests and \
+         /v1/requests/{id}/approve|deny; everything else is GET)",
     )
 }
 
@@ -254,6 +269,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/peers", get(peers))
         .route("/v1/entries", get(entries::list).post(entries::publish))
         .route("/v1/entries/{id}", get(entries::show))
+        .route("/v1/entries/{id}/requests", post(access::request))
+        .route("/v1/entries/{id}/audit", get(access::audit))
+        .route("/v1/entries/{id}/withheld", get(access::withheld))
+        .route("/v1/requests/{id}/approve", post(access::approve))
+        .route("/v1/requests/{id}/deny", post(access::deny))
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/export", get(export::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));

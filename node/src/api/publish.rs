@@ -2,14 +2,17 @@
 //! and the node-level rules the protocol cannot check on its own (a
 //! correction or retraction names an entry of this organization that this
 //! node holds; an ack names an entry that exists here), before the request
-//! becomes a signed [`Draft`].
+//! becomes a signed [`Draft`] — or, at the hazardous tier, a full finding
+//! and its [`Redaction`] for the node to redact (see `hazardous.rs`).
 
 use super::ApiError;
-use super::names::{Named, named_opt};
+use super::hazardous::{ReleaseRequest, prepare_hazardous};
+use super::names::{Named, named_list, named_opt};
 use crate::sealed;
 use crate::store::{Store, StoredEntry};
 use axum::http::StatusCode;
 use riskmesh_protocol::body::{AckBody, AckStatus, RetractionBody, check_bulletin};
+use riskmesh_protocol::redaction::{Redaction, WithheldField};
 use riskmesh_protocol::{Body, BulletinBody, Category, Draft, EntryId, Kind, OrgKey, Roster, Severity, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -26,9 +29,9 @@ pub struct PublishRequest {
     /// `bulletin` (default), `correction`, `retraction` or `ack`.
     #[serde(default, with = "named_opt", skip_serializing_if = "Option::is_none")]
     pub kind: Option<Kind>,
-    /// `public`, `consortium` or `restricted`. Default: `consortium`; for a
-    /// correction, the superseded entry's tier; for a retraction or ack,
-    /// `public` if the target is public, else `consortium`.
+    /// `public`, `consortium`, `restricted` or `hazardous`. Default:
+    /// `consortium`; for a correction, the superseded entry's tier; for a
+    /// retraction or ack, `public` if the target is public, else `consortium`.
     #[serde(default, with = "named_opt", skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
     /// Bulletin title (required for bulletins and corrections).
@@ -72,6 +75,21 @@ pub struct PublishRequest {
     /// restricted correction: the superseded entry's recipients.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipients: Option<Vec<String>>,
+    /// Hazardous tier only: fields withheld from the gossiped summary
+    /// (`details`, `title`, `summary`, `affected`, `references`); `details`
+    /// is always withheld.
+    #[serde(default, with = "named_list", skip_serializing_if = "Option::is_none")]
+    pub withhold: Option<Vec<WithheldField>>,
+    /// Hazardous tier, title withheld: the title everyone sees instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitized_title: Option<String>,
+    /// Hazardous tier, summary withheld: the summary everyone sees instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitized_summary: Option<String>,
+    /// Hazardous tier only: who may request the withheld fields and who
+    /// approves. Default: members may request, the author alone approves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseRequest>,
     /// Retraction or ack: the entry concerned, hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
@@ -92,7 +110,7 @@ pub struct PublishRequest {
 impl PublishRequest {
     /// The names of the fields that are set, in declaration order.
     fn present(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 20] = [
+        let fields: [(&'static str, bool); 24] = [
             ("tier", self.tier.is_some()),
             ("title", self.title.is_some()),
             ("summary", self.summary.is_some()),
@@ -107,6 +125,10 @@ impl PublishRequest {
             ("expires_ms", self.expires_ms.is_some()),
             ("supersedes", self.supersedes.is_some()),
             ("recipients", self.recipients.is_some()),
+            ("withhold", self.withhold.is_some()),
+            ("sanitized_title", self.sanitized_title.is_some()),
+            ("sanitized_summary", self.sanitized_summary.is_some()),
+            ("release", self.release.is_some()),
             ("target", self.target.is_some()),
             ("reason", self.reason.is_some()),
             ("purge", self.purge.is_some()),
@@ -137,6 +159,10 @@ fn allowed_fields(kind: Kind) -> &'static [&'static str] {
         "embargo_until_ms",
         "expires_ms",
         "recipients",
+        "withhold",
+        "sanitized_title",
+        "sanitized_summary",
+        "release",
     ];
     const CORRECTION: &[&str] = &[
         "title",
@@ -162,7 +188,7 @@ fn allowed_fields(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-fn unprocessable(message: impl Into<String>) -> ApiError {
+pub(crate) fn unprocessable(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
@@ -176,6 +202,29 @@ pub(crate) fn parse_id(field: &str, text: &str) -> Result<EntryId, ApiError> {
             ),
         )
     })
+}
+
+/// The fields only a hazardous bulletin takes.
+pub(crate) const HAZARDOUS_FIELDS: [&str; 4] = ["withhold", "sanitized_title", "sanitized_summary", "release"];
+
+/// What a publish request becomes once checked.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// An entry ready to sign.
+    Draft(Box<Draft>),
+    /// A hazardous finding for the node to redact, sign and keep.
+    Hazardous {
+        /// The full finding; only the redacted summary leaves the node.
+        full: Box<BulletinBody>,
+        /// What to withhold and the release policy.
+        redaction: Box<Redaction>,
+    },
+}
+
+impl Prepared {
+    fn draft(draft: Draft) -> Self {
+        Prepared::Draft(Box::new(draft))
+    }
 }
 
 /// What a request needs from the node to become a draft.
@@ -225,24 +274,21 @@ impl Context<'_> {
 }
 
 /// Checks a request and turns it into a draft: bodies built and checked,
-/// restricted bodies sealed to their recipients.
-pub(crate) fn prepare(request: &PublishRequest, cx: &Context<'_>) -> Result<Draft, ApiError> {
+/// restricted bodies sealed to their recipients, hazardous findings checked
+/// with their redaction.
+pub(crate) fn prepare(request: &PublishRequest, cx: &Context<'_>) -> Result<Prepared, ApiError> {
     let kind = request.kind.unwrap_or(Kind::Bulletin);
     if !matches!(
         kind,
         Kind::Bulletin | Kind::Correction | Kind::Retraction | Kind::Ack
     ) {
         return Err(unprocessable(format!(
-            "kind `{}` is not available yet: access requests, decisions and receipts come with the \
-             hazardous tier in a later release; this node publishes bulletin, correction, retraction and ack",
+            "kind `{}` is not published through /v1/entries: ask for withheld fields with \
+             POST /v1/entries/{{id}}/requests (`riskmesh request`), decide with POST \
+             /v1/requests/{{id}}/approve or /deny (`riskmesh approve`, `riskmesh deny`); receipts are \
+             published by the node itself. This route publishes bulletin, correction, retraction and ack",
             kind.name()
         )));
-    }
-    if request.tier == Some(Tier::Hazardous) {
-        return Err(unprocessable(
-            "tier `hazardous` is not available yet: redaction and audited release come in a later \
-             release. Meanwhile publish at tier `restricted` to named recipients",
-        ));
     }
     let allowed = allowed_fields(kind);
     let stray: Vec<String> = request
@@ -264,8 +310,8 @@ pub(crate) fn prepare(request: &PublishRequest, cx: &Context<'_>) -> Result<Draf
     }
     match kind {
         Kind::Bulletin | Kind::Correction => prepare_bulletin(request, kind, cx),
-        Kind::Retraction => prepare_retraction(request, cx),
-        _ => prepare_ack(request, cx),
+        Kind::Retraction => prepare_retraction(request, cx).map(Prepared::draft),
+        _ => prepare_ack(request, cx).map(Prepared::draft),
     }
 }
 
@@ -288,7 +334,7 @@ fn control_tier(asked: Option<Tier>, target: &StoredEntry, kind: Kind) -> Result
     Ok(tier)
 }
 
-fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> Result<Draft, ApiError> {
+fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> Result<Prepared, ApiError> {
     let mut supersedes = None;
     let mut inherited: Option<(Tier, Option<Vec<OrgKey>>)> = None;
     if kind == Kind::Correction {
@@ -314,6 +360,29 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
         .tier
         .or(inherited.as_ref().map(|(t, _)| *t))
         .unwrap_or(Tier::Consortium);
+    if tier == Tier::Hazardous && kind == Kind::Correction {
+        return Err(unprocessable(
+            "a correction cannot be published at the hazardous tier yet (the corrected entry's details \
+             are withheld, so a correction would have to restate them all): publish a new hazardous \
+             bulletin and retract the old entry, with purge if its summary must go",
+        ));
+    }
+    if tier != Tier::Hazardous {
+        let present = request.present();
+        let stray: Vec<String> = HAZARDOUS_FIELDS
+            .iter()
+            .filter(|f| present.contains(f))
+            .map(|f| format!("`{f}`"))
+            .collect();
+        if !stray.is_empty() {
+            return Err(unprocessable(format!(
+                "{} only apply to tier hazardous (this entry is {}); add \"tier\": \"hazardous\" \
+                 (`riskmesh publish --tier hazardous`) or drop them",
+                stray.join(", "),
+                tier.name()
+            )));
+        }
+    }
     let mut commitments = request.commitments.clone().unwrap_or_default();
     commitments.sort_unstable();
     commitments.dedup();
@@ -346,6 +415,9 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
             severities.join(", ")
         )));
     }
+    if tier == Tier::Hazardous {
+        return prepare_hazardous(request, body, cx);
+    }
     check_bulletin(&body, kind, tier).map_err(|e| unprocessable(e.to_string()))?;
     if tier != Tier::Restricted {
         if request.recipients.is_some() {
@@ -355,12 +427,12 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
                 tier.name()
             )));
         }
-        return Ok(Draft {
+        return Ok(Prepared::draft(Draft {
             kind,
             tier,
             body: Body::Bulletin(body),
             recipients: None,
-        });
+        }));
     }
     let mut members = Vec::new();
     match (&request.recipients, inherited.and_then(|(_, r)| r)) {
@@ -397,12 +469,12 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
             format!("sealing the body: {e}"),
         )
     })?;
-    Ok(Draft {
+    Ok(Prepared::draft(Draft {
         kind,
         tier,
         body: Body::Encrypted(sealed),
         recipients: Some(members.iter().map(|m| m.signing_key).collect()),
-    })
+    }))
 }
 
 fn prepare_retraction(request: &PublishRequest, cx: &Context<'_>) -> Result<Draft, ApiError> {

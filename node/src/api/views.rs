@@ -145,7 +145,7 @@ pub struct WithheldView {
 pub struct ReleaseView {
     /// Whether observers may request.
     pub observers_may_request: bool,
-    /// Approving organizations (empty: the author alone).
+    /// Approving organizations, by org id (empty: the author alone).
     pub approvers: Vec<String>,
     /// Approvals needed.
     pub threshold: u64,
@@ -549,7 +549,11 @@ impl Reader<'_> {
             }),
             release: b.release.as_ref().map(|r| ReleaseView {
                 observers_may_request: r.observers_may_request,
-                approvers: r.approvers.iter().map(|k| self.org_of(k)).collect(),
+                approvers: {
+                    let mut orgs: Vec<String> = r.approvers.iter().map(|k| self.org_of(k)).collect();
+                    orgs.sort();
+                    orgs
+                },
                 threshold: r.threshold,
             }),
         }

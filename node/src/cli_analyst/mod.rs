@@ -1,15 +1,18 @@
 //! Command-line arguments and output for the analyst commands: `publish`,
-//! `correct`, `retract`, `ack`, `list`, `show`, `status`, `peers`, `export`
+//! `correct`, `retract`, `ack`, `list`, `show`, `status`, `peers`, `export`,
+//! and the hazardous tier's `request`, `approve`, `deny` and `audit`
 //! (through the node's local API, see [`crate::client`]) and `verify`
 //! (offline, straight from the database). Human tables by default, `--json`
 //! for scripts; every error says what went wrong and what to do.
 
+pub mod access;
 mod publish;
 mod read;
 pub mod text;
 pub mod verify;
 
-pub use publish::{AckArgs, ContentArgs, CorrectArgs, PublishArgs, RetractArgs, read_request};
+pub use access::{ApproveArgs, AuditArgs, DenyArgs, RequestArgs};
+pub use publish::{AckArgs, ContentArgs, CorrectArgs, HazardArgs, PublishArgs, RetractArgs, read_request};
 pub use read::{ExportArgs, ListArgs, PeersArgs, ShowArgs, StatusArgs};
 pub use verify::{VerifyArgs, VerifyReport};
 
@@ -52,8 +55,21 @@ pub enum AnalystCommand {
     Ack(AckArgs),
     /// List entries, newest first, with filters.
     List(ListArgs),
-    /// Show one entry with its body (if your organization may read it).
+    /// Show one entry with its body (if your organization may read it), or
+    /// with --withheld the hazardous fields your organization holds.
     Show(ShowArgs),
+    /// Ask for the withheld fields of a hazardous entry, with a reason every member sees.
+    #[command(long_about = access::REQUEST_LONG_ABOUT)]
+    Request(RequestArgs),
+    /// Approve an access request, as an approver its entry's release policy names.
+    #[command(long_about = access::APPROVE_LONG_ABOUT)]
+    Approve(ApproveArgs),
+    /// Deny an access request, with a reason every member sees.
+    #[command(long_about = access::DENY_LONG_ABOUT)]
+    Deny(DenyArgs),
+    /// Show a hazardous entry's release trail: who asked, why, who decided, who received.
+    #[command(long_about = access::AUDIT_LONG_ABOUT)]
+    Audit(AuditArgs),
     /// Show the node: peers, per-author heads and lag, equivocations.
     Status(StatusArgs),
     /// List the roster's peers and whether they are connected.
@@ -103,6 +119,10 @@ pub fn run(command: &AnalystCommand) -> Result<(), CliError> {
         AnalystCommand::Ack(args) => block_on(publish::ack(args)),
         AnalystCommand::List(args) => block_on(read::list(args)),
         AnalystCommand::Show(args) => block_on(read::show(args)),
+        AnalystCommand::Request(args) => block_on(access::request(args)),
+        AnalystCommand::Approve(args) => block_on(access::approve(args)),
+        AnalystCommand::Deny(args) => block_on(access::deny(args)),
+        AnalystCommand::Audit(args) => block_on(access::audit(args)),
         AnalystCommand::Status(args) => block_on(read::status(args)),
         AnalystCommand::Peers(args) => block_on(read::peers(args)),
         AnalystCommand::Export(args) => block_on(read::export(args)),

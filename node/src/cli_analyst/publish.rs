@@ -1,14 +1,16 @@
 //! `publish`, `correct`, `retract` and `ack`: build a [`PublishRequest`]
 //! from a TOML or JSON file (or stdin) and flags, send it, report the entry.
+//! `publish --tier hazardous` adds the withheld fields and release policy.
 
 use super::text::parse_time;
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::PublishRequest;
+use crate::api::{PublishRequest, ReleaseRequest};
 use crate::api::names::{Named, parse};
 use crate::api::views::{BodyView, EntryDetail};
 use crate::client::ApiClient;
 use riskmesh_protocol::body::AckStatus;
 use riskmesh_protocol::limits::MAX_DETAILS_BYTES;
+use riskmesh_protocol::redaction::WithheldField;
 use riskmesh_protocol::{Category, Kind, Severity, Tier};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,13 @@ pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 pub const PUBLISH_LONG_ABOUT: &str = "Publish a bulletin. Give its fields as flags, or in a TOML or JSON file with the \
     API's field names (--file, or --file - for stdin); flags override the file. The node signs it, \
     stores it durably and gossips it; if no peer is connected right now, peers receive it by sync \
-    when they reconnect.";
+    when they reconnect.\n\n\
+    With --tier hazardous (TLP:RED) give the full finding: everyone receives a redacted summary \
+    bound by commitments to the withheld fields (details always; add others with --withhold), \
+    which stay on this node. Others ask with `riskmesh request`, the approvers named by \
+    --approver/--threshold (default: your organization alone) decide with `riskmesh approve` or \
+    `riskmesh deny`, and the requester's node then receives the fields; `riskmesh audit` shows the \
+    whole trail.";
 
 /// Long help of `riskmesh correct`.
 pub const CORRECT_LONG_ABOUT: &str = "Publish a correction: a new version of one of your organization's bulletins (or \
@@ -41,9 +49,11 @@ pub struct ContentArgs {
     /// Flags given as well override the file's fields.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// Who may read it: public (TLP:CLEAR), consortium (TLP:GREEN) or
-    /// restricted (TLP:AMBER+STRICT, needs --recipient) [default: consortium;
-    /// a correction keeps the corrected entry's tier].
+    /// Who may read it: public (TLP:CLEAR), consortium (TLP:GREEN),
+    /// restricted (TLP:AMBER+STRICT, needs --recipient) or hazardous
+    /// (TLP:RED: a redacted summary for everyone, withheld fields on
+    /// approved request only) [default: consortium; a correction keeps the
+    /// corrected entry's tier].
     #[arg(long, value_parser = parse::<Tier>, value_name = "TIER")]
     pub tier: Option<Tier>,
     /// Short title.
@@ -127,18 +137,79 @@ impl ContentArgs {
     }
 }
 
+/// Hazardous-tier options of `riskmesh publish` (also in the file as
+/// `withhold`, `sanitized_title`, `sanitized_summary` and a `release` table).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HazardArgs {
+    /// Hazardous tier: fields withheld from the summary everyone receives,
+    /// comma-separated or repeated: details (always withheld), title,
+    /// summary, affected, references.
+    #[arg(long, value_delimiter = ',', value_parser = parse::<WithheldField>, value_name = "FIELDS")]
+    pub withhold: Vec<WithheldField>,
+    /// Hazardous tier, title withheld: the title everyone sees instead.
+    #[arg(long, value_name = "TEXT")]
+    pub sanitized_title: Option<String>,
+    /// Hazardous tier, summary withheld: the summary everyone sees instead.
+    #[arg(long, value_name = "TEXT")]
+    pub sanitized_summary: Option<String>,
+    /// Hazardous tier: a member organization whose approval counts towards
+    /// release (repeat or comma-separate) [default: your organization alone].
+    #[arg(long = "approver", value_delimiter = ',', value_name = "ORG")]
+    pub approvers: Vec<String>,
+    /// Hazardous tier: how many approvers must approve (k of n) [default: 1].
+    #[arg(long, value_name = "K")]
+    pub threshold: Option<u64>,
+    /// Hazardous tier: let observers (not only members) request the withheld fields.
+    #[arg(long)]
+    pub observers_may_request: bool,
+}
+
+impl HazardArgs {
+    /// Sets the fields these flags give on `request`, keeping the file's
+    /// release settings the flags do not touch.
+    fn apply(&self, request: &mut PublishRequest) {
+        if !self.withhold.is_empty() {
+            request.withhold = Some(self.withhold.clone());
+        }
+        if self.sanitized_title.is_some() {
+            request.sanitized_title = self.sanitized_title.clone();
+        }
+        if self.sanitized_summary.is_some() {
+            request.sanitized_summary = self.sanitized_summary.clone();
+        }
+        if self.approvers.is_empty() && self.threshold.is_none() && !self.observers_may_request {
+            return;
+        }
+        let release = request.release.get_or_insert_with(ReleaseRequest::default);
+        if !self.approvers.is_empty() {
+            release.approvers = Some(self.approvers.iter().map(|a| a.trim().to_string()).collect());
+        }
+        if self.threshold.is_some() {
+            release.threshold = self.threshold;
+        }
+        if self.observers_may_request {
+            release.observers_may_request = Some(true);
+        }
+    }
+}
+
 /// Arguments of `riskmesh publish`.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  riskmesh publish --title \"Role-play jailbreak\" --category misuse-jailbreak \
     --severity high \\\n    --summary \"Multi-turn role-play bypasses refusals\" --affected chat-model-v3 --commitment 1\n  \
     riskmesh publish --file finding.toml\n  \
-    riskmesh publish --tier restricted --recipient google --recipient openai --file finding.json"
+    riskmesh publish --tier restricted --recipient google --recipient openai --file finding.json\n  \
+    riskmesh publish --tier hazardous --withhold details,references --approver anthropic --approver google \\\n    \
+    --threshold 2 --file finding.toml"
 )]
 pub struct PublishArgs {
     /// The bulletin.
     #[command(flatten)]
     pub content: ContentArgs,
+    /// Hazardous-tier options.
+    #[command(flatten)]
+    pub hazard: HazardArgs,
     /// Config and output.
     #[command(flatten)]
     pub common: Common,
@@ -243,8 +314,9 @@ pub fn read_request(path: &Path) -> Result<PublishRequest, CliError> {
         path.display().to_string()
     };
     let fields = "fields: kind, tier, title, summary, category, severity, affected, details, mitigations, \
-                  references, commitments, embargo_until_ms, expires_ms, supersedes, recipients, target, \
-                  reason, purge, status, note";
+                  references, commitments, embargo_until_ms, expires_ms, supersedes, recipients, withhold, \
+                  sanitized_title, sanitized_summary, release (observers_may_request, approvers, threshold), \
+                  target, reason, purge, status, note";
     if json {
         serde_json::from_str(&text).map_err(|e| {
             CliError::Input(format!(
@@ -285,6 +357,10 @@ fn overlay(base: &mut PublishRequest, top: PublishRequest) {
         expires_ms,
         supersedes,
         recipients,
+        withhold,
+        sanitized_title,
+        sanitized_summary,
+        release,
         target,
         reason,
         purge,
@@ -295,7 +371,8 @@ fn overlay(base: &mut PublishRequest, top: PublishRequest) {
 
 /// `riskmesh publish`.
 pub(super) async fn publish(args: &PublishArgs) -> Result<(), CliError> {
-    let request = args.content.request()?;
+    let mut request = args.content.request()?;
+    args.hazard.apply(&mut request);
     if request == PublishRequest::default() {
         return Err(CliError::Input(
             "nothing to publish: give at least --title, --category and --severity, or --file \
@@ -407,8 +484,22 @@ async fn report(client: &ApiClient, detail: &EntryDetail, json: bool) -> Result<
             if let Some(s) = &b.supersedes {
                 line("supersedes", s.clone());
             }
+            if let Some(withheld) = &b.withheld {
+                let names: Vec<&str> = withheld.iter().map(|w| w.field.as_str()).collect();
+                line("withheld", format!("{} (kept on this node)", names.join(", ")));
+            }
+            if let Some(release) = &b.release {
+                line("release", super::read::policy_text(release, &e.author));
+            }
         }
         _ => {}
+    }
+    if e.tier == Tier::Hazardous {
+        text.push_str(&format!(
+            "Everyone receives the redacted summary. Your analysts read the withheld fields with \
+             `riskmesh show {} --withheld`.\n",
+            e.id
+        ));
     }
     emit(&text)
 }

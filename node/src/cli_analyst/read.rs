@@ -5,7 +5,9 @@ use super::text::{clip, parse_since, table, utc};
 use super::{CliError, Common, client, emit, emit_json};
 use crate::api::ExportQuery;
 use crate::api::names::{Named, parse};
-use crate::api::views::{BodyView, BulletinView, EntryDetail, EntryList, EntryView, PeerView, StatusView};
+use crate::api::views::{
+    BodyView, BulletinView, EntryDetail, EntryList, EntryView, PeerView, ReleaseView, StatusView,
+};
 use crate::client::Params;
 use crate::store::MAX_LIST_LIMIT;
 use riskmesh_protocol::{Category, Kind, Severity, Tier};
@@ -62,6 +64,11 @@ pub struct ShowArgs {
     /// Entry id (64 hex digits, from `riskmesh list`).
     #[arg(value_name = "ID")]
     pub id: String,
+    /// Hazardous entry: print the withheld fields your organization holds
+    /// (as the author, or released to it after an approved request) instead
+    /// of the entry. Fails if it holds none.
+    #[arg(long)]
+    pub withheld: bool,
     /// Config and output.
     #[command(flatten)]
     pub common: Common,
@@ -181,6 +188,9 @@ fn row(e: &EntryView) -> [String; 8] {
 
 /// `riskmesh show`.
 pub(super) async fn show(args: &ShowArgs) -> Result<(), CliError> {
+    if args.withheld {
+        return super::access::withheld(args).await;
+    }
     let detail = client(&args.common)?.show(args.id.trim()).await?;
     if args.common.json {
         return emit_json(&detail);
@@ -204,7 +214,7 @@ fn show_text(d: &EntryDetail) -> String {
         field(&mut text, "readers", recipients.join(", "));
     }
     match &d.body {
-        Some(BodyView::Bulletin(b)) => bulletin_text(&mut text, b),
+        Some(BodyView::Bulletin(b)) => bulletin_text(&mut text, b, &e.author),
         Some(BodyView::Retraction(r)) => {
             field(&mut text, "retracts", &r.target);
             field(&mut text, "reason", &r.reason);
@@ -261,7 +271,7 @@ fn show_text(d: &EntryDetail) -> String {
     text
 }
 
-fn bulletin_text(text: &mut String, b: &BulletinView) {
+fn bulletin_text(text: &mut String, b: &BulletinView, author: &str) {
     if let Some(s) = &b.supersedes {
         field(text, "supersedes", s);
     }
@@ -306,6 +316,28 @@ fn bulletin_text(text: &mut String, b: &BulletinView) {
             text.push_str(&format!("  {:<12}{}\n", w.field, w.commitment));
         }
     }
+    if let Some(release) = &b.release {
+        text.push_str(&format!("release     {}\n", policy_text(release, author)));
+    }
+}
+
+/// A release policy in one line: who approves, how many, who may ask.
+pub(super) fn policy_text(release: &ReleaseView, author: &str) -> String {
+    let approvers = if release.approvers.is_empty() {
+        format!("{author} approves")
+    } else {
+        format!(
+            "{} of {} approve",
+            release.threshold,
+            release.approvers.join(", ")
+        )
+    };
+    let askers = if release.observers_may_request {
+        "members and observers may request"
+    } else {
+        "members may request"
+    };
+    format!("{approvers}; {askers}")
 }
 
 /// `riskmesh status`.

@@ -17,14 +17,14 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A node's API: the real client, plus raw access for malformed requests.
-struct Api {
-    client: ApiClient,
-    base: String,
-    token: String,
-    http: reqwest::Client,
+pub(crate) struct Api {
+    pub(crate) client: ApiClient,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
 }
 
-fn api(cluster: &Cluster, i: usize) -> Api {
+pub(crate) fn api(cluster: &Cluster, i: usize) -> Api {
     let node = cluster.nodes[i].as_ref().expect("node running");
     let token_file = cluster.data_dir(&cluster.orgs[i]).join("api-token");
     let token = std::fs::read_to_string(&token_file)
@@ -45,7 +45,7 @@ fn api(cluster: &Cluster, i: usize) -> Api {
 impl Api {
     /// Sends a raw request; returns the status and the body parsed as JSON
     /// (`Value::Null` if it is not JSON).
-    async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: Method,
         path: &str,
@@ -65,11 +65,11 @@ impl Api {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.raw(Method::GET, path, Some(&self.token.clone()), None).await
     }
 
-    async fn post(&self, body: &Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, body: &Value) -> (StatusCode, Value) {
         let bytes = serde_json::to_vec(body).expect("json");
         self.raw(
             Method::POST,
@@ -86,7 +86,7 @@ impl Api {
         serde_json::from_value(body).expect("an entry list")
     }
 
-    async fn has(&self, id: &str) -> bool {
+    pub(crate) async fn has(&self, id: &str) -> bool {
         let (status, _) = self.get(&format!("/v1/entries/{id}")).await;
         status == StatusCode::OK
     }
@@ -94,7 +94,7 @@ impl Api {
 
 /// Asserts an error answer: the status, a JSON `error` message containing `phrase`.
 #[track_caller]
-fn assert_error((status, body): (StatusCode, Value), expected: StatusCode, phrase: &str) {
+pub(crate) fn assert_error((status, body): (StatusCode, Value), expected: StatusCode, phrase: &str) {
     assert_eq!(status, expected, "{body}");
     let message = body
         .get("error")
@@ -549,11 +549,11 @@ async fn bad_requests_get_json_errors_with_fitting_status_codes() {
     for (body, phrase) in [
         (
             full(json!({"tier": "hazardous"})),
-            "tier `hazardous` is not available yet",
+            "a hazardous bulletin needs `details`",
         ),
         (
             json!({"kind": "access-request", "target": ours}),
-            "not available yet",
+            "not published through /v1/entries",
         ),
         (
             json!({"category": "privacy", "severity": "low"}),

@@ -4,4 +4,5 @@
 mod adversary;
 mod hazard;
 mod api;
+mod api_hazard;
 mod network;

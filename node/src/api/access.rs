@@ -1,0 +1,608 @@
+//! The hazardous tier's release flow for analysts: asking for withheld
+//! fields (`POST /v1/entries/{id}/requests`), approving or denying a request
+//! (`POST /v1/requests/{id}/approve|deny`), the audit trail
+//! (`GET /v1/entries/{id}/audit`) and the withheld fields this organization
+//! holds (`GET /v1/entries/{id}/withheld`).
+//!
+//! The checks here exist for analysts' sake: a request or decision the
+//! policy does not allow gets a clear refusal instead of an entry that
+//! silently changes nothing. The real guard is the release policy, evaluated
+//! by the author's node before it releases anything. Withheld values leave
+//! this module only in the answer of `…/withheld`, to this organization's
+//! own analysts (the bearer token), and only if this organization is the
+//! author or received them through an approved release.
+
+use super::entries::{bad_request, created, publish_error};
+use super::names::named_list;
+use super::publish::{parse_id, unprocessable};
+use super::views::EntryDetail;
+use super::{ApiError, ApiState, with_store};
+use crate::runtime::NodeError;
+use crate::runtime::hazard::AuditTrail;
+use crate::store::{Store, StoredEntry};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use riskmesh_protocol::body::AccessRequestBody;
+use riskmesh_protocol::cbor;
+use riskmesh_protocol::limits::MAX_BODY_BYTES;
+use riskmesh_protocol::redaction::{Reveal, WithheldField};
+use riskmesh_protocol::roster::Role;
+use riskmesh_protocol::{Body, BulletinBody, EntryId, Kind, OrgKey, Roster, Tier};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The body of `POST /v1/entries/{id}/requests`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRequestInput {
+    /// Withheld fields asked for (default: `details`).
+    #[serde(default, with = "named_list", skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<WithheldField>>,
+    /// Why this organization needs them (required; every member sees it).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The body of `POST /v1/requests/{id}/approve` and `…/deny`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// Why (required to deny; every member sees it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One decision in an audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDecisionView {
+    /// Deciding organization.
+    pub org: String,
+    /// Approved (true) or denied.
+    pub grant: bool,
+    /// Why.
+    pub reason: String,
+    /// When (the decider's clock), Unix ms.
+    pub at_ms: u64,
+}
+
+/// One access request in an audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRequestView {
+    /// The access request's id, hex (what `approve` and `deny` take).
+    pub request: String,
+    /// Requesting organization.
+    pub org: String,
+    /// Its justification.
+    pub reason: String,
+    /// Fields asked for.
+    pub fields: Vec<String>,
+    /// When, Unix ms.
+    pub at_ms: u64,
+    /// Decisions, in log order.
+    pub decisions: Vec<AuditDecisionView>,
+    /// The policy's verdict now: `not-allowed`, `pending (g of k approvals)`,
+    /// `granted` or `denied`.
+    pub status: String,
+    /// When the requester published its receipt, if it did.
+    pub received_at_ms: Option<u64>,
+}
+
+/// The answer of `GET /v1/entries/{id}/audit`: who asked, why, who
+/// approved or denied, who received, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditView {
+    /// The hazardous entry, hex.
+    pub entry: String,
+    /// Its (gossiped, possibly sanitized) title.
+    pub title: Option<String>,
+    /// Its author organization.
+    pub author: String,
+    /// Withheld field names.
+    pub withheld: Vec<String>,
+    /// Approving organizations, by org id (empty: the author alone).
+    pub approvers: Vec<String>,
+    /// Approvals needed.
+    pub threshold: u64,
+    /// Whether observers may request.
+    pub observers_may_request: bool,
+    /// Requests, oldest first.
+    pub requests: Vec<AuditRequestView>,
+}
+
+impl From<AuditTrail> for AuditView {
+    fn from(t: AuditTrail) -> Self {
+        let mut approvers = t.approvers;
+        approvers.sort();
+        AuditView {
+            entry: t.entry,
+            title: None,
+            author: t.author,
+            withheld: t.withheld,
+            approvers,
+            threshold: t.threshold,
+            observers_may_request: t.observers_may_request,
+            requests: t
+                .requests
+                .into_iter()
+                .map(|r| AuditRequestView {
+                    request: r.request,
+                    org: r.org,
+                    reason: r.reason,
+                    fields: r.fields,
+                    at_ms: r.at_ms,
+                    decisions: r
+                        .decisions
+                        .into_iter()
+                        .map(|d| AuditDecisionView {
+                            org: d.org,
+                            grant: d.grant,
+                            reason: d.reason,
+                            at_ms: d.at_ms,
+                        })
+                        .collect(),
+                    status: r.status,
+                    received_at_ms: r.received_at_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The value of a withheld field: text (details, title, summary) or a list
+/// (affected, references).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeldValue {
+    /// Details, title or summary.
+    Text(String),
+    /// Affected systems or references.
+    List(Vec<String>),
+}
+
+/// One withheld field this organization holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldField {
+    /// Field name.
+    pub field: String,
+    /// Its commitment in the gossiped entry, hex (the value opens it).
+    pub commitment: String,
+    /// The value.
+    pub value: HeldValue,
+}
+
+/// The answer of `GET /v1/entries/{id}/withheld`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldFields {
+    /// The hazardous entry, hex.
+    pub entry: String,
+    /// Its author organization.
+    pub author: String,
+    /// `author` (this organization published it) or `released` (received
+    /// through an approved request).
+    pub held_as: String,
+    /// The fields, in wire order.
+    pub fields: Vec<HeldField>,
+    /// How the values may be handled.
+    pub notice: String,
+}
+
+/// Handling notice sent with withheld values.
+pub const HELD_NOTICE: &str = "TLP:RED hazardous details, for your organization's need-to-know only: \
+    do not copy them into other systems, tickets or exports.";
+
+/// A hazardous entry as held here: its stored form and redacted body.
+struct Hazard {
+    entry: StoredEntry,
+    redacted: BulletinBody,
+}
+
+impl Hazard {
+    fn withheld(&self) -> Vec<WithheldField> {
+        self.redacted
+            .withheld
+            .iter()
+            .flatten()
+            .map(|w| w.field)
+            .collect()
+    }
+}
+
+fn names(fields: &[WithheldField]) -> String {
+    fields
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn forbidden(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, message)
+}
+
+fn org_of(roster: &Roster, key: &OrgKey) -> String {
+    roster
+        .member(key)
+        .map_or_else(|| key.to_hex(), |m| m.org.clone())
+}
+
+/// Reads an optional JSON body; an empty body is the default value.
+fn json_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, ApiError> {
+    let bytes = body.map_err(ApiError::body_rejection)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("the request is not a valid {what}: {e}")))
+}
+
+fn path_id(id: Result<Path<String>, PathRejection>) -> Result<EntryId, ApiError> {
+    let Path(text) = id.map_err(|e| bad_request(e.body_text()))?;
+    parse_id("path", &text)
+}
+
+/// A node call that reads (audit, withheld fields) failed.
+fn read_error(error: NodeError) -> ApiError {
+    match error {
+        NodeError::Refused(reason) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, reason),
+        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+    }
+}
+
+/// The hazardous entry `id` as held by this node, or an error that says why not.
+fn hazardous_entry(store: &Store, id: &EntryId) -> Result<Hazard, ApiError> {
+    let Some(entry) = store.get(id).map_err(ApiError::store)? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no entry {id} on this node; list hazardous entries with `riskmesh list --tier hazardous` \
+                 (an entry published elsewhere may not have arrived yet)"
+            ),
+        ));
+    };
+    if entry.meta.tier != Tier::Hazardous || !entry.meta.kind.carries_bulletin() {
+        return Err(unprocessable(format!(
+            "entry {id} is a {} {}, not a hazardous bulletin: only hazardous entries have withheld fields",
+            entry.meta.tier.name(),
+            entry.meta.kind.name()
+        )));
+    }
+    let Some(bytes) = &entry.body else {
+        return Err(unprocessable(format!(
+            "the summary of hazardous entry {id} is not held here (purged by its author, or not received yet)"
+        )));
+    };
+    match Body::decode(entry.meta.kind, entry.meta.tier, bytes) {
+        Ok(Body::Bulletin(redacted)) => Ok(Hazard { entry, redacted }),
+        _ => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the stored summary of hazardous entry {id} does not decode; run `riskmesh verify`"),
+        )),
+    }
+}
+
+/// Checks an access request for `target` by this organization; returns
+/// the fields to ask for, ascending.
+fn check_request(
+    store: &Store,
+    roster: &Roster,
+    me: OrgKey,
+    target: &EntryId,
+    input: &AccessRequestInput,
+) -> Result<Vec<WithheldField>, ApiError> {
+    let hazard = hazardous_entry(store, target)?;
+    if hazard.entry.meta.author == me {
+        return Err(unprocessable(format!(
+            "your organization published entry {target}: its analysts read the withheld fields with \
+             `riskmesh show {target} --withheld` (GET /v1/entries/{target}/withheld), no request needed"
+        )));
+    }
+    let withheld = hazard.withheld();
+    let mut fields = input
+        .fields
+        .clone()
+        .unwrap_or_else(|| vec![WithheldField::Details]);
+    if fields.is_empty() {
+        return Err(unprocessable(format!(
+            "`fields` is empty: name at least one withheld field of entry {target} ({})",
+            names(&withheld)
+        )));
+    }
+    if let Some(field) = fields.iter().find(|f| !withheld.contains(f)) {
+        return Err(unprocessable(format!(
+            "field `{}` is not withheld by entry {target}; its withheld fields are: {}",
+            field.name(),
+            names(&withheld)
+        )));
+    }
+    fields.sort();
+    fields.dedup();
+    if input.reason.trim().is_empty() {
+        return Err(unprocessable(
+            "an access request needs a `reason`: every member sees who asked for hazardous details and why",
+        ));
+    }
+    let policy = hazard.redacted.release.clone().unwrap_or_default();
+    let observer = roster
+        .member(&me)
+        .is_some_and(|m| m.role == Role::Observer);
+    if observer && !policy.observers_may_request {
+        return Err(forbidden(format!(
+            "the release policy of entry {target} does not let observers request its withheld fields; only \
+             member organizations may ask (its author is `{}`)",
+            org_of(roster, &hazard.entry.meta.author)
+        )));
+    }
+    Ok(fields)
+}
+
+/// `POST /v1/entries/{id}/requests`: publishes an access request.
+pub(crate) async fn request(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+    let target = path_id(id)?;
+    let input: AccessRequestInput = json_body(body, "access request ({\"fields\": [...], \"reason\": \"...\"})")?;
+    let roster = state.node.current_roster();
+    let me = state.node.org_key;
+    let fields = with_store(&state, {
+        let roster = roster.clone();
+        let input = input.clone();
+        move |store| check_request(store, &roster, me, &target, &input)
+    })
+    .await?;
+    let held = state.node.released(target).await.map_err(read_error)?;
+    if fields.iter().all(|f| held.iter().any(|r| r.field == *f)) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "your organization already holds {} of entry {target}: `riskmesh show {target} --withheld`",
+                names(&fields)
+            ),
+        ));
+    }
+    let entry = state
+        .node
+        .request_access(target, fields, input.reason.trim().to_string())
+        .await
+        .map_err(publish_error)?;
+    Ok(created(&state, &roster, &entry))
+}
+
+/// Checks a decision by this organization on `request_id`.
+fn check_decision(
+    store: &Store,
+    roster: &Roster,
+    me: OrgKey,
+    request_id: &EntryId,
+    grant: bool,
+) -> Result<(), ApiError> {
+    let Some(request) = store.get(request_id).map_err(ApiError::store)? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no access request {request_id} on this node; `riskmesh audit ENTRY` lists an entry's requests \
+                 (a request published elsewhere may not have arrived yet)"
+            ),
+        ));
+    };
+    if request.meta.kind != Kind::AccessRequest {
+        return Err(unprocessable(format!(
+            "entry {request_id} is a {} {}, not an access request; approve or deny a request id as listed by \
+             `riskmesh audit ENTRY`",
+            request.meta.tier.name(),
+            request.meta.kind.name()
+        )));
+    }
+    let body: AccessRequestBody = match request
+        .body
+        .as_deref()
+        .map(|b| Body::decode(Kind::AccessRequest, request.meta.tier, b))
+    {
+        Some(Ok(Body::AccessRequest(body))) => body,
+        _ => {
+            return Err(unprocessable(format!(
+                "the body of access request {request_id} is not held here; try again after sync"
+            )));
+        }
+    };
+    let target = body.target;
+    let hazard = hazardous_entry(store, &target).map_err(|e| {
+        if e.status() == StatusCode::NOT_FOUND {
+            unprocessable(format!(
+                "request {request_id} asks for entry {target}, which has not reached this node yet; try again \
+                 after sync"
+            ))
+        } else {
+            e
+        }
+    })?;
+    let policy = hazard.redacted.release.clone().unwrap_or_default();
+    let author = hazard.entry.meta.author;
+    let approver = if policy.approvers.is_empty() {
+        me == author
+    } else {
+        policy.approvers.contains(&me)
+    };
+    if !approver {
+        let who = if policy.approvers.is_empty() {
+            format!("its author `{}` alone decides", org_of(roster, &author))
+        } else {
+            let orgs: Vec<String> = policy.approvers.iter().map(|k| org_of(roster, k)).collect();
+            format!("approvers: {}", orgs.join(", "))
+        };
+        return Err(forbidden(format!(
+            "your organization is not an approver for this entry ({target}; {who})"
+        )));
+    }
+    let requester = request.meta.author;
+    let observer = roster
+        .member(&requester)
+        .is_none_or(|m| m.role == Role::Observer);
+    if grant && (requester == author || (observer && !policy.observers_may_request)) {
+        return Err(unprocessable(format!(
+            "`{}` may not request entry {target} under its release policy, so an approval would release \
+             nothing; deny the request instead if a decision is wanted on record",
+            org_of(roster, &requester)
+        )));
+    }
+    let mine = store
+        .referencing(request_id)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .filter(|m| m.kind == Kind::AccessDecision && m.author == me)
+        .filter_map(|m| store.get(&m.id).ok().flatten())
+        .filter_map(|e| match Body::decode(e.meta.kind, e.meta.tier, e.body.as_deref()?) {
+            Ok(Body::AccessDecision(d)) => Some(d.grant),
+            _ => None,
+        })
+        .next_back();
+    if mine == Some(grant) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "your organization already {} request {request_id}",
+                if grant { "approved" } else { "denied" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn decide(
+    state: ApiState,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+    grant: bool,
+) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+    let request_id = path_id(id)?;
+    let input: DecisionInput = json_body(body, "decision ({\"reason\": \"...\"})")?;
+    let reason = input.reason.unwrap_or_default().trim().to_string();
+    let reason = match (grant, reason.is_empty()) {
+        (false, true) => {
+            return Err(unprocessable(
+                "denying a request needs a `reason`: every member sees who denied and why",
+            ));
+        }
+        (true, true) => "approved".to_string(),
+        _ => reason,
+    };
+    let roster = state.node.current_roster();
+    let me = state.node.org_key;
+    with_store(&state, {
+        let roster = roster.clone();
+        move |store| check_decision(store, &roster, me, &request_id, grant)
+    })
+    .await?;
+    let entry = state
+        .node
+        .decide_access(request_id, grant, reason)
+        .await
+        .map_err(publish_error)?;
+    Ok(created(&state, &roster, &entry))
+}
+
+/// `POST /v1/requests/{id}/approve`.
+pub(crate) async fn approve(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+    decide(state, id, body, true).await
+}
+
+/// `POST /v1/requests/{id}/deny`.
+pub(crate) async fn deny(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+    decide(state, id, body, false).await
+}
+
+/// `GET /v1/entries/{id}/audit`.
+pub(crate) async fn audit(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<AuditView>, ApiError> {
+    let target = path_id(id)?;
+    let title = with_store(&state, move |store| {
+        hazardous_entry(store, &target).map(|h| h.redacted.title)
+    })
+    .await?;
+    let trail = state.node.audit(target).await.map_err(read_error)?;
+    let mut view = AuditView::from(trail);
+    view.title = Some(title);
+    Ok(Json(view))
+}
+
+/// The text or list a reveal's canonical CBOR value holds.
+fn held_value(reveal: &Reveal) -> Result<HeldValue, ApiError> {
+    let value = match reveal.field {
+        WithheldField::Details | WithheldField::Title | WithheldField::Summary => {
+            cbor::decode_canonical::<String>(&reveal.value, MAX_BODY_BYTES).map(HeldValue::Text)
+        }
+        WithheldField::Affected | WithheldField::References => {
+            cbor::decode_canonical::<Vec<String>>(&reveal.value, MAX_BODY_BYTES).map(HeldValue::List)
+        }
+    };
+    value.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the stored value of withheld field `{}` does not decode: {e}", reveal.field.name()),
+        )
+    })
+}
+
+/// `GET /v1/entries/{id}/withheld`: the withheld fields this organization
+/// holds, for its own analysts.
+pub(crate) async fn withheld(
+    State(state): State<ApiState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<HeldFields>, ApiError> {
+    let target = path_id(id)?;
+    let roster = state.node.current_roster();
+    let me = state.node.org_key;
+    let author = with_store(&state, move |store| {
+        hazardous_entry(store, &target).map(|h| h.entry.meta.author)
+    })
+    .await?;
+    let mut reveals = state.node.released(target).await.map_err(read_error)?;
+    if reveals.is_empty() {
+        let message = if author == me {
+            format!(
+                "this node does not hold the withheld fields of entry {target}, although your organization \
+                 published it: they stay on the node that published it"
+            )
+        } else {
+            format!(
+                "your organization holds no withheld fields of entry {target}: ask with `riskmesh request \
+                 {target} --reason \"…\"`; they arrive once the release policy's approvers approve \
+                 (`riskmesh audit {target}` shows where the request stands)"
+            )
+        };
+        return Err(ApiError::new(StatusCode::NOT_FOUND, message));
+    }
+    // Two approved requests may have released the same field twice.
+    reveals.sort_by_key(|r| r.field);
+    reveals.dedup_by_key(|r| r.field);
+    let fields = reveals
+        .iter()
+        .map(|r| {
+            Ok(HeldField {
+                field: r.field.name().to_string(),
+                commitment: r.commitment().to_hex(),
+                value: held_value(r)?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(HeldFields {
+        entry: target.to_hex(),
+        author: org_of(&roster, &author),
+        held_as: if author == me { "author" } else { "released" }.to_string(),
+        fields,
+        notice: HELD_NOTICE.to_string(),
+    }))
+}
