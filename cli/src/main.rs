@@ -26,9 +26,12 @@ enum Command {
     Init(riskmesh_node::cli_setup::InitArgs),
     Roster(riskmesh_node::cli_setup::RosterArgs),
     Node(riskmesh_node::cli_node::NodeArgs),
-    // publish, correct, retract, ack, list, show, status, peers, verify, export.
+    // publish, correct, retract, ack, list, show, status, peers, verify, export,
+    // and the hazardous tier's request, approve, deny, audit.
     #[command(flatten)]
     Analyst(Box<riskmesh_node::cli_analyst::AnalystCommand>),
+    // `sim` takes its help text from `riskmesh_sim::cli::SimArgs`.
+    Sim(riskmesh_sim::cli::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Command::Roster(args) => riskmesh_node::cli_setup::run_roster(&args).map_err(anyhow::Error::from),
         Command::Node(args) => riskmesh_node::cli_node::run(&args),
         Command::Analyst(command) => riskmesh_node::cli_analyst::run(&command).map_err(anyhow::Error::from),
+        Command::Sim(args) => riskmesh_sim::cli::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -292,7 +292,11 @@ impl ApiClient {
 
     /// `POST /v1/entries/{id}/requests`: asks for withheld fields of a
     /// hazardous entry; returns the published access request.
-    pub async fn request_access(&self, id: &str, input: &AccessRequestInput) -> Result<EntryDetail, ClientError> {
+    pub async fn request_access(
+        &self,
+        id: &str,
+        input: &AccessRequestInput,
+    ) -> Result<EntryDetail, ClientError> {
         let body = encode(input)?;
         let path = format!("/v1/entries/{}/requests", percent_encode(id));
         self.json(Method::POST, &path, &[], Some(body)).await
@@ -300,7 +304,12 @@ impl ApiClient {
 
     /// `POST /v1/requests/{id}/approve` (`grant`) or `…/deny`: returns the
     /// published access decision.
-    pub async fn decide(&self, request: &str, grant: bool, input: &DecisionInput) -> Result<EntryDetail, ClientError> {
+    pub async fn decide(
+        &self,
+        request: &str,
+        grant: bool,
+        input: &DecisionInput,
+    ) -> Result<EntryDetail, ClientError> {
         let body = encode(input)?;
         let verb = if grant { "approve" } else { "deny" };
         let path = format!("/v1/requests/{}/{verb}", percent_encode(request));

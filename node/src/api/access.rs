@@ -201,21 +201,12 @@ struct Hazard {
 
 impl Hazard {
     fn withheld(&self) -> Vec<WithheldField> {
-        self.redacted
-            .withheld
-            .iter()
-            .flatten()
-            .map(|w| w.field)
-            .collect()
+        self.redacted.withheld.iter().flatten().map(|w| w.field).collect()
     }
 }
 
 fn names(fields: &[WithheldField]) -> String {
-    fields
-        .iter()
-        .map(|f| f.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+    fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
 }
 
 fn forbidden(message: impl Into<String>) -> ApiError {
@@ -223,13 +214,14 @@ fn forbidden(message: impl Into<String>) -> ApiError {
 }
 
 fn org_of(roster: &Roster, key: &OrgKey) -> String {
-    roster
-        .member(key)
-        .map_or_else(|| key.to_hex(), |m| m.org.clone())
+    roster.member(key).map_or_else(|| key.to_hex(), |m| m.org.clone())
 }
 
 /// Reads an optional JSON body; an empty body is the default value.
-fn json_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>, what: &str) -> Result<T, ApiError> {
+fn json_body<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
     let bytes = body.map_err(ApiError::body_rejection)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
@@ -324,9 +316,7 @@ fn check_request(
         ));
     }
     let policy = hazard.redacted.release.clone().unwrap_or_default();
-    let observer = roster
-        .member(&me)
-        .is_some_and(|m| m.role == Role::Observer);
+    let observer = roster.member(&me).is_some_and(|m| m.role == Role::Observer);
     if observer && !policy.observers_may_request {
         return Err(forbidden(format!(
             "the release policy of entry {target} does not let observers request its withheld fields; only \
@@ -344,7 +334,8 @@ pub(crate) async fn request(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
     let target = path_id(id)?;
-    let input: AccessRequestInput = json_body(body, "access request ({\"fields\": [...], \"reason\": \"...\"})")?;
+    let input: AccessRequestInput =
+        json_body(body, "access request ({\"fields\": [...], \"reason\": \"...\"})")?;
     let roster = state.node.current_roster();
     let me = state.node.org_key;
     let fields = with_store(&state, {
@@ -438,9 +429,7 @@ fn check_decision(
         )));
     }
     let requester = request.meta.author;
-    let observer = roster
-        .member(&requester)
-        .is_none_or(|m| m.role == Role::Observer);
+    let observer = roster.member(&requester).is_none_or(|m| m.role == Role::Observer);
     if grant && (requester == author || (observer && !policy.observers_may_request)) {
         return Err(unprocessable(format!(
             "`{}` may not request entry {target} under its release policy, so an approval would release \
@@ -454,10 +443,12 @@ fn check_decision(
         .into_iter()
         .filter(|m| m.kind == Kind::AccessDecision && m.author == me)
         .filter_map(|m| store.get(&m.id).ok().flatten())
-        .filter_map(|e| match Body::decode(e.meta.kind, e.meta.tier, e.body.as_deref()?) {
-            Ok(Body::AccessDecision(d)) => Some(d.grant),
-            _ => None,
-        })
+        .filter_map(
+            |e| match Body::decode(e.meta.kind, e.meta.tier, e.body.as_deref()?) {
+                Ok(Body::AccessDecision(d)) => Some(d.grant),
+                _ => None,
+            },
+        )
         .next_back();
     if mine == Some(grant) {
         return Err(ApiError::new(
@@ -551,7 +542,10 @@ fn held_value(reveal: &Reveal) -> Result<HeldValue, ApiError> {
     value.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the stored value of withheld field `{}` does not decode: {e}", reveal.field.name()),
+            format!(
+                "the stored value of withheld field `{}` does not decode: {e}",
+                reveal.field.name()
+            ),
         )
     })
 }

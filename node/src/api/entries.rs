@@ -242,16 +242,17 @@ pub(super) fn publish_error(error: NodeError) -> ApiError {
 }
 
 /// The 201 answer for an entry this organization just published.
-pub(super) fn created(state: &ApiState, roster: &Roster, entry: &VerifiedEntry) -> (StatusCode, Json<EntryDetail>) {
+pub(super) fn created(
+    state: &ApiState,
+    roster: &Roster,
+    entry: &VerifiedEntry,
+) -> (StatusCode, Json<EntryDetail>) {
     let reader = Reader {
         roster,
         me: state.node.org_key,
         secrets: &state.org,
     };
-    (
-        StatusCode::CREATED,
-        Json(detail(&reader, &as_stored(entry), &[])),
-    )
+    (StatusCode::CREATED, Json(detail(&reader, &as_stored(entry), &[])))
 }
 
 /// A just-published entry in stored form, so the answer is built by the

@@ -42,11 +42,7 @@ pub(crate) fn prepare_hazardous(
     full: BulletinBody,
     cx: &Context<'_>,
 ) -> Result<Prepared, ApiError> {
-    if cx
-        .roster
-        .member(&cx.me)
-        .is_some_and(|m| m.role == Role::Observer)
-    {
+    if cx.roster.member(&cx.me).is_some_and(|m| m.role == Role::Observer) {
         return Err(unprocessable(
             "observers publish at tiers public and consortium only; a hazardous finding is published by a \
              member organization",
@@ -131,7 +127,9 @@ fn release_policy(release: Option<&ReleaseRequest>, cx: &Context<'_>) -> Result<
         } else {
             format!("with {n} approver(s) it must be between 1 and {n}")
         };
-        return Err(unprocessable(format!("release threshold {threshold} is out of range: {who}")));
+        return Err(unprocessable(format!(
+            "release threshold {threshold} is out of range: {who}"
+        )));
     }
     Ok(ReleasePolicy {
         observers_may_request: release.observers_may_request.unwrap_or(false),

@@ -156,7 +156,10 @@ pub mod named_list {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes the names, or null.
-    pub fn serialize<T: Named, S: Serializer>(value: &Option<Vec<T>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: Named, S: Serializer>(
+        value: &Option<Vec<T>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match value {
             Some(values) => {
                 let mut seq = serializer.serialize_seq(Some(values.len()))?;
@@ -171,7 +174,9 @@ pub mod named_list {
 
     /// Reads a list of names or null; an unknown name is an error listing
     /// the accepted names.
-    pub fn deserialize<'de, T: Named, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<T>>, D::Error> {
+    pub fn deserialize<'de, T: Named, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<T>>, D::Error> {
         match Option::<Vec<String>>::deserialize(deserializer)? {
             Some(names) => names
                 .iter()

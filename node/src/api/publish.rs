@@ -205,7 +205,8 @@ pub(crate) fn parse_id(field: &str, text: &str) -> Result<EntryId, ApiError> {
 }
 
 /// The fields only a hazardous bulletin takes.
-pub(crate) const HAZARDOUS_FIELDS: [&str; 4] = ["withhold", "sanitized_title", "sanitized_summary", "release"];
+pub(crate) const HAZARDOUS_FIELDS: [&str; 4] =
+    ["withhold", "sanitized_title", "sanitized_summary", "release"];
 
 /// What a publish request becomes once checked.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 use super::read::ShowArgs;
 use super::text::utc;
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::access::{HeldValue, HELD_NOTICE};
+use crate::api::access::{HELD_NOTICE, HeldValue};
 use crate::api::names::parse;
 use crate::api::views::{BodyView, EntryDetail};
 use crate::api::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
@@ -35,8 +35,10 @@ pub const AUDIT_LONG_ABOUT: &str = "Show the whole release trail of a hazardous 
 
 /// Arguments of `riskmesh request`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  riskmesh request 3f2a…(64 hex digits) --field details \
-    --reason \"Building a classifier to block this uplift\"")]
+#[command(
+    after_help = "Example:\n  riskmesh request 3f2a…(64 hex digits) --field details \
+    --reason \"Building a classifier to block this uplift\""
+)]
 pub struct RequestArgs {
     /// Id of the hazardous entry.
     #[arg(value_name = "ENTRY")]
@@ -124,9 +126,7 @@ pub(super) async fn deny(args: &DenyArgs) -> Result<(), CliError> {
 
 async fn decide(id: &str, grant: bool, reason: Option<String>, common: &Common) -> Result<(), CliError> {
     let client = client(common)?;
-    let detail = client
-        .decide(id.trim(), grant, &DecisionInput { reason })
-        .await?;
+    let detail = client.decide(id.trim(), grant, &DecisionInput { reason }).await?;
     if common.json {
         return emit_json(&detail);
     }
@@ -295,15 +295,34 @@ mod tests {
             }],
         };
         let text = audit_text(&trail);
-        assert!(text.contains("policy    2 of anthropic, meta approve; members may request"), "{text}");
-        assert!(text.contains("2024-05-01 14:30:00 UTC  google requested details"), "{text}");
+        assert!(
+            text.contains("policy    2 of anthropic, meta approve; members may request"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2024-05-01 14:30:00 UTC  google requested details"),
+            "{text}"
+        );
         assert!(text.contains("reason: classifier work"), "{text}");
-        assert!(text.contains("2024-05-01 14:31:00 UTC    anthropic approved: justified"), "{text}");
-        assert!(text.contains("2024-05-01 14:32:00 UTC    google received the fields"), "{text}");
+        assert!(
+            text.contains("2024-05-01 14:31:00 UTC    anthropic approved: justified"),
+            "{text}"
+        );
+        assert!(
+            text.contains("2024-05-01 14:32:00 UTC    google received the fields"),
+            "{text}"
+        );
         assert!(text.contains("status: granted"), "{text}");
-        let empty = AuditView { requests: vec![], approvers: vec![], ..trail };
+        let empty = AuditView {
+            requests: vec![],
+            approvers: vec![],
+            ..trail
+        };
         let text = audit_text(&empty);
-        assert!(text.contains("meta alone approves") && text.contains("no access requests yet"), "{text}");
+        assert!(
+            text.contains("meta alone approves") && text.contains("no access requests yet"),
+            "{text}"
+        );
     }
 
     #[test]

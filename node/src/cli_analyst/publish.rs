@@ -4,9 +4,9 @@
 
 use super::text::parse_time;
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::{PublishRequest, ReleaseRequest};
 use crate::api::names::{Named, parse};
 use crate::api::views::{BodyView, EntryDetail};
+use crate::api::{PublishRequest, ReleaseRequest};
 use crate::client::ApiClient;
 use riskmesh_protocol::body::AckStatus;
 use riskmesh_protocol::limits::MAX_DETAILS_BYTES;
@@ -45,7 +45,8 @@ pub const RETRACT_LONG_ABOUT: &str = "Retract one of your organization's entries
 pub struct ContentArgs {
     /// Read the request from a TOML or JSON file with the API's field names
     /// (title, summary, category, severity, affected, details, mitigations,
-    /// references, commitments, tier, recipients, …); `-` reads stdin.
+    /// references, commitments, tier, recipients, withhold, sanitized_title,
+    /// a `release` table with approvers and threshold, …); `-` reads stdin.
     /// Flags given as well override the file's fields.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -550,6 +551,39 @@ mod tests {
             err.contains("cannot read the publish file /no/such/file.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn hazard_flags_add_to_the_files_release_policy() {
+        let (_d, path) = file(
+            "hazard.toml",
+            "tier = \"hazardous\"\ntitle = \"t\"\nwithhold = [\"references\"]\n\n\
+             [release]\napprovers = [\"anthropic\"]\nobservers_may_request = false\n",
+        );
+        let mut request = read_request(&path).expect("toml");
+        assert_eq!(request.tier, Some(Tier::Hazardous));
+        assert_eq!(request.withhold, Some(vec![WithheldField::References]));
+        let flags = HazardArgs {
+            threshold: Some(2),
+            approvers: vec!["anthropic".into(), " google".into()],
+            sanitized_title: Some("s".into()),
+            ..HazardArgs::default()
+        };
+        flags.apply(&mut request);
+        let release = request.release.expect("release");
+        assert_eq!(
+            release.approvers,
+            Some(vec!["anthropic".to_string(), "google".to_string()])
+        );
+        assert_eq!(
+            (release.threshold, release.observers_may_request),
+            (Some(2), Some(false))
+        );
+        assert_eq!(request.sanitized_title.as_deref(), Some("s"));
+        assert_eq!(request.withhold, Some(vec![WithheldField::References]));
+        let (_d, path) = file("bad.toml", "withhold = [\"recipe\"]\n");
+        let err = read_request(&path).expect_err("bad field").to_string();
+        assert!(err.contains("unknown withheld field `recipe`"), "{err}");
     }
 
     #[test]

@@ -7,11 +7,12 @@
 
 use super::api::{Api, api, assert_error};
 use reqwest::{Method, StatusCode};
-use riskmesh_node::api::HeldFields;
 use riskmesh_node::api::access::HeldValue;
 use riskmesh_node::api::views::{BodyView, EntryDetail};
+use riskmesh_node::api::{AccessRequestInput, DecisionInput, HeldFields};
 use riskmesh_node::testnet::{Cluster, wait_for};
 use riskmesh_protocol::Tier;
+use riskmesh_protocol::redaction::WithheldField;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -45,8 +46,7 @@ impl Api {
     }
 
     async fn request(&self, entry: &str, body: &Value) -> (StatusCode, Value) {
-        self.post_to(&format!("/v1/entries/{entry}/requests"), body)
-            .await
+        self.post_to(&format!("/v1/entries/{entry}/requests"), body).await
     }
 
     async fn decide(&self, request: &str, verb: &str, body: &Value) -> (StatusCode, Value) {
@@ -87,7 +87,13 @@ fn created((status, body): (StatusCode, Value)) -> EntryDetail {
 }
 
 fn held_text(held: &HeldFields, field: &str) -> String {
-    match &held.fields.iter().find(|f| f.field == field).expect("field held").value {
+    match &held
+        .fields
+        .iter()
+        .find(|f| f.field == field)
+        .expect("field held")
+        .value
+    {
         HeldValue::Text(text) => text.clone(),
         HeldValue::List(items) => items.join("\n"),
     }
@@ -106,7 +112,10 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
             "release": {"approvers": ["meta", "anthropic"], "threshold": 2},
         })))
         .await;
-    assert!(!answer.1.to_string().contains(CANARY), "the publish answer echoes withheld values");
+    assert!(
+        !answer.1.to_string().contains(CANARY),
+        "the publish answer echoes withheld values"
+    );
     let published = created(answer);
     let id = published.entry.id.clone();
     assert_eq!(
@@ -127,7 +136,11 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
     assert!(withheld.iter().all(|w| w.commitment.len() == 64));
     let release = summary.release.as_ref().expect("release policy shown");
     assert_eq!(
-        (release.approvers.clone(), release.threshold, release.observers_may_request),
+        (
+            release.approvers.clone(),
+            release.threshold,
+            release.observers_may_request
+        ),
         (vec!["anthropic".to_string(), "meta".to_string()], 2, false)
     );
 
@@ -154,7 +167,11 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
     assert_eq!(held.held_as, "author");
     assert!(held_text(&held, "details").contains(CANARY));
     assert!(held_text(&held, "references").contains(CANARY));
-    assert_error(google.held(&id).await, StatusCode::NOT_FOUND, "holds no withheld fields");
+    assert_error(
+        google.held(&id).await,
+        StatusCode::NOT_FOUND,
+        "holds no withheld fields",
+    );
 
     // An observer may not ask under this policy.
     assert_error(
@@ -164,15 +181,23 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         "does not let observers request",
     );
 
-    let request = created(
-        google
-            .request(
-                &id,
-                &json!({"fields": ["details"], "reason": "Building a classifier to block this uplift"}),
-            )
-            .await,
-    );
+    // Through the typed client, as the CLI does.
+    let request = google
+        .client
+        .request_access(
+            &id,
+            &AccessRequestInput {
+                fields: Some(vec![WithheldField::Details]),
+                reason: "Building a classifier to block this uplift".into(),
+            },
+        )
+        .await
+        .expect("request");
     let request_id = request.entry.id.clone();
+    assert!(
+        matches!(&request.body, Some(BodyView::AccessRequest(r)) if r.fields == ["details"]),
+        "{request:?}"
+    );
     assert_eq!(request.entry.target.as_deref(), Some(id.as_str()));
     wait_for(WAIT, "the approvers to hold the request", || async {
         anthropic.has(&request_id).await && meta.has(&request_id).await && lab.has(&request_id).await
@@ -189,7 +214,11 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
     }
     created(
         anthropic
-            .decide(&request_id, "approve", &json!({"reason": "Justified defensive use"}))
+            .decide(
+                &request_id,
+                "approve",
+                &json!({"reason": "Justified defensive use"}),
+            )
             .await,
     );
     assert_error(
@@ -199,22 +228,44 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
     );
     // One approval of two releases nothing.
     let (_, audit) = anthropic.get(&format!("/v1/entries/{id}/audit")).await;
-    assert_eq!(audit["requests"][0]["status"], "pending (1 of 2 approvals)", "{audit}");
-    assert_error(google.held(&id).await, StatusCode::NOT_FOUND, "holds no withheld fields");
+    assert_eq!(
+        audit["requests"][0]["status"], "pending (1 of 2 approvals)",
+        "{audit}"
+    );
+    assert_error(
+        google.held(&id).await,
+        StatusCode::NOT_FOUND,
+        "holds no withheld fields",
+    );
 
     wait_for(WAIT, "meta to hold anthropic's approval", || async {
         let (_, audit) = meta.get(&format!("/v1/entries/{id}/audit")).await;
-        audit["requests"][0]["decisions"].as_array().is_some_and(|d| d.len() == 1)
+        audit["requests"][0]["decisions"]
+            .as_array()
+            .is_some_and(|d| d.len() == 1)
     })
     .await;
-    created(meta.decide(&request_id, "approve", &json!({"reason": "Agreed"})).await);
+    let decision = meta
+        .client
+        .decide(
+            &request_id,
+            true,
+            &DecisionInput {
+                reason: Some("Agreed".into()),
+            },
+        )
+        .await
+        .expect("approve");
+    assert!(matches!(&decision.body, Some(BodyView::AccessDecision(d)) if d.grant));
     wait_for(WAIT, "google to receive the details", || async {
         google.held(&id).await.0 == StatusCode::OK
     })
     .await;
-    let (_, held) = google.held(&id).await;
-    let held: HeldFields = serde_json::from_value(held).expect("held fields");
-    assert_eq!((held.held_as.as_str(), held.author.as_str()), ("released", "meta"));
+    let held = google.client.withheld(&id).await.expect("held fields");
+    assert_eq!(
+        (held.held_as.as_str(), held.author.as_str()),
+        ("released", "meta")
+    );
     assert_eq!(
         held.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
         ["details"],
@@ -235,6 +286,8 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         audit["requests"][0]["received_at_ms"].is_u64()
     })
     .await;
+    let typed = anthropic.client.audit(&id).await.expect("audit");
+    assert_eq!(typed.requests[0].decisions.len(), 2);
     let (status, audit) = anthropic.get(&format!("/v1/entries/{id}/audit")).await;
     assert_eq!(status, StatusCode::OK, "{audit}");
     assert_eq!(audit["author"], "meta");
@@ -260,24 +313,37 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         .collect();
     assert_eq!(
         decisions,
-        [("anthropic", true, "Justified defensive use"), ("meta", true, "Agreed")]
+        [
+            ("anthropic", true, "Justified defensive use"),
+            ("meta", true, "Agreed")
+        ]
     );
 
     // A denial is recorded with its reason and settles the request.
     let second = created(
         anthropic
-            .request(&id, &json!({"fields": ["references"], "reason": "Cross-check sources"}))
+            .request(
+                &id,
+                &json!({"fields": ["references"], "reason": "Cross-check sources"}),
+            )
             .await,
     );
-    wait_for(WAIT, "meta to hold the second request", || meta.has(&second.entry.id)).await;
+    wait_for(WAIT, "meta to hold the second request", || {
+        meta.has(&second.entry.id)
+    })
+    .await;
     assert_error(
         meta.decide(&second.entry.id, "deny", &json!({})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "needs a `reason`",
     );
     created(
-        meta.decide(&second.entry.id, "deny", &json!({"reason": "Sources identify the lab"}))
-            .await,
+        meta.decide(
+            &second.entry.id,
+            "deny",
+            &json!({"reason": "Sources identify the lab"}),
+        )
+        .await,
     );
     let (_, audit) = meta.get(&format!("/v1/entries/{id}/audit")).await;
     let denied = audit["requests"]
@@ -291,11 +357,18 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
 
     // Withheld values appear nowhere else on any node.
     for node in [anthropic, lab] {
-        assert_error(node.held(&id).await, StatusCode::NOT_FOUND, "holds no withheld fields");
+        assert_error(
+            node.held(&id).await,
+            StatusCode::NOT_FOUND,
+            "holds no withheld fields",
+        );
     }
     for (node, org) in nodes.iter().zip(&cluster.orgs) {
         let text = node.everything_readable().await;
-        assert!(!text.contains(CANARY), "withheld values in an answer or export of {org}");
+        assert!(
+            !text.contains(CANARY),
+            "withheld values in an answer or export of {org}"
+        );
         assert!(text.contains(&id), "{org}'s answers cover the hazardous entry");
     }
     cluster.shutdown().await;
@@ -337,7 +410,11 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
         .map(|w| w.field.as_str())
         .collect();
     assert_eq!(names, ["details", "title", "affected"]);
-    assert_eq!(summary.release.as_ref().map(|r| r.approvers.len()), Some(0), "default policy: the author alone");
+    assert_eq!(
+        summary.release.as_ref().map(|r| r.approvers.len()),
+        Some(0),
+        "default policy: the author alone"
+    );
     let hazardous = hazardous.entry.id;
     let (_, held) = meta.held(&hazardous).await;
     let held: HeldFields = serde_json::from_value(held).expect("held");
@@ -350,24 +427,56 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
 
     // Publishing.
     for (body, status, phrase) in [
-        (finding(json!({"withhold": ["recipe"]})), StatusCode::BAD_REQUEST, "unknown withheld field `recipe`"),
+        (
+            finding(json!({"withhold": ["recipe"]})),
+            StatusCode::BAD_REQUEST,
+            "unknown withheld field `recipe`",
+        ),
         (
             finding(json!({"release": {"approverz": ["meta"]}})),
             StatusCode::BAD_REQUEST,
             "unknown field `approverz`",
         ),
-        (finding(json!({"tier": "consortium", "withhold": ["title"]})), unprocessable, "only apply to tier hazardous"),
-        (finding(json!({"release": {"approvers": ["nobody"]}})), unprocessable, "unknown approver `nobody`"),
-        (finding(json!({"release": {"approvers": ["academic-lab"]}})), unprocessable, "is an observer"),
+        (
+            finding(json!({"tier": "consortium", "withhold": ["title"]})),
+            unprocessable,
+            "only apply to tier hazardous",
+        ),
+        (
+            finding(json!({"release": {"approvers": ["nobody"]}})),
+            unprocessable,
+            "unknown approver `nobody`",
+        ),
+        (
+            finding(json!({"release": {"approvers": ["academic-lab"]}})),
+            unprocessable,
+            "is an observer",
+        ),
         (
             finding(json!({"release": {"approvers": ["google", "meta"], "threshold": 3}})),
             unprocessable,
             "must be between 1 and 2",
         ),
-        (finding(json!({"release": {"approvers": ["google"], "threshold": 0}})), unprocessable, "out of range"),
-        (finding(json!({"release": {"threshold": 2}})), unprocessable, "the author alone approves"),
-        (finding(json!({"sanitized_title": "x"})), unprocessable, "only applies when the title is withheld"),
-        (finding(json!({"recipients": ["meta"]})), unprocessable, "only for tier restricted"),
+        (
+            finding(json!({"release": {"approvers": ["google"], "threshold": 0}})),
+            unprocessable,
+            "out of range",
+        ),
+        (
+            finding(json!({"release": {"threshold": 2}})),
+            unprocessable,
+            "the author alone approves",
+        ),
+        (
+            finding(json!({"sanitized_title": "x"})),
+            unprocessable,
+            "only applies when the title is withheld",
+        ),
+        (
+            finding(json!({"recipients": ["meta"]})),
+            unprocessable,
+            "only for tier restricted",
+        ),
         (finding(json!({"details": " "})), unprocessable, "needs `details`"),
         (
             finding(json!({"kind": "correction", "supersedes": ordinary})),
@@ -377,20 +486,52 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
     ] {
         assert_error(google.post(&body).await, status, phrase);
     }
-    assert_error(lab.post(&finding(json!({}))).await, unprocessable, "observers publish at tiers public and consortium");
+    assert_error(
+        lab.post(&finding(json!({}))).await,
+        unprocessable,
+        "observers publish at tiers public and consortium",
+    );
 
     // Requesting.
     let zeros = "0".repeat(64);
     let reason = json!({"reason": "mitigation work"});
-    assert_error(google.request(&zeros, &reason).await, StatusCode::NOT_FOUND, "no entry");
-    assert_error(google.request("xyz", &reason).await, StatusCode::BAD_REQUEST, "not an entry id");
-    assert_error(google.request(&ordinary, &reason).await, unprocessable, "not a hazardous bulletin");
+    assert_error(
+        google.request(&zeros, &reason).await,
+        StatusCode::NOT_FOUND,
+        "no entry",
+    );
+    assert_error(
+        google.request("xyz", &reason).await,
+        StatusCode::BAD_REQUEST,
+        "not an entry id",
+    );
+    assert_error(
+        google.request(&ordinary, &reason).await,
+        unprocessable,
+        "not a hazardous bulletin",
+    );
     for (body, status, phrase) in [
-        (json!({"fields": ["recipe"], "reason": "r"}), StatusCode::BAD_REQUEST, "unknown withheld field `recipe`"),
-        (json!({"fields": ["references"], "reason": "r"}), unprocessable, "field `references` is not withheld"),
-        (json!({"fields": [], "reason": "r"}), unprocessable, "`fields` is empty"),
+        (
+            json!({"fields": ["recipe"], "reason": "r"}),
+            StatusCode::BAD_REQUEST,
+            "unknown withheld field `recipe`",
+        ),
+        (
+            json!({"fields": ["references"], "reason": "r"}),
+            unprocessable,
+            "field `references` is not withheld",
+        ),
+        (
+            json!({"fields": [], "reason": "r"}),
+            unprocessable,
+            "`fields` is empty",
+        ),
         (json!({"fields": ["details"]}), unprocessable, "needs a `reason`"),
-        (json!({"reason": "r", "urgency": "high"}), StatusCode::BAD_REQUEST, "unknown field `urgency`"),
+        (
+            json!({"reason": "r", "urgency": "high"}),
+            StatusCode::BAD_REQUEST,
+            "unknown field `urgency`",
+        ),
     ] {
         assert_error(google.request(&hazardous, &body).await, status, phrase);
     }
@@ -406,13 +547,25 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
         StatusCode::BAD_REQUEST,
         "not a valid access request",
     );
-    assert_error(meta.request(&hazardous, &reason).await, unprocessable, "your organization published");
+    assert_error(
+        meta.request(&hazardous, &reason).await,
+        unprocessable,
+        "your organization published",
+    );
 
     // Deciding.
     let request = created(google.request(&hazardous, &reason).await).entry.id;
-    assert_error(google.decide(&zeros, "approve", &json!({})).await, StatusCode::NOT_FOUND, "no access request");
+    assert_error(
+        google.decide(&zeros, "approve", &json!({})).await,
+        StatusCode::NOT_FOUND,
+        "no access request",
+    );
     wait_for(WAIT, "meta to hold the request", || meta.has(&request)).await;
-    assert_error(meta.decide(&hazardous, "approve", &json!({})).await, unprocessable, "not an access request");
+    assert_error(
+        meta.decide(&hazardous, "approve", &json!({})).await,
+        unprocessable,
+        "not an access request",
+    );
     assert_error(
         google.decide(&request, "approve", &json!({})).await,
         StatusCode::FORBIDDEN,
@@ -429,15 +582,24 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
         "unknown field `verdict`",
     );
     assert_error(
-        meta.raw(Method::GET, &format!("/v1/requests/{request}/approve"), Some(&meta.token.clone()), None)
-            .await,
+        meta.raw(
+            Method::GET,
+            &format!("/v1/requests/{request}/approve"),
+            Some(&meta.token.clone()),
+            None,
+        )
+        .await,
         StatusCode::METHOD_NOT_ALLOWED,
         "method not allowed",
     );
 
     // Audit and withheld fields of entries that have none.
     for path in ["audit", "withheld"] {
-        assert_error(google.get(&format!("/v1/entries/{zeros}/{path}")).await, StatusCode::NOT_FOUND, "no entry");
+        assert_error(
+            google.get(&format!("/v1/entries/{zeros}/{path}")).await,
+            StatusCode::NOT_FOUND,
+            "no entry",
+        );
         assert_error(
             google.get(&format!("/v1/entries/{ordinary}/{path}")).await,
             unprocessable,
