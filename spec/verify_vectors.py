@@ -3,8 +3,12 @@
 
 Written from spec/protocol.md alone, in Python 3.11 with the standard library
 only: a canonical-CBOR scanner/decoder (spec section 2), SHA-256/SHA-512 from
-hashlib, and a pure-Python Ed25519 verifier (RFC 8032 section 6 reference
-code, adapted to the exact checks of spec section 3.2).
+hashlib, a pure-Python Ed25519 verifier (RFC 8032 section 6 reference code,
+adapted to the exact checks of spec section 3.2), and, for the restricted
+bodies of spec section 7.1, a pure-Python age v1 decrypter (X25519 per RFC
+7748, HKDF-SHA-256 from hmac, ChaCha20-Poly1305 per RFC 8439): the standard
+library has no ChaCha20-Poly1305, so it is written out here rather than
+skipped.
 
 Ed25519 checks performed by `ed25519_verify` (spec section 3.2, the behaviour
 of `riskmesh_protocol::keys::verify_strict`: a canonical-key check, then
@@ -30,10 +34,13 @@ Exit status 0 when every checked vector agrees, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import base64
 import glob
 import hashlib
+import hmac
 import json
 import os
+import struct
 import sys
 import time
 import unicodedata
@@ -75,11 +82,13 @@ MAX_SYNC_RESPONSE_BYTES = 4 * 1024 * 1024
 MAX_PROOFS_PER_RESPONSE = 64
 MAX_ROSTERS_PER_RESPONSE = 8
 MAX_HEADS = MAX_ROSTER_MEMBERS
+MAX_RELEASE_BYTES = 1024 * 1024
 
 HEADER_VERSION = 1
 ENTRY_AAD_PREFIX = b"riskmesh-entry-v1\x00"
 ROSTER_SIG_PREFIX = b"riskmesh-roster-v1\x00"
 COMMIT_PREFIX = b"riskmesh-commit-v1\x00"
+RELEASE_SIG_PREFIX = b"riskmesh-release-v1\x00"
 PROTECTED_PREFIX = bytes([0xA2, 0x01, 0x27, 0x04, 0x58, 0x20])
 
 TIERS = ["public", "consortium", "restricted", "hazardous"]
@@ -960,6 +969,325 @@ def check_reveals(redacted_body: dict, reveals: list[dict]):
 
 
 # ---------------------------------------------------------------------------
+# Hazardous release (spec sections 8.5-8.9)
+# ---------------------------------------------------------------------------
+
+RELEASE_PAYLOAD = t_map({
+    0: ("request", t_hash, False),
+    1: ("target", t_hash, False),
+    2: ("requester", t_hash, False),
+    3: ("reveals", t_list(REVEAL), False),
+})
+
+SIGNED_RELEASE = t_map({
+    0: ("author", t_hash, False),
+    1: ("payload", t_bstr, False),
+    2: ("signature", lambda v, w="signature": t_bstr(v, w, 64), False),
+})
+
+
+class ReleaseError(Exception):
+    """Why a signed release does not open (spec 8.8): `reason` is one of
+    encoding, bad_signature, mismatch, reveal; `detail` the CBOR error kind
+    (encoding) or the reveal error (reveal); `field` the reveal's field."""
+
+    def __init__(self, reason: str, detail: str | None = None, field: str | None = None):
+        super().__init__(reason + (f" ({detail})" if detail else "") + (f" {field}" if field else ""))
+        self.reason = reason
+        self.detail = detail
+        self.field = field
+
+
+def decode_signed_release(data: bytes):
+    try:
+        return decode_struct(data, MAX_RELEASE_BYTES, SIGNED_RELEASE)
+    except CborError as e:
+        raise ReleaseError("encoding", e.kind) from None
+
+
+def release_open(signed_bytes: bytes, author: bytes, request: bytes, target: bytes, requester: bytes,
+                 redacted: dict):
+    """Spec 8.8: the requester's check of a signed release. Returns the reveals."""
+    signed = decode_signed_release(signed_bytes)
+    if signed["author"] != author:
+        raise ReleaseError("mismatch")
+    if not ed25519_verify(author, RELEASE_SIG_PREFIX + signed["payload"], signed["signature"]):
+        raise ReleaseError("bad_signature")
+    try:
+        payload = decode_struct(signed["payload"], MAX_RELEASE_BYTES, RELEASE_PAYLOAD)
+    except CborError as e:
+        raise ReleaseError("encoding", e.kind) from None
+    if (payload["request"], payload["target"], payload["requester"]) != (request, target, requester):
+        raise ReleaseError("mismatch")
+    if not payload["reveals"]:
+        raise ReleaseError("mismatch")
+    try:
+        check_reveals(redacted, payload["reveals"])
+    except RevealError as e:
+        raise ReleaseError("reveal", e.kind, WITHHELD_FIELDS[e.field]) from None
+    return payload["reveals"]
+
+
+def receipt_body(request: bytes, target: bytes, reveals: list[dict]) -> bytes:
+    """Spec 8.8: the access-receipt body listing the received commitments, ascending."""
+    received = sorted(commitment(r["field"], r["salt"], r["value"]) for r in reveals)
+    return cbor_encode({0: request, 1: target, 2: received})
+
+
+def evaluate(roster: "Roster", author: bytes, policy: dict, requester: bytes, decisions) -> dict:
+    """Spec 8.6: the release policy's decision. `decisions` are (approver, grant) in log order."""
+    member = roster.member(requester)
+    if member is None or requester == author or (
+            member["role"] == OBSERVER and not policy["observers_may_request"]):
+        return {"decision": "not_allowed"}
+    if policy["approvers"]:
+        approvers = [a for a in policy["approvers"]
+                     if roster.member(a) is not None and roster.member(a)["role"] == MEMBER
+                     and a != requester]
+    else:
+        approvers = [author]
+    needed = max(policy["threshold"], 1)
+    latest = {}
+    for who, grant in decisions:
+        if who in approvers:
+            latest[who] = grant
+    grants = sum(1 for g in latest.values() if g)
+    denials = len(latest) - grants
+    if grants >= needed:
+        return {"decision": "granted"}
+    if max(len(approvers) - denials, 0) < needed:
+        return {"decision": "denied"}
+    return {"decision": "pending", "grants": grants, "needed": needed}
+
+
+# ---------------------------------------------------------------------------
+# Restricted bodies: age v1 (spec section 7.1). X25519 (RFC 7748), HKDF-SHA-256
+# (RFC 5869), ChaCha20-Poly1305 (RFC 8439) and the age format
+# (age-encryption.org/v1), in pure Python.
+# ---------------------------------------------------------------------------
+
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _bech32_polymod(values) -> int:
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    chk = 1
+    for v in values:
+        top = chk >> 25
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v
+        for i in range(5):
+            if (top >> i) & 1:
+                chk ^= gen[i]
+    return chk
+
+
+def bech32_decode(text: str) -> tuple[str, bytes]:
+    """BIP 173 bech32 (not bech32m), without the 90-character limit, as age uses it."""
+    if text.lower() != text and text.upper() != text:
+        raise ValueError("mixed case")
+    s = text.lower()
+    pos = s.rfind("1")
+    if pos < 1 or len(s) - pos < 7:
+        raise ValueError("no separator or checksum")
+    hrp, data = s[:pos], s[pos + 1:]
+    values = [_BECH32.index(c) for c in data]
+    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    if _bech32_polymod(expanded + values) != 1:
+        raise ValueError("bad checksum")
+    acc = bits = 0
+    out = bytearray()
+    for v in values[:-6]:
+        acc = (acc << 5) | v
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append((acc >> bits) & 0xFF)
+    if bits >= 5 or acc & ((1 << bits) - 1):
+        raise ValueError("bad padding")
+    return hrp, bytes(out)
+
+
+def x25519(scalar: bytes, u: bytes) -> bytes:
+    """RFC 7748 section 5."""
+    k = bytearray(scalar)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    k = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (k >> t) & 1
+        if swap ^ bit:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = (x2 + z2) % P, (x2 - z2) % P
+        aa, bb = a * a % P, b * b % P
+        e = (aa - bb) % P
+        c, d = (x3 + z3) % P, (x3 - z3) % P
+        da, cb = d * a % P, c * b % P
+        x3, z3 = (da + cb) ** 2 % P, x1 * (da - cb) ** 2 % P
+        x2, z2 = aa * bb % P, e * (aa + 121665 * e) % P
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, P - 2, P) % P).to_bytes(32, "little")
+
+
+X25519_BASE = (9).to_bytes(32, "little")
+
+
+def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, block, i = b"", b"", 1
+    while len(okm) < length:
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        okm += block
+        i += 1
+    return okm[:length]
+
+
+def _chacha20_block(key: bytes, counter: int, nonce: bytes) -> bytes:
+    mask = 0xFFFFFFFF
+    state = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574, *struct.unpack("<8I", key), counter,
+             *struct.unpack("<3I", nonce)]
+    x = state[:]
+
+    def quarter(a, b, c, d):
+        for (p, q, r, rot) in ((a, b, d, 16), (c, d, b, 12), (a, b, d, 8), (c, d, b, 7)):
+            x[p] = (x[p] + x[q]) & mask
+            v = x[r] ^ x[p]
+            x[r] = ((v << rot) & mask) | (v >> (32 - rot))
+
+    for _ in range(10):
+        quarter(0, 4, 8, 12)
+        quarter(1, 5, 9, 13)
+        quarter(2, 6, 10, 14)
+        quarter(3, 7, 11, 15)
+        quarter(0, 5, 10, 15)
+        quarter(1, 6, 11, 12)
+        quarter(2, 7, 8, 13)
+        quarter(3, 4, 9, 14)
+    return struct.pack("<16I", *((x[i] + state[i]) & mask for i in range(16)))
+
+
+def _chacha20_xor(key: bytes, counter: int, nonce: bytes, data: bytes) -> bytes:
+    out = bytearray()
+    for i in range(0, len(data), 64):
+        block = _chacha20_block(key, counter + i // 64, nonce)
+        out += bytes(a ^ b for a, b in zip(data[i:i + 64], block))
+    return bytes(out)
+
+
+def _poly1305(key: bytes, msg: bytes) -> bytes:
+    r = int.from_bytes(key[:16], "little") & 0x0FFFFFFC0FFFFFFC0FFFFFFC0FFFFFFF
+    s = int.from_bytes(key[16:], "little")
+    p, acc = (1 << 130) - 5, 0
+    for i in range(0, len(msg), 16):
+        acc = (acc + int.from_bytes(msg[i:i + 16] + b"\x01", "little")) * r % p
+    return ((acc + s) & ((1 << 128) - 1)).to_bytes(16, "little")
+
+
+class AgeError(Exception):
+    pass
+
+
+def chacha20poly1305_open(key: bytes, nonce: bytes, sealed: bytes, aad: bytes = b"") -> bytes:
+    """RFC 8439 section 2.8 decryption; raises AgeError on a bad tag."""
+    if len(sealed) < 16:
+        raise AgeError("ciphertext shorter than its tag")
+    ciphertext, tag = sealed[:-16], sealed[-16:]
+
+    def pad(b):
+        return bytes(-len(b) % 16)
+
+    mac_data = aad + pad(aad) + ciphertext + pad(ciphertext) + struct.pack("<QQ", len(aad), len(ciphertext))
+    if not hmac.compare_digest(_poly1305(_chacha20_block(key, 0, nonce)[:32], mac_data), tag):
+        raise AgeError("authentication tag mismatch")
+    return _chacha20_xor(key, 1, nonce, ciphertext)
+
+
+def _b64(text: bytes) -> bytes:
+    return base64.b64decode(text + b"=" * (-len(text) % 4), validate=True)
+
+
+AGE_MAGIC = b"age-encryption.org/v1\n"
+
+
+def age_parse(data: bytes):
+    """Splits a binary age v1 file: (stanzas [(type, args, body)], bytes the
+    header MAC covers, MAC, payload). Raises AgeError."""
+    if not data.startswith(AGE_MAGIC):
+        raise AgeError("not a binary age v1 file")
+    pos = len(AGE_MAGIC)
+    stanzas = []
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            raise AgeError("header ends early")
+        line = data[pos:end]
+        if line.startswith(b"--- "):
+            return stanzas, data[:pos + 3], _b64(line[4:]), data[end + 1:]
+        if not line.startswith(b"-> "):
+            raise AgeError("malformed stanza")
+        kind, *args = line[3:].split(b" ")
+        body = b""
+        pos = end + 1
+        while True:  # body lines are 64 columns; a shorter one ends the body
+            end = data.find(b"\n", pos)
+            if end < 0:
+                raise AgeError("stanza body ends early")
+            body += data[pos:end]
+            short = end - pos < 64
+            pos = end + 1
+            if short:
+                break
+        stanzas.append((kind.decode(), args, _b64(body)))
+
+
+def age_decrypt(data: bytes, secret: bytes) -> bytes:
+    """Decrypts a binary age v1 file with an X25519 identity. Raises AgeError
+    when no stanza opens (not a recipient) or the file is damaged."""
+    stanzas, header, mac, payload = age_parse(data)
+    public = x25519(secret, X25519_BASE)
+    file_key = None
+    for kind, args, body in stanzas:
+        if kind != "X25519" or len(args) != 1:
+            continue
+        share = _b64(args[0])
+        shared = x25519(secret, share)
+        if shared == bytes(32):
+            raise AgeError("low-order share")
+        wrap_key = hkdf_sha256(shared, share + public, b"age-encryption.org/v1/X25519")
+        try:
+            file_key = chacha20poly1305_open(wrap_key, bytes(12), body)
+            break
+        except AgeError:
+            continue
+    if file_key is None:
+        raise AgeError("no recipient stanza opens with this identity")
+    if not hmac.compare_digest(hmac.new(hkdf_sha256(file_key, b"", b"header"), header, hashlib.sha256).digest(),
+                               mac):
+        raise AgeError("header MAC mismatch")
+    nonce, chunks = payload[:16], payload[16:]
+    key = hkdf_sha256(file_key, nonce, b"payload")
+    out, counter, size = b"", 0, 64 * 1024 + 16
+    while True:
+        chunk, chunks = chunks[:size], chunks[size:]
+        last = not chunks
+        out += chacha20poly1305_open(key, counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00"), chunk)
+        counter += 1
+        if last:
+            return out
+
+
+def age_identity_secret(identity: str) -> bytes:
+    hrp, secret = bech32_decode(identity)
+    if hrp != "age-secret-key-" or len(secret) != 32 or identity != identity.upper():
+        raise ValueError("not an age X25519 identity")
+    return secret
+
+
+# ---------------------------------------------------------------------------
 # Roster (spec section 9)
 # ---------------------------------------------------------------------------
 
@@ -1339,6 +1667,26 @@ def self_test(samples_path: str | None, verbose: bool) -> tuple[int, int]:
         except ValueError:
             check(f"sync range count {count}", not ok)
 
+    # The primitives of age (spec 7.1): RFC 7748 section 6.1 and RFC 8439
+    # section 2.8.2.
+    alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    check("rfc7748 x25519 public key", x25519(alice, X25519_BASE).hex()
+          == "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    sunscreen = (b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
+                 b"future, sunscreen would be it.")
+    sealed = bytes.fromhex(
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b"
+        "1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+        "3ff4def08e4b7a9de576d26586cec64b61161ae10b594f09e26a7e902ecbd0600691")
+    aead = (bytes(range(0x80, 0xA0)), bytes.fromhex("070000004041424344454647"),
+            bytes.fromhex("50515253c0c1c2c3c4c5c6c7"))
+    check("rfc8439 chacha20-poly1305 opens", chacha20poly1305_open(aead[0], aead[1], sealed, aead[2]) == sunscreen)
+    try:
+        chacha20poly1305_open(aead[0], aead[1], sealed[:-1] + bytes([sealed[-1] ^ 1]), aead[2])
+        check("rfc8439 damaged tag rejected", False)
+    except AgeError:
+        check("rfc8439 damaged tag rejected", True)
+
     if samples_path:
         with open(samples_path) as f:
             samples = json.load(f)
@@ -1525,11 +1873,106 @@ def run_public_key(ctx, v):
     return {"outcome": "accept"} if ok else {"outcome": "reject", "reason": "invalid_public_key"}
 
 
+def _release_reject(e: ReleaseError) -> dict:
+    out = {"outcome": "reject", "reason": e.reason}
+    if e.detail is not None:
+        out["detail"] = e.detail
+    if e.field is not None:
+        out["field"] = e.field
+    return out
+
+
+def _reveal_json(r: dict) -> dict:
+    return {"field": WITHHELD_FIELDS[r["field"]], "salt": r["salt"].hex(), "value": r["value"].hex()}
+
+
+def run_release(ctx, v):
+    redacted = decode_struct(_hex(v["redacted_body"]), MAX_BODY_BYTES, BULLETIN_BODY)
+    request, target = _hex(v["request"]), _hex(v["target"])
+    try:
+        reveals = release_open(_hex(v["signed_release"]), _hex(v["author"]), request, target,
+                               _hex(v["requester"]), redacted)
+    except ReleaseError as e:
+        return _release_reject(e)
+    received = sorted(commitment(r["field"], r["salt"], r["value"]) for r in reveals)
+    return {"outcome": "accept", "reveals": [_reveal_json(r) for r in reveals],
+            "received": [c.hex() for c in received],
+            "receipt_body": receipt_body(request, target, reveals).hex()}
+
+
+def run_fault_proof(ctx, v):
+    """Spec 8.9: a third party checks a fault proof: the hazardous entry, then
+    the requester's check with the request and requester the release names."""
+    body = _hex(v["hazardous_body"])
+    target, header = verify_entry(ctx["roster"], _hex(v["hazardous_envelope"]), body)
+    if header["tier"] != HAZARDOUS:
+        return {"outcome": "reject", "reason": "not_hazardous"}
+    redacted = decode_struct(body, MAX_BODY_BYTES, BULLETIN_BODY)
+    signed = _hex(v["signed_release"])
+    request = requester = bytes(32)
+    try:  # only to learn what the release names; release_open checks everything
+        payload = decode_struct(decode_signed_release(signed)["payload"], MAX_RELEASE_BYTES, RELEASE_PAYLOAD)
+        request, requester = payload["request"], payload["requester"]
+    except (ReleaseError, CborError):
+        pass
+    try:
+        release_open(signed, header["author"], request, target, requester, redacted)
+    except ReleaseError as e:
+        if e.reason == "reveal":
+            return {"outcome": "accept", "author": header["author"].hex(), "target": target.hex(),
+                    "detail": e.detail, "field": e.field}
+        return _release_reject(e)
+    return {"outcome": "reject", "reason": "not_a_fault"}
+
+
+def run_evaluate(ctx, v):
+    p = v["policy"]
+    policy = {"observers_may_request": p["observers_may_request"],
+              "approvers": [_hex(a) for a in p["approvers"]], "threshold": p["threshold"]}
+    decisions = [(_hex(d["approver"]), d["grant"]) for d in v["decisions"]]
+    out = evaluate(ctx["roster"], _hex(v["author"]), policy, _hex(v["requester"]), decisions)
+    return {"outcome": "accept", **out}
+
+
+def run_restricted(ctx, v):
+    """Spec 7.1: verify the entry, then decrypt its body with the identity and
+    check that exactly the header's recipients can."""
+    roster = ctx["roster"]
+    body = _hex(v["body"])
+    eid, header = verify_entry(roster, _hex(v["envelope"]), body)
+    recipients = header["recipients"]
+    out = {"entry_id": eid.hex(), "recipients": [r.hex() for r in (recipients or [])]}
+    if header["tier"] != RESTRICTED:
+        return {**out, "outcome": "reject", "reason": "not_restricted"}
+    stanzas, _, _, _ = age_parse(body)
+    if sum(1 for kind, _, _ in stanzas if kind == "X25519") != len(recipients):
+        return {**out, "outcome": "reject", "reason": "stanza_count"}
+    secret = age_identity_secret(v["identity"])
+    owner = next((m for m in roster.doc["members"] if m["encryption_key"] == x25519(secret, X25519_BASE)), None)
+    if owner is None or owner["org"] != v["org"]:
+        return {**out, "outcome": "reject", "reason": "identity_not_of_org"}
+    is_recipient = owner["signing_key"] in recipients
+    try:
+        plaintext = age_decrypt(body, secret)
+    except AgeError:
+        plaintext = None
+    if (plaintext is not None) != is_recipient:
+        reason = "recipient_cannot_decrypt" if is_recipient else "decryptable_by_non_recipient"
+        return {**out, "outcome": "reject", "reason": reason}
+    if plaintext is None:
+        return {**out, "outcome": "reject", "reason": "cannot_decrypt"}
+    b = decode_struct(plaintext, MAX_BODY_BYTES, BULLETIN_BODY)
+    check_bulletin(b, header["kind"], RESTRICTED)
+    return {**out, "outcome": "accept", "plaintext": plaintext.hex()}
+
+
 RUNNERS = {
     "check": run_check, "entry": run_entry, "wire": run_wire, "sequence": run_sequence, "fork": run_fork,
     "proof": run_proof, "genesis": run_genesis, "update": run_update,
     "commitment": run_commitment, "reveal": run_reveal, "rfc8032": run_rfc8032,
     "verify": run_verify, "public_key": run_public_key,
+    "release": run_release, "fault_proof": run_fault_proof, "evaluate": run_evaluate,
+    "restricted": run_restricted,
 }
 
 

@@ -188,10 +188,10 @@ fn main() {
             "FAIL"
         };
         println!(
-            "  chain {label}: {:>9.0} entries/s = {:.2} x raw verify (median of per-round ratios)  \
+            "  chain {label:<8}: {:>6.0} entries/s; / raw verify = {ratio:.2} median, {:.2} best round; \
              target >= {CHAIN_TARGET_RATIO}: {verdict}",
             figures.chain.per_second(),
-            ratio
+            figures.best_ratio
         );
     }
     println!("================================================================================");
@@ -397,6 +397,9 @@ struct ChainFigures {
     raw: Timing,
     /// Median over rounds of raw time / chain time.
     ratio: f64,
+    /// The best round's raw time / chain time: the least disturbed by other
+    /// processes, so the closest to the intrinsic cost.
+    best_ratio: f64,
 }
 
 /// verify_entry + ingest of every fixture entry in `order` (a fresh validator
@@ -451,6 +454,7 @@ fn chain_rounds(
             ns: median(rounds.iter().map(|r| r.0).collect()),
         },
         ratio: median(rounds.iter().map(|r| r.0 / r.1).collect()),
+        best_ratio: rounds.iter().map(|r| r.0 / r.1).fold(0.0, f64::max),
     }
 }
 

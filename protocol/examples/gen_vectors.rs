@@ -5,6 +5,10 @@
 //! test fails until the files on disk match what this writes. The vectors are
 //! built in `tests/it/vectors_build/`, which that test shares, so the
 //! generator and the check can never disagree about the expected bytes.
+//!
+//! `restricted.json` is the exception: its age ciphertexts are randomized, so
+//! it is written only when missing and otherwise kept as it is. Delete it to
+//! build a new one.
 
 use std::fs;
 use std::path::Path;
@@ -17,6 +21,17 @@ fn main() -> std::io::Result<()> {
     fs::create_dir_all(&dir)?;
     for (name, contents) in vectors_build::build_files() {
         let path = dir.join(name);
+        fs::write(&path, &contents)?;
+        println!("wrote {} ({} bytes)", path.display(), contents.len());
+    }
+    let path = dir.join(vectors_build::RANDOMIZED_FILE);
+    if path.exists() {
+        println!(
+            "kept {} (randomized; delete it to build a new one)",
+            path.display()
+        );
+    } else {
+        let contents = vectors_build::build_randomized_file();
         fs::write(&path, &contents)?;
         println!("wrote {} ({} bytes)", path.display(), contents.len());
     }

@@ -160,7 +160,8 @@ pub enum Decision {
 
 /// Evaluates a request under `policy`. `decisions` are `(approver, grant)`
 /// from access-decision entries referencing the request, in log order;
-/// decisions by organizations the policy does not name are ignored, and each
+/// decisions by organizations the policy does not name are ignored, so are
+/// the requester's own (no organization approves its own request), and each
 /// approver's latest decision counts.
 pub fn evaluate(
     roster: &Roster,
@@ -182,6 +183,8 @@ pub fn evaluate(
             .approvers
             .iter()
             .filter(|a| roster.member(a).is_some_and(|m| m.role == Role::Member))
+            // An organization never approves its own request.
+            .filter(|a| *a != requester)
             .copied()
             .collect()
     };

@@ -428,6 +428,12 @@ fn check_decision(
             "your organization is not an approver for this entry ({target}; {who})"
         )));
     }
+    if request.meta.author == me {
+        return Err(forbidden(format!(
+            "your organization made request {request_id}; an organization never approves its own request, \
+             the other approvers decide"
+        )));
+    }
     let requester = request.meta.author;
     let observer = roster.member(&requester).is_none_or(|m| m.role == Role::Observer);
     if grant && (requester == author || (observer && !policy.observers_may_request)) {

@@ -19,6 +19,7 @@ const RELEASE_RETRY: Duration = Duration::from_secs(2);
 /// Verdicts the requester's node answers with.
 const VERDICT_OK: &[u8] = b"ok";
 const VERDICT_MISMATCH: &[u8] = b"mismatch";
+const VERDICT_ALREADY: &[u8] = b"refused: already received";
 
 impl EventLoop {
     /// Remembers access entries so the release policy is re-evaluated once
@@ -111,7 +112,9 @@ impl EventLoop {
                 ..
             } => {
                 let Some(request) = self.release_outstanding.remove(&request_id) else { return };
-                if response == VERDICT_OK || response == VERDICT_MISMATCH {
+                // "already received" means an earlier delivery's `ok` was lost.
+                let delivered = response == VERDICT_OK || response.starts_with(VERDICT_ALREADY);
+                if delivered || response == VERDICT_MISMATCH {
                     if response == VERDICT_MISMATCH {
                         tracing::error!(request = %super::short(&request), "the requester reports our release does not match our commitments");
                     }

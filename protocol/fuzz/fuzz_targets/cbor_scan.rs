@@ -26,7 +26,11 @@ fuzz_target!(|data: &[u8]| {
     let mut encoder = Encoder::new(Vec::new());
     copy_item(&mut decoder, &mut encoder, 0);
     assert_eq!(decoder.position(), data.len(), "accepted item has trailing bytes");
-    assert_eq!(encoder.into_writer(), data, "accepted item is not in shortest form");
+    assert_eq!(
+        encoder.into_writer(),
+        data,
+        "accepted item is not in shortest form"
+    );
 });
 
 /// Decodes one item and re-encodes it; panics if minicbor cannot decode what

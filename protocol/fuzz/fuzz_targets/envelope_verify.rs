@@ -7,9 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use riskmesh_protocol::testkit::NETWORK;
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::limits::MAX_HEADER_BYTES;
+use riskmesh_protocol::testkit::NETWORK;
 use riskmesh_protocol::{Body, Hash32, Header, verify_entry};
 use riskmesh_protocol_fuzz::{EnvelopeInput, roster, sign_payload};
 
@@ -18,12 +18,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut payload = input.first.to_vec();
-    if let (true, true, Some(body)) = (input.sign, input.fit_body, input.body) {
-        if let Ok(mut header) = cbor::decode_canonical::<Header>(&payload, MAX_HEADER_BYTES) {
-            header.body_hash = Hash32::of(body);
-            header.body_len = body.len() as u64;
-            payload = header.to_bytes();
-        }
+    let fit = input.body.filter(|_| input.sign && input.fit_body);
+    if let Some(body) = fit
+        && let Ok(mut header) = cbor::decode_canonical::<Header>(&payload, MAX_HEADER_BYTES)
+    {
+        header.body_hash = Hash32::of(body);
+        header.body_len = body.len() as u64;
+        payload = header.to_bytes();
     }
     let signed;
     let envelope = if input.sign {

@@ -8,9 +8,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use riskmesh_protocol::Roster;
 use riskmesh_protocol::roster::{Role, SignedRoster};
 use riskmesh_protocol::testkit::SIGNATORIES;
-use riskmesh_protocol::Roster;
 use riskmesh_protocol_fuzz::{consortium, roster};
 
 fuzz_target!(|data: &[u8]| {
@@ -50,13 +50,19 @@ fn check(signed: &SignedRoster) {
         for member in genesis.doc().members.iter().filter(|m| m.role == Role::Member) {
             assert!(signed.signatures.iter().any(|s| s.signer == member.signing_key));
         }
-        assert!(genesis.apply_update(signed).is_err(), "a roster must not follow itself");
+        assert!(
+            genesis.apply_update(signed).is_err(),
+            "a roster must not follow itself"
+        );
     }
     let base: &Roster = roster();
     if let Ok(next) = base.apply_update(signed) {
         assert_eq!(next.version(), base.version() + 1);
         assert_eq!(next.doc().prev, Some(base.hash()));
         assert_eq!(next.network(), base.network());
-        assert!(next.apply_update(signed).is_err(), "a roster must not follow itself");
+        assert!(
+            next.apply_update(signed).is_err(),
+            "a roster must not follow itself"
+        );
     }
 }

@@ -30,10 +30,7 @@ static SIGNERS: LazyLock<Vec<(OrgKey, ed25519_dalek::SigningKey)>> = LazyLock::n
         .orgs
         .iter()
         .map(|o| {
-            let key = ed25519_dalek::SigningKey::from_bytes(&testkit::seed(&format!(
-                "{}/sign",
-                o.org
-            )));
+            let key = ed25519_dalek::SigningKey::from_bytes(&testkit::seed(&format!("{}/sign", o.org)));
             assert_eq!(OrgKey(key.verifying_key().to_bytes()), o.signing.public());
             (o.signing.public(), key)
         })
@@ -105,13 +102,7 @@ impl<'a> EnvelopeInput<'a> {
     }
 
     /// Encodes an input in the layout above.
-    pub fn encode(
-        sign: bool,
-        signer: u8,
-        fit_body: bool,
-        first: &[u8],
-        body: Option<&[u8]>,
-    ) -> Vec<u8> {
+    pub fn encode(sign: bool, signer: u8, fit_body: bool, first: &[u8], body: Option<&[u8]>) -> Vec<u8> {
         let len = u16::try_from(first.len()).expect("first part under 64 KiB");
         let flags = u8::from(sign)
             | (u8::from(body.is_some()) << 1)
@@ -132,14 +123,9 @@ pub fn entries_of_every_kind() -> Vec<VerifiedEntry> {
     let mut out = Vec::new();
     let author = &c.org("anthropic").signing;
     let mut log = LogWriter::new(NETWORK);
-    let push = |log: &mut LogWriter,
-                key: &OrgSigningKey,
-                draft: Draft,
-                out: &mut Vec<VerifiedEntry>| {
+    let push = |log: &mut LogWriter, key: &OrgSigningKey, draft: Draft, out: &mut Vec<VerifiedEntry>| {
         let now = T0_MS + out.len() as u64;
-        let entry = log
-            .append(key, &c.roster, &draft, now)
-            .expect("fixture verifies");
+        let entry = log.append(key, &c.roster, &draft, now).expect("fixture verifies");
         out.push(entry);
     };
     let bulletin = |tier| Draft {
@@ -164,10 +150,7 @@ pub fn entries_of_every_kind() -> Vec<VerifiedEntry> {
         },
         &mut out,
     );
-    let recipients = vec![
-        c.org("google").signing.public(),
-        c.org("openai").signing.public(),
-    ];
+    let recipients = vec![c.org("google").signing.public(), c.org("openai").signing.public()];
     push(
         &mut log,
         author,

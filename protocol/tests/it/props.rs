@@ -1,8 +1,10 @@
-//! Property tests: encoding round trips, sign/verify, single-bit flips, and
-//! chain validation under random delivery order.
+//! Property tests: encoding round trips, sign/verify, single-bit flips,
+//! chain validation under random delivery order, and redaction hiding every
+//! withheld field from the wire.
 
 use proptest::prelude::*;
 use riskmesh_protocol::cbor;
+use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField, redact};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::*;
 
@@ -92,6 +94,81 @@ proptest! {
         let i = bit.index(target.len() * 8);
         target[i / 8] ^= 1 << (i % 8);
         prop_assert!(verify_entry(&c.roster, &envelope, Some(&body)).is_err());
+    }
+}
+
+/// Text long and random enough that finding it in other bytes by accident is
+/// negligible.
+fn distinctive() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]{16,40}"
+}
+
+fn arb_finding() -> impl Strategy<Value = BulletinBody> {
+    (
+        distinctive(),
+        distinctive(),
+        distinctive(),
+        proptest::collection::vec(distinctive(), 1..4),
+        proptest::collection::vec(distinctive(), 1..4),
+    )
+        .prop_map(|(title, summary, details, affected, references)| BulletinBody {
+            title,
+            summary,
+            category: Some(Category::Bio),
+            severity: Some(Severity::Critical),
+            affected,
+            details,
+            mitigations: vec!["Refusal training.".into()],
+            references,
+            ..Default::default()
+        })
+}
+
+/// The texts a field holds in a full bulletin.
+fn field_texts(full: &BulletinBody, field: WithheldField) -> Vec<&str> {
+    match field {
+        WithheldField::Details => vec![&full.details],
+        WithheldField::Title => vec![&full.title],
+        WithheldField::Summary => vec![&full.summary],
+        WithheldField::Affected => full.affected.iter().map(String::as_str).collect(),
+        WithheldField::References => full.references.iter().map(String::as_str).collect(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn withheld_fields_never_reach_the_wire(
+        full in arb_finding(),
+        chosen in proptest::sample::subsequence(WithheldField::ALL.to_vec(), 0..=WithheldField::ALL.len()),
+        salts in any::<[[u8; 32]; 5]>(),
+    ) {
+        let redaction = Redaction {
+            fields: chosen,
+            sanitized_title: Some("Sanitized title".into()),
+            sanitized_summary: Some("Sanitized summary".into()),
+            release: ReleasePolicy::default(),
+        };
+        let (redacted, reveals) = redact(&full, &redaction, &salts);
+        let (_, entry) = publish(redacted, Tier::Hazardous);
+        let wire = entry.to_wire().to_bytes();
+        let withheld: Vec<WithheldField> = reveals.iter().map(|r| r.field).collect();
+        for field in WithheldField::ALL {
+            for text in field_texts(&full, field) {
+                // Fields that are not withheld are gossiped as they are, which
+                // shows the search would find a withheld one.
+                prop_assert_eq!(
+                    contains(&wire, text.as_bytes()),
+                    !withheld.contains(&field),
+                    "field {} text {:?}", field.name(), text
+                );
+            }
+        }
     }
 }
 

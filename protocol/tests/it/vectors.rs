@@ -1,34 +1,41 @@
 //! Runs every vector in `spec/vectors/` against the implementation, fails if a
 //! vector file or vector type goes unused, and checks the files are exactly
-//! what the generator writes.
+//! what the generator writes, except `restricted.json`, whose randomized age
+//! ciphertexts are checked by decrypting them.
 
 use crate::vectors_build;
 use ed25519_dalek::Signer;
+use riskmesh_protocol::body::{AccessReceiptBody, check_bulletin};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::chain::{EquivocationProof, ProofError};
 use riskmesh_protocol::keys::{check_public_key, verify_strict};
-use riskmesh_protocol::limits::MAX_BODY_BYTES;
-use riskmesh_protocol::redaction::{self, Reveal, WithheldField};
+use riskmesh_protocol::limits::{MAX_BODY_BYTES, MAX_RELEASE_BYTES};
+use riskmesh_protocol::redaction::{self, ReleasePolicy, Reveal, WithheldField};
+use riskmesh_protocol::release::{Decision, ReleaseError, ReleasePayload, SignedRelease, evaluate};
 use riskmesh_protocol::roster::{RosterError, SignedRoster};
+use riskmesh_protocol::testkit;
 use riskmesh_protocol::validate::{verify_entry, verify_gossip, verify_wire};
 use riskmesh_protocol::{
-    BulletinBody, ChainValidator, Fork, Hash32, OrgKey, OrgSigningKey, Outcome, RejectReason, Roster,
-    VerifiedEntry, WireEntry,
+    BulletinBody, ChainValidator, EntryId, Fork, Hash32, OrgKey, OrgSigningKey, Outcome, RejectReason,
+    Roster, Tier, VerifiedEntry, WireEntry,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::str::FromStr;
 
 const GENERATOR: &str = "cargo run -p riskmesh-protocol --example gen_vectors";
 
 /// Each vector file and the runner that consumes it.
-const RUNNERS: [(&str, Runner); 7] = [
+const RUNNERS: [(&str, Runner); 9] = [
     ("cbor.json", run_cbor),
     ("chain.json", run_chain),
     ("commitments.json", run_commitments),
     ("ed25519.json", run_ed25519),
     ("entries.json", run_entries),
     ("equivocation.json", run_equivocation),
+    ("release.json", run_release),
+    ("restricted.json", run_restricted),
     ("roster.json", run_roster),
 ];
 
@@ -44,7 +51,22 @@ fn vectors_dir() -> PathBuf {
 fn vector_files_match_the_generator() {
     let dir = vectors_dir();
     let mut stale = Vec::new();
-    for (name, expected) in vectors_build::build_files() {
+    let built = vectors_build::build_files();
+    // The generator rebuilds every file a runner reads, except exactly the
+    // randomized one, which `run_restricted` checks by decrypting.
+    let rebuilt: BTreeSet<&str> = built.iter().map(|(name, _)| *name).collect();
+    let read: BTreeSet<&str> = RUNNERS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != vectors_build::RANDOMIZED_FILE)
+        .collect();
+    assert_eq!(
+        rebuilt,
+        read,
+        "the generator must rebuild every vector file except {}",
+        vectors_build::RANDOMIZED_FILE
+    );
+    for (name, expected) in built {
         match std::fs::read_to_string(dir.join(name)) {
             Ok(actual) if actual == expected => {}
             Ok(_) => stale.push(format!("{name} differs from the generator's output")),
@@ -56,6 +78,25 @@ fn vector_files_match_the_generator() {
         "spec/vectors is out of date; run `{GENERATOR}` and commit the result:\n  {}",
         stale.join("\n  ")
     );
+}
+
+/// The randomized file is kept once written; this checks that a fresh build
+/// (other ciphertexts) passes the same checks, so deleting and regenerating
+/// it always works.
+#[test]
+fn a_fresh_restricted_file_passes() {
+    let file: Value =
+        serde_json::from_str(&vectors_build::build_randomized_file()).expect("the builder writes JSON");
+    let vectors = file["vectors"].as_array().expect("vectors");
+    for vector in vectors {
+        let name = vector["name"].as_str().unwrap_or("(unnamed)");
+        assert_eq!(
+            run_restricted(&file, vector),
+            Ok(()),
+            "fresh {}/{name}",
+            vectors_build::RANDOMIZED_FILE
+        );
+    }
 }
 
 #[test]
@@ -515,4 +556,199 @@ fn run_commitments(_file: &Value, v: &Value) -> Result<(), String> {
         _ => return Err(unknown_type(v)),
     };
     compare(field(v, "expected")?, &got)
+}
+
+fn release_error(e: &ReleaseError) -> Got {
+    let got = Got::reject(e.name());
+    match e {
+        ReleaseError::Encoding(c) => got.with("detail", c.name()),
+        ReleaseError::Reveal(r) => got.with("detail", r.name()).with("field", r.field().name()),
+        _ => got,
+    }
+}
+
+fn opened(request: EntryId, target: EntryId, reveals: &[Reveal]) -> Got {
+    let listed: Vec<Value> = reveals
+        .iter()
+        .map(|r| serde_json::json!({"field": r.field.name(), "salt": hex::encode(r.salt), "value": hex::encode(&r.value)}))
+        .collect();
+    let mut received: Vec<Hash32> = reveals.iter().map(Reveal::commitment).collect();
+    received.sort();
+    let receipt = AccessReceiptBody {
+        request,
+        target,
+        received: received.clone(),
+    };
+    Got::accept()
+        .with("reveals", listed)
+        .with(
+            "received",
+            received.iter().map(|c| hex_value(c.0)).collect::<Vec<_>>(),
+        )
+        .with("receipt_body", hex_value(cbor::encode(&receipt)))
+}
+
+fn boolean(v: &Value, key: &str) -> Result<bool, String> {
+    field(v, key)?
+        .as_bool()
+        .ok_or_else(|| format!("`{key}` is not a boolean"))
+}
+
+fn decision_got(decision: Decision) -> Got {
+    match decision {
+        Decision::NotAllowed => Got::accept().with("decision", "not_allowed"),
+        Decision::Pending { grants, needed } => Got::accept()
+            .with("decision", "pending")
+            .with("grants", grants)
+            .with("needed", needed),
+        Decision::Granted => Got::accept().with("decision", "granted"),
+        Decision::Denied => Got::accept().with("decision", "denied"),
+    }
+}
+
+fn run_release(file: &Value, v: &Value) -> Result<(), String> {
+    let got = match vector_type(v)? {
+        "release" => {
+            let redacted: BulletinBody = cbor::decode_canonical(&bytes(v, "redacted_body")?, MAX_BODY_BYTES)
+                .map_err(|e| format!("redacted_body: {e}"))?;
+            let request = Hash32(array(v, "request")?);
+            let target = Hash32(array(v, "target")?);
+            let author = OrgKey(array(v, "author")?);
+            let requester = OrgKey(array(v, "requester")?);
+            let result = SignedRelease::from_bytes(&bytes(v, "signed_release")?)
+                .and_then(|signed| signed.open(&author, &request, &target, &requester, &redacted));
+            match result {
+                Ok(reveals) => opened(request, target, &reveals),
+                Err(e) => release_error(&e),
+            }
+        }
+        "fault_proof" => {
+            // A third party holds the roster, the hazardous entry and the
+            // signed release, and runs the requester's check with the request
+            // and requester the release itself names.
+            let roster = file_roster(file)?;
+            let body = bytes(v, "hazardous_body")?;
+            let entry = verify_entry(&roster, &bytes(v, "hazardous_envelope")?, Some(&body))
+                .map_err(|e| format!("hazardous entry does not verify: {e}"))?;
+            if entry.header().tier != Tier::Hazardous {
+                return Err("the entry is not hazardous".into());
+            }
+            let redacted: BulletinBody =
+                cbor::decode_canonical(&body, MAX_BODY_BYTES).map_err(|e| format!("hazardous body: {e}"))?;
+            let (author, target) = (entry.header().author, entry.id());
+            let result = SignedRelease::from_bytes(&bytes(v, "signed_release")?).and_then(|signed| {
+                // A payload that does not decode fails inside `open` (after
+                // the author and signature checks), before these are used.
+                let (request, requester) =
+                    cbor::decode_canonical::<ReleasePayload>(&signed.payload, MAX_RELEASE_BYTES)
+                        .map_or((Hash32([0; 32]), OrgKey([0; 32])), |p| (p.request, p.requester));
+                signed.open(&author, &request, &target, &requester, &redacted)
+            });
+            match result {
+                Err(ReleaseError::Reveal(e)) => Got::accept()
+                    .with("author", author.to_hex())
+                    .with("target", target.to_hex())
+                    .with("detail", e.name())
+                    .with("field", e.field().name()),
+                Ok(_) => Got::reject("not_a_fault"),
+                Err(e) => release_error(&e),
+            }
+        }
+        "evaluate" => {
+            let roster = file_roster(file)?;
+            let policy = field(v, "policy")?;
+            let keys = |v: &Value, key: &str| -> Result<Vec<OrgKey>, String> {
+                field(v, key)?
+                    .as_array()
+                    .ok_or_else(|| format!("`{key}` is not an array"))?
+                    .iter()
+                    .map(|k| {
+                        k.as_str()
+                            .and_then(OrgKey::from_hex)
+                            .ok_or_else(|| format!("`{key}` holds a non-key"))
+                    })
+                    .collect()
+            };
+            let policy = ReleasePolicy {
+                observers_may_request: boolean(policy, "observers_may_request")?,
+                approvers: keys(policy, "approvers")?,
+                threshold: number(policy, "threshold")?,
+            };
+            let decisions = field(v, "decisions")?
+                .as_array()
+                .ok_or("`decisions` is not an array")?
+                .iter()
+                .map(|d| Ok((OrgKey(array(d, "approver")?), boolean(d, "grant")?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            let author = OrgKey(array(v, "author")?);
+            let requester = OrgKey(array(v, "requester")?);
+            decision_got(evaluate(&roster, &author, &policy, &requester, &decisions))
+        }
+        _ => return Err(unknown_type(v)),
+    };
+    compare(field(v, "expected")?, &got)
+}
+
+/// The number of X25519 recipient stanzas in an age file's header.
+fn x25519_stanzas(age_file: &[u8]) -> usize {
+    age_file
+        .split(|b| *b == b'\n')
+        .take_while(|line| !line.starts_with(b"---"))
+        .filter(|line| line.starts_with(b"-> X25519 "))
+        .count()
+}
+
+fn run_restricted(file: &Value, v: &Value) -> Result<(), String> {
+    const REBUILD: &str = "delete spec/vectors/restricted.json and run the generator";
+    if vector_type(v)? != "restricted" {
+        return Err(unknown_type(v));
+    }
+    let fixtures = testkit::signatories();
+    if bytes(file, "roster")? != fixtures.roster.signed().to_bytes() {
+        return Err(format!("the file's roster is not the fixture roster; {REBUILD}"));
+    }
+    let roster = file_roster(file)?;
+    let body = bytes(v, "body")?;
+    let entry = verify_entry(&roster, &bytes(v, "envelope")?, Some(&body))
+        .map_err(|e| format!("entry does not verify: {e}"))?;
+    let header = entry.header();
+    let recipients = match (header.tier, &header.recipients) {
+        (Tier::Restricted, Some(recipients)) => recipients.clone(),
+        _ => return Err("not a restricted entry".into()),
+    };
+    if !body.starts_with(b"age-encryption.org/v1\n") {
+        return Err("the body is not a binary age v1 file".into());
+    }
+    if x25519_stanzas(&body) != recipients.len() {
+        return Err(format!(
+            "the ciphertext has {} X25519 stanzas for {} recipients",
+            x25519_stanzas(&body),
+            recipients.len()
+        ));
+    }
+    let org = string(v, "org")?;
+    let identity = string(v, "identity")?;
+    if fixtures.org(org).encryption.to_age_identity().as_str() != identity {
+        return Err(format!("`identity` is not {org}'s fixture identity; {REBUILD}"));
+    }
+    let identity = age::x25519::Identity::from_str(identity).map_err(|e| format!("`identity`: {e}"))?;
+    let got = match age::decrypt(&identity, &body) {
+        Ok(plaintext) => {
+            let bulletin: BulletinBody = cbor::decode_canonical(&plaintext, MAX_BODY_BYTES)
+                .map_err(|e| format!("the plaintext is not a bulletin body: {e}"))?;
+            check_bulletin(&bulletin, header.kind, header.tier)
+                .map_err(|e| format!("the plaintext breaks the bulletin rules: {e}"))?;
+            if bulletin != vectors_build::restricted_bulletin() {
+                return Err(format!("the plaintext is not the builder's bulletin; {REBUILD}"));
+            }
+            Got::accept().with("plaintext", hex_value(&plaintext))
+        }
+        Err(_) => Got::reject("cannot_decrypt"),
+    };
+    let recipients: Vec<Value> = recipients.iter().map(|k| hex_value(k.0)).collect();
+    compare(
+        field(v, "expected")?,
+        &got.with("entry_id", hex_value(entry.id().0))
+            .with("recipients", recipients),
+    )
 }

@@ -50,7 +50,7 @@ pub(super) struct Logs<'a> {
 }
 
 impl<'a> Logs<'a> {
-    fn new(fx: &'a Fixture) -> Self {
+    pub(super) fn new(fx: &'a Fixture) -> Self {
         Logs {
             fx,
             writers: Vec::new(),
@@ -58,7 +58,7 @@ impl<'a> Logs<'a> {
         }
     }
 
-    fn append(
+    pub(super) fn append(
         &mut self,
         org: &str,
         kind: Kind,

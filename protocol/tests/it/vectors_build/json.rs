@@ -6,6 +6,7 @@
 /// bytes do not depend on which serde_json features a build enables.
 pub(super) enum Json {
     Null,
+    Bool(bool),
     Int(u64),
     Str(String),
     Arr(Vec<Json>),
@@ -24,6 +25,7 @@ impl Json {
         let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
         match self {
             Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Int(n) => out.push_str(&n.to_string()),
             Json::Str(s) => write_string(out, s),
             Json::Arr(items) if items.is_empty() => out.push_str("[]"),
@@ -131,6 +133,7 @@ impl Json {
     pub(super) fn clone_json(&self) -> Json {
         match self {
             Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(*b),
             Json::Int(n) => Json::Int(*n),
             Json::Str(s) => Json::Str(s.clone()),
             Json::Arr(items) => Json::Arr(items.iter().map(Json::clone_json).collect()),

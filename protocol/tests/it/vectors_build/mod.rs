@@ -8,6 +8,11 @@
 //! deterministic. Expected outcomes are written down here by hand, not
 //! computed by the implementation, so the checker test really tests it.
 //!
+//! One exception: `restricted.json` holds age ciphertexts, and age
+//! encryption is randomized. [`build_randomized_file`] builds it; the
+//! generator writes it only when it is missing, and the `vectors` test checks
+//! it by decrypting rather than by comparing it with a rebuild.
+//!
 //! One module per vector file (`entries.json` takes three); this module holds
 //! the fixtures they share. The file format is described in
 //! `spec/vectors/README.md`.
@@ -31,8 +36,15 @@ mod entries_malformed;
 mod entries_rules;
 mod equivocation;
 mod json;
+mod release;
+mod restricted;
 mod roster;
 mod scanner;
+
+// The `vectors` test checks decrypted bodies against it; the generator only
+// encrypts it.
+#[cfg(test)]
+pub use restricted::restricted_bulletin;
 
 /// Every vector file: `(file name, contents)`, in a fixed order.
 pub fn build_files() -> Vec<(&'static str, String)> {
@@ -44,8 +56,19 @@ pub fn build_files() -> Vec<(&'static str, String)> {
         ("ed25519.json", ed25519::ed25519_file(&fx).render()),
         ("entries.json", entries::entries_file(&fx).render()),
         ("equivocation.json", equivocation::equivocation_file(&fx).render()),
+        ("release.json", release::release_file(&fx).render()),
         ("roster.json", roster::roster_file(&fx).render()),
     ]
+}
+
+/// The one vector file whose bytes are not reproducible (age encryption is
+/// randomized). It is not in [`build_files`]: the generator keeps it once
+/// written, and the drift check skips it.
+pub const RANDOMIZED_FILE: &str = "restricted.json";
+
+/// Builds a fresh [`RANDOMIZED_FILE`]; every call gives other ciphertexts.
+pub fn build_randomized_file() -> String {
+    restricted::restricted_file(&Fixture::new()).render()
 }
 
 /// Base time of entry vectors: 2023-11-14T22:13:20Z.

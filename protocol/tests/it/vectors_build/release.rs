@@ -1,0 +1,620 @@
+//! `release.json`: author-signed releases of withheld fields as the requester
+//! checks them, fault proofs as a third party checks them, and the release
+//! policy's decision over recorded approvals.
+
+use super::commitments::reveal_json;
+use super::entries::Logs;
+use super::json::{Json, accept_with, file, hx, reject, reject_detail, text, vector};
+use super::{Fixture, Signed, redacted_finding, salts};
+use ed25519_dalek::Signer;
+use riskmesh_protocol::body::{AccessReceiptBody, AccessRequestBody};
+use riskmesh_protocol::cbor;
+use riskmesh_protocol::redaction::{Reveal, WithheldField};
+use riskmesh_protocol::release::{RELEASE_SIG_PREFIX, ReleasePayload, SignedRelease};
+use riskmesh_protocol::testkit::{self, OBSERVERS, SIGNATORIES};
+use riskmesh_protocol::{Body, BulletinBody, EntryId, Hash32, Kind, OrgKey, Tier};
+
+/// The entries a release answers: meta's hazardous bulletin and google's
+/// request for two of its withheld fields.
+struct Setup {
+    hazardous: Signed,
+    target: EntryId,
+    request: EntryId,
+    /// openai's request for the same entry.
+    other_request: EntryId,
+    /// Another entry by the author (not the one requested).
+    other_target: EntryId,
+    redacted: BulletinBody,
+    /// Every opening the author holds: details, title, references.
+    openings: Vec<Reveal>,
+}
+
+impl Setup {
+    fn new(fx: &Fixture) -> Self {
+        let mut logs = Logs::new(fx);
+        let (redacted, openings) = redacted_finding();
+        let other = logs.append(
+            "meta",
+            Kind::Bulletin,
+            Tier::Public,
+            Body::Bulletin(testkit::sample_bulletin("An unrelated public finding")),
+            None,
+        );
+        let hazardous = logs.append(
+            "meta",
+            Kind::Bulletin,
+            Tier::Hazardous,
+            Body::Bulletin(redacted.clone()),
+            None,
+        );
+        let mut ask = |org: &str| {
+            logs.append(
+                org,
+                Kind::AccessRequest,
+                Tier::Consortium,
+                Body::AccessRequest(AccessRequestBody {
+                    target: hazardous.id(),
+                    reason: "Needed to reproduce the finding against our own models.".into(),
+                    fields: vec![WithheldField::Details, WithheldField::Title],
+                }),
+                None,
+            )
+            .id()
+        };
+        let request = ask("google");
+        let other_request = ask("openai");
+        Setup {
+            target: hazardous.id(),
+            hazardous,
+            request,
+            other_request,
+            other_target: other.id(),
+            redacted,
+            openings,
+        }
+    }
+
+    /// The openings of the requested fields (details and title).
+    fn requested(&self) -> Vec<Reveal> {
+        self.openings
+            .iter()
+            .filter(|r| matches!(r.field, WithheldField::Details | WithheldField::Title))
+            .cloned()
+            .collect()
+    }
+
+    /// The payload that answers google's request with `reveals`.
+    fn payload(&self, fx: &Fixture, reveals: Vec<Reveal>) -> ReleasePayload {
+        ReleasePayload {
+            request: self.request,
+            target: self.target,
+            requester: fx.key("google"),
+            reveals,
+        }
+    }
+}
+
+/// A signed release over arbitrary payload bytes, with the signature over
+/// `prefix || payload`: for releases an honest encoder would not produce.
+fn sign_bytes(fx: &Fixture, org: &str, prefix: &[u8], payload: &[u8]) -> SignedRelease {
+    let key = ed25519_dalek::SigningKey::from_bytes(&fx.signer(org).seed());
+    SignedRelease {
+        author: fx.key(org),
+        payload: payload.to_vec(),
+        signature: key.sign(&[prefix, payload].concat()).to_bytes(),
+    }
+}
+
+/// What an accepted release yields: the openings, the commitments the
+/// access receipt lists (ascending), and the receipt body itself.
+fn opened(setup: &Setup, reveals: &[Reveal]) -> Json {
+    let mut received: Vec<Hash32> = reveals.iter().map(Reveal::commitment).collect();
+    received.sort();
+    let receipt = AccessReceiptBody {
+        request: setup.request,
+        target: setup.target,
+        received: received.clone(),
+    };
+    accept_with(vec![
+        ("reveals", Json::Arr(reveals.iter().map(reveal_json).collect())),
+        ("received", Json::Arr(received.iter().map(|c| hx(c.0)).collect())),
+        ("receipt_body", hx(cbor::encode(&receipt))),
+    ])
+}
+
+fn reveal_failure(reason: &str, field: WithheldField) -> Json {
+    Json::Obj(vec![
+        ("outcome", text("reject")),
+        ("reason", text("reveal")),
+        ("detail", text(reason)),
+        ("field", text(field.name())),
+    ])
+}
+
+/// A release as google's node receives it for its request.
+fn release_vector(
+    fx: &Fixture,
+    setup: &Setup,
+    name: &str,
+    description: &str,
+    signed: &[u8],
+    expected: Json,
+) -> Json {
+    vector(
+        name,
+        "release",
+        description,
+        vec![
+            ("signed_release", hx(signed)),
+            ("author", hx(fx.key("meta").0)),
+            ("request", hx(setup.request.0)),
+            ("target", hx(setup.target.0)),
+            ("requester", hx(fx.key("google").0)),
+            ("redacted_body", hx(cbor::encode(&setup.redacted))),
+        ],
+        expected,
+    )
+}
+
+fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
+    let mut vectors = Vec::new();
+    let mut release = |name: &str, description: &str, signed: &[u8], expected: Json| {
+        vectors.push(release_vector(fx, setup, name, description, signed, expected));
+    };
+    let requested = setup.requested();
+    let valid = SignedRelease::sign(
+        &fx.consortium.org("meta").signing,
+        &setup.payload(fx, requested.clone()),
+    );
+    release(
+        "release_valid",
+        "meta releases the two requested fields (details, title) to google: the signature verifies, the \
+         payload names google's request, the hazardous entry and google, and both openings match their \
+         commitments. The receipt lists the two commitments in ascending order.",
+        &valid.to_bytes(),
+        opened(setup, &requested),
+    );
+    let details_only = requested[..1].to_vec();
+    release(
+        "release_valid_one_field",
+        "A release of the details alone: a release may carry fewer fields than were requested, and the \
+         receipt lists only what was received.",
+        &SignedRelease::sign(
+            &fx.consortium.org("meta").signing,
+            &setup.payload(fx, details_only.clone()),
+        )
+        .to_bytes(),
+        opened(setup, &details_only),
+    );
+
+    let mut forged = valid.clone();
+    forged.signature[0] ^= 0x01;
+    release(
+        "release_bad_signature",
+        "The valid release with one bit of its signature changed.",
+        &forged.to_bytes(),
+        reject("bad_signature"),
+    );
+    let payload = cbor::encode(&setup.payload(fx, requested.clone()));
+    release(
+        "release_signature_without_prefix",
+        "meta signs the payload bytes without the domain prefix \"riskmesh-release-v1\\0\".",
+        &sign_bytes(fx, "meta", b"", &payload).to_bytes(),
+        reject("bad_signature"),
+    );
+    release(
+        "release_signed_by_another_org",
+        "anthropic, not the hazardous entry's author, signs the same payload: the release names another \
+         author.",
+        &sign_bytes(fx, "anthropic", RELEASE_SIG_PREFIX, &payload).to_bytes(),
+        reject("mismatch"),
+    );
+    // Correctly signed by meta, but not an answer to google's request.
+    let edited = |edit: &dyn Fn(&mut ReleasePayload)| {
+        let mut p = setup.payload(fx, requested.clone());
+        edit(&mut p);
+        SignedRelease::sign(&fx.consortium.org("meta").signing, &p).to_bytes()
+    };
+    release(
+        "release_wrong_request",
+        "A correctly signed release that answers openai's request for the same entry, received by google.",
+        &edited(&|p| p.request = setup.other_request),
+        reject("mismatch"),
+    );
+    release(
+        "release_wrong_target",
+        "A correctly signed release that names another entry of the author as its target.",
+        &edited(&|p| p.target = setup.other_target),
+        reject("mismatch"),
+    );
+    release(
+        "release_wrong_requester",
+        "A correctly signed release for google's request that names openai as the requester.",
+        &edited(&|p| p.requester = fx.key("openai")),
+        reject("mismatch"),
+    );
+    release(
+        "release_no_fields",
+        "A correctly signed release that carries no openings.",
+        &edited(&|p| p.reveals.clear()),
+        reject("mismatch"),
+    );
+
+    let signed_with = |reveals: Vec<Reveal>| {
+        SignedRelease::sign(&fx.consortium.org("meta").signing, &setup.payload(fx, reveals)).to_bytes()
+    };
+    let mut tampered = requested.clone();
+    let last = tampered[0].value.len() - 1;
+    tampered[0].value[last] ^= 0x01;
+    let tampered_release = signed_with(tampered);
+    release(
+        "release_tampered_opening",
+        "meta signs a release whose details value has one bit changed: the signature holds, the opening does \
+         not match the commitment. This is the author's fault, and the signed release is the proof.",
+        &tampered_release,
+        reveal_failure("mismatch", WithheldField::Details),
+    );
+    release(
+        "release_duplicate_opening",
+        "meta signs a release that opens the details twice.",
+        &signed_with(vec![requested[0].clone(), requested[0].clone()]),
+        reveal_failure("duplicate", WithheldField::Details),
+    );
+    let summary = Reveal {
+        field: WithheldField::Summary,
+        salt: salts()[WithheldField::Summary as usize],
+        value: cbor::encode(&setup.redacted.summary),
+    };
+    release(
+        "release_field_not_withheld",
+        "meta signs a release that also opens the summary, which the entry does not withhold.",
+        &signed_with(vec![requested[0].clone(), summary]),
+        reveal_failure("not_withheld", WithheldField::Summary),
+    );
+
+    // Correctly signed payload bytes that are not canonical CBOR.
+    let mut long_head = vec![0xb9, 0x00, 0x04];
+    long_head.extend_from_slice(&payload[1..]);
+    assert_eq!(payload[0], 0xa4, "the payload is a map of four entries");
+    release(
+        "release_payload_not_shortest_form",
+        "meta signs payload bytes whose map head is b9 00 04 instead of a4: the signature verifies, the \
+         payload is not canonical.",
+        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &long_head).to_bytes(),
+        reject_detail("encoding", "non_shortest_form"),
+    );
+    let mut extra_key = vec![0xa5];
+    extra_key.extend_from_slice(&payload[1..]);
+    extra_key.extend_from_slice(&[0x04, 0x00]);
+    release(
+        "release_payload_unknown_key",
+        "meta signs a payload map with a fifth, unknown key 4: it decodes, but does not re-encode to the \
+         same bytes.",
+        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &extra_key).to_bytes(),
+        reject_detail("encoding", "not_canonical"),
+    );
+    let mut trailing = valid.to_bytes();
+    trailing.push(0x00);
+    release(
+        "release_trailing_bytes",
+        "The valid signed release followed by one byte.",
+        &trailing,
+        reject_detail("encoding", "trailing_bytes"),
+    );
+    vectors
+}
+
+fn fault_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
+    let mut vectors = Vec::new();
+    let body = setup
+        .hazardous
+        .body
+        .clone()
+        .expect("the hazardous entry has its body");
+    let mut proof = |name: &str, description: &str, signed: &[u8], expected: Json| {
+        vectors.push(vector(
+            name,
+            "fault_proof",
+            description,
+            vec![
+                ("hazardous_envelope", hx(&setup.hazardous.envelope)),
+                ("hazardous_body", hx(&body)),
+                ("signed_release", hx(signed)),
+            ],
+            expected,
+        ));
+    };
+    let meta = &fx.consortium.org("meta").signing;
+    let requested = setup.requested();
+    let mut tampered = requested.clone();
+    let last = tampered[0].value.len() - 1;
+    tampered[0].value[last] ^= 0x01;
+    let bad = SignedRelease::sign(meta, &setup.payload(fx, tampered));
+    let proven = |field: WithheldField, detail: &str| {
+        accept_with(vec![
+            ("author", hx(fx.key("meta").0)),
+            ("target", hx(setup.target.0)),
+            ("detail", text(detail)),
+            ("field", text(field.name())),
+        ])
+    };
+    proof(
+        "fault_proof_tampered_opening",
+        "The hazardous entry and meta's signed release whose details opening does not match the commitment: \
+         anyone holding the roster can check that meta signed openings that do not open its own commitments.",
+        &bad.to_bytes(),
+        proven(WithheldField::Details, "mismatch"),
+    );
+    let mut framed = bad.clone();
+    framed.signature[63] ^= 0x01;
+    proof(
+        "fault_proof_forged_release",
+        "The same release with one bit of the signature changed: a requester cannot frame the author with a \
+         release the author did not sign.",
+        &framed.to_bytes(),
+        reject("bad_signature"),
+    );
+    let good = SignedRelease::sign(meta, &setup.payload(fx, requested.clone()));
+    proof(
+        "fault_proof_matching_release",
+        "meta's correct release: every opening matches, so it proves no fault.",
+        &good.to_bytes(),
+        reject("not_a_fault"),
+    );
+    let mut elsewhere = setup.payload(fx, requested);
+    elsewhere.target = setup.other_target;
+    proof(
+        "fault_proof_release_for_another_entry",
+        "A release by meta that names another target: it says nothing about this entry's commitments.",
+        &SignedRelease::sign(meta, &elsewhere).to_bytes(),
+        reject("mismatch"),
+    );
+    vectors
+}
+
+fn policy_json(observers: bool, approvers: &[OrgKey], threshold: u64) -> Json {
+    let mut approvers = approvers.to_vec();
+    approvers.sort();
+    Json::Obj(vec![
+        ("observers_may_request", Json::Bool(observers)),
+        (
+            "approvers",
+            Json::Arr(approvers.iter().map(|k| hx(k.0)).collect()),
+        ),
+        ("threshold", Json::Int(threshold)),
+    ])
+}
+
+fn decision(name: &str) -> Json {
+    accept_with(vec![("decision", text(name))])
+}
+
+fn pending(grants: u64, needed: u64) -> Json {
+    accept_with(vec![
+        ("decision", text("pending")),
+        ("grants", Json::Int(grants)),
+        ("needed", Json::Int(needed)),
+    ])
+}
+
+fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
+    let mut vectors = Vec::new();
+    let key = |org: &str| fx.key(org);
+    let k_of_n = policy_json(false, &[key("anthropic"), key("google"), key("openai")], 2);
+    let closed = policy_json(false, &[], 1);
+    let open = policy_json(true, &[], 1);
+    let mut case = |name: &str,
+                    description: &str,
+                    policy: &Json,
+                    requester: &str,
+                    decisions: &[(&str, bool)],
+                    expected: Json| {
+        vectors.push(vector(
+            name,
+            "evaluate",
+            description,
+            vec![
+                ("author", hx(key("meta").0)),
+                ("policy", policy.clone_json()),
+                ("requester", hx(key(requester).0)),
+                (
+                    "decisions",
+                    Json::Arr(
+                        decisions
+                            .iter()
+                            .map(|(org, grant)| {
+                                Json::Obj(vec![("approver", hx(key(org).0)), ("grant", Json::Bool(*grant))])
+                            })
+                            .collect(),
+                    ),
+                ),
+            ],
+            expected,
+        ));
+    };
+    case(
+        "k_of_n_no_decisions",
+        "2 of anthropic, google, openai; microsoft requests; nobody has decided.",
+        &k_of_n,
+        "microsoft",
+        &[],
+        pending(0, 2),
+    );
+    case(
+        "k_of_n_one_grant",
+        "2 of 3; anthropic grants.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true)],
+        pending(1, 2),
+    );
+    case(
+        "k_of_n_granted",
+        "2 of 3; anthropic and google grant.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("google", true)],
+        decision("granted"),
+    );
+    case(
+        "k_of_n_one_denial",
+        "2 of 3; anthropic denies: google and openai can still reach the threshold.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", false)],
+        pending(0, 2),
+    );
+    case(
+        "k_of_n_denied",
+        "2 of 3; anthropic and google deny: one approver is left, so 2 grants are unreachable.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", false), ("google", false)],
+        decision("denied"),
+    );
+    case(
+        "duplicate_approver_counts_once",
+        "2 of 3; anthropic grants twice: one distinct approver.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("anthropic", true)],
+        pending(1, 2),
+    );
+    case(
+        "unnamed_approver_ignored",
+        "2 of 3; anthropic grants, and amazon, a member the policy does not name, grants too.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("amazon", true)],
+        pending(1, 2),
+    );
+    case(
+        "latest_decision_wins_grant_withdrawn",
+        "2 of 3; anthropic grants, then denies; google grants. anthropic's later denial replaces its grant.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("anthropic", false), ("google", true)],
+        pending(1, 2),
+    );
+    case(
+        "latest_decision_wins_denial_withdrawn",
+        "2 of 3; anthropic and google deny (denied), then both grant: denied is not final.",
+        &k_of_n,
+        "microsoft",
+        &[
+            ("anthropic", false),
+            ("google", false),
+            ("anthropic", true),
+            ("google", true),
+        ],
+        decision("granted"),
+    );
+    case(
+        "requester_is_an_approver",
+        "2 of 3; google requests and grants its own request, anthropic grants: the requester's own \
+         decision never counts (spec §8.6 step 3), so one grant of the two needed.",
+        &k_of_n,
+        "google",
+        &[("google", true), ("anthropic", true)],
+        pending(1, 2),
+    );
+    let with_observer = policy_json(false, &[key("anthropic"), key("safety-institute")], 1);
+    case(
+        "observer_approver_not_counted",
+        "1 of anthropic and safety-institute: safety-institute is an observer, so only anthropic's decision \
+         counts, and its grant does not.",
+        &with_observer,
+        "microsoft",
+        &[("safety-institute", true)],
+        pending(0, 1),
+    );
+    case(
+        "threshold_unreachable_from_the_start",
+        "2 of anthropic and safety-institute: only anthropic is a member, so 2 grants can never be reached.",
+        &policy_json(false, &[key("anthropic"), key("safety-institute")], 2),
+        "microsoft",
+        &[],
+        decision("denied"),
+    );
+    case(
+        "author_alone_pending",
+        "No approvers named: only the author's decision counts, so openai's grant does not.",
+        &closed,
+        "google",
+        &[("openai", true)],
+        pending(0, 1),
+    );
+    case(
+        "author_alone_granted",
+        "No approvers named: the author grants.",
+        &closed,
+        "google",
+        &[("meta", true)],
+        decision("granted"),
+    );
+    case(
+        "author_alone_denied",
+        "No approvers named: the author denies.",
+        &closed,
+        "google",
+        &[("meta", false)],
+        decision("denied"),
+    );
+    case(
+        "observer_not_allowed",
+        "An observer requests under a policy that does not let observers request; the author's grant changes \
+         nothing.",
+        &closed,
+        "safety-institute",
+        &[("meta", true)],
+        decision("not_allowed"),
+    );
+    case(
+        "observer_allowed",
+        "An observer requests under a policy that lets observers request; the author grants.",
+        &open,
+        "safety-institute",
+        &[("meta", true)],
+        decision("granted"),
+    );
+    case(
+        "author_requesting",
+        "The author requests its own entry: never allowed, whatever the decisions.",
+        &open,
+        "meta",
+        &[("meta", true)],
+        decision("not_allowed"),
+    );
+    case(
+        "requester_not_on_roster",
+        "mallory, who is not on the roster, requests.",
+        &open,
+        "mallory",
+        &[("meta", true)],
+        decision("not_allowed"),
+    );
+    vectors
+}
+
+pub(super) fn release_file(fx: &Fixture) -> Json {
+    let setup = Setup::new(fx);
+    let mut vectors = release_vectors(fx, &setup);
+    vectors.extend(fault_vectors(fx, &setup));
+    vectors.extend(evaluate_vectors(fx));
+    let orgs = SIGNATORIES
+        .iter()
+        .chain(OBSERVERS.iter())
+        .chain(["mallory"].iter())
+        .map(|org| (*org, hx(fx.key(org).0)))
+        .collect();
+    file(
+        "The hazardous release: author-signed releases of withheld fields checked by the requester, fault \
+         proofs checked by a third party, and the release policy's decision over recorded approvals.",
+        vec![
+            ("network", text(testkit::NETWORK)),
+            ("roster", fx.roster_hex()),
+            ("orgs", Json::Obj(orgs)),
+        ],
+        vectors,
+    )
+}
