@@ -226,7 +226,12 @@ where
 {
     check_canonical(bytes, limit)?;
     let value: T = minicbor::decode(bytes).map_err(|e| CborError::Schema(e.to_string()))?;
-    if encode(&value) != bytes {
+    // Re-encode into a buffer of the input's size: canonical input
+    // re-encodes to exactly that many bytes, so nothing reallocates.
+    let mut again = Vec::with_capacity(bytes.len());
+    // Writing into a Vec cannot fail.
+    let _ = minicbor::encode(&value, &mut again);
+    if again != bytes {
         return Err(CborError::NotCanonical);
     }
     Ok(value)

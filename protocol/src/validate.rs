@@ -9,7 +9,7 @@ use crate::body::{Body, BodyError, check_recipient_list};
 use crate::cbor::{self, CborError};
 use crate::entry::{Envelope, HEADER_VERSION, Header, Kind, Tier, WireEntry, signing_input};
 use crate::ids::{EntryId, Hash32, OrgKey};
-use crate::keys::verify_strict;
+use crate::keys::verify_strict_parsed;
 use crate::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SEQ, MAX_TIMESTAMP_MS};
 use crate::roster::{Role, Roster};
 use std::sync::Arc;
@@ -215,11 +215,11 @@ pub fn verify_entry(
     body: Option<&[u8]>,
 ) -> Result<VerifiedEntry, RejectReason> {
     let parsed = Envelope::parse(envelope).map_err(RejectReason::Encoding)?;
-    let Some(member) = roster.member(&parsed.kid) else {
+    let Some((member, key)) = roster.member_key(&parsed.kid) else {
         return Err(RejectReason::UnknownAuthor(parsed.kid));
     };
     let input = signing_input(parsed.protected, roster.network(), parsed.payload);
-    if !verify_strict(&parsed.kid, &input, &parsed.signature) {
+    if !verify_strict_parsed(key, &input, &parsed.signature) {
         return Err(RejectReason::BadSignature);
     }
     let header: Header =
