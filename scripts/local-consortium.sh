@@ -89,6 +89,42 @@ done
 "$BIN" list --config "$BASE/$last/config.toml"
 "$BIN" status --config "$BASE/$last/config.toml"
 
+if (( N >= 3 )); then
+  mid=${ORGS[1]}
+  echo
+  echo "== $first publishes a hazardous finding: the details stay on its node, encrypted at rest"
+  hazard=$("$BIN" publish --config "$BASE/$first/config.toml" --json --tier hazardous \
+    --title "Model gives meaningful uplift for pathogen enhancement" \
+    --summary "Red-teaming found step-level uplift; mitigations below, details withheld." \
+    --category bio --severity critical --mitigation "Refusal training on the uncovered prompts." \
+    --details "(the withheld recipe)" --withhold details --approver "$first" --commitment 1 |
+    sed -n 's/.*"id": *"\([0-9a-f]\{64\}\)".*/\1/p' | head -1)
+  echo "   hazardous entry $hazard"
+  for _ in $(seq 1 100); do
+    if "$BIN" show "$hazard" --config "$BASE/$last/config.toml" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  echo "== $last sees only the redacted summary"
+  "$BIN" show "$hazard" --config "$BASE/$last/config.toml"
+  echo "== $mid requests the details"
+  request=$("$BIN" request "$hazard" --config "$BASE/$mid/config.toml" --json \
+    --reason "Building a classifier for these prompts" |
+    sed -n 's/.*"id": *"\([0-9a-f]\{64\}\)".*/\1/p' | head -1)
+  for _ in $(seq 1 100); do
+    if "$BIN" approve "$request" --config "$BASE/$first/config.toml" --reason "Justified" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  echo "== $first approved; its node releases the details to $mid's node, end-to-end encrypted"
+  for _ in $(seq 1 100); do
+    if "$BIN" show "$hazard" --withheld --config "$BASE/$mid/config.toml" >/dev/null 2>&1; then break; fi
+    sleep 0.1
+  done
+  "$BIN" show "$hazard" --withheld --config "$BASE/$mid/config.toml"
+  sleep 1
+  echo "== the audit trail, as $last sees it"
+  "$BIN" audit "$hazard" --config "$BASE/$last/config.toml"
+fi
+
 if [[ "${KEEP:-0}" == "1" ]]; then
   echo "== nodes left running: kill ${PIDS[*]}"
 fi
