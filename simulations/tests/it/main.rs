@@ -1,0 +1,9 @@
+//! Integration tests of the simulator: real nodes on loopback, scenarios
+//! run end to end, invariants and each adversary's expected outcome
+//! asserted. Runs are serialized (two 2-core simulations side by side would
+//! only measure each other).
+
+mod adversaries;
+mod default;
+mod partition;
+mod support;
