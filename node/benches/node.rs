@@ -15,13 +15,15 @@
 //! Run: `cargo bench -p riskmesh-node --bench node` (about 2–3 minutes).
 //! `RISKMESH_BENCH_QUICK=1` shrinks every workload for a smoke run.
 
-use libp2p::gossipsub::MessageId;
 use libp2p::PeerId;
+use libp2p::gossipsub::MessageId;
 use riskmesh_node::runtime::workers::{StoreWriter, VerifyJob, VerifyPool, WorkerEvent, WriteJob};
 use riskmesh_node::store::Store;
 use riskmesh_node::testnet::{self, Cluster};
 use riskmesh_protocol::keys::verify_strict;
-use riskmesh_protocol::{testkit, Body, ChainValidator, Draft, Kind, LogWriter, Outcome, Roster, Tier, VerifiedEntry};
+use riskmesh_protocol::{
+    Body, ChainValidator, Draft, Kind, LogWriter, Outcome, Roster, Tier, VerifiedEntry, testkit,
+};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -46,7 +48,10 @@ fn make_entries(roster: &Roster, orgs: &[String], per_author: usize) -> Vec<Veri
                 body: Body::Bulletin(body),
                 recipients: None,
             };
-            out.push(log.append(&keys[j].signing, roster, &draft, NOW + i as u64).expect("valid entry"));
+            out.push(
+                log.append(&keys[j].signing, roster, &draft, NOW + i as u64)
+                    .expect("valid entry"),
+            );
         }
     }
     out
@@ -185,12 +190,18 @@ async fn catch_up(total: usize) -> (f64, f64) {
         store.close().expect("close");
     }
     drop(entries);
-    println!("    (generated and stored {total} entries in {:.1} s)", generated.as_secs_f64());
+    println!(
+        "    (generated and stored {total} entries in {:.1} s)",
+        generated.as_secs_f64()
+    );
     cluster.nodes[0] = Some(cluster.launch(0).await);
     let start = Instant::now();
     cluster.nodes[1] = Some(cluster.launch(1).await);
     cluster.connect_all().await;
-    testnet::wait_for(Duration::from_secs(600), "catch-up", || async { cluster.status(1).await.entries == total as u64 }).await;
+    testnet::wait_for(Duration::from_secs(600), "catch-up", || async {
+        cluster.status(1).await.entries == total as u64
+    })
+    .await;
     let elapsed = start.elapsed().as_secs_f64();
     cluster.shutdown().await;
     (total as f64 / elapsed, elapsed)
@@ -237,12 +248,20 @@ async fn noop_sync() -> (f64, usize, f64) {
         let in0 = load(&handle.metrics.sync_bytes_in);
         let start = Instant::now();
         handle.sync_now().await.expect("sync");
-        assert!(poll_until(Duration::from_secs(5), || load(&handle.metrics.sync_bytes_in) > in0).await);
+        assert!(
+            poll_until(Duration::from_secs(5), || load(&handle.metrics.sync_bytes_in)
+                > in0)
+            .await
+        );
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         per_response.push((load(&handle.metrics.sync_bytes_in) - in0) as f64);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(cluster.status(1).await.entries, 50, "a no-op sync moves no entries");
+    assert_eq!(
+        cluster.status(1).await.entries,
+        50,
+        "a no-op sync moves no entries"
+    );
     // The payload both ways: the request plus a heads response for 50 authors.
     let heads = riskmesh_protocol::sync::SyncResponse::Heads {
         heads: cluster
@@ -272,7 +291,14 @@ async fn propagation(nodes: usize, messages: usize) -> (f64, Vec<f64>) {
     testnet::wait_for(Duration::from_secs(30), "full mesh", || async {
         let mut ok = true;
         for i in 0..nodes {
-            ok &= cluster.status(i).await.peers.iter().filter(|p| p.connected).count() == nodes - 1;
+            ok &= cluster
+                .status(i)
+                .await
+                .peers
+                .iter()
+                .filter(|p| p.connected)
+                .count()
+                == nodes - 1;
         }
         ok
     })
@@ -287,7 +313,12 @@ async fn propagation(nodes: usize, messages: usize) -> (f64, Vec<f64>) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline && !testnet::counts(&cluster).await.iter().all(|&n| n == messages as u64) {
+    while Instant::now() < deadline
+        && !testnet::counts(&cluster)
+            .await
+            .iter()
+            .all(|&n| n == messages as u64)
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -316,7 +347,10 @@ async fn release_latency(rounds: usize) -> Vec<f64> {
     let cluster = Cluster::start(&["anthropic", "google", "meta"]).await;
     let (anthropic, google, meta) = (cluster.handle(0), cluster.handle(1), cluster.handle(2));
     testnet::wait_for(Duration::from_secs(30), "mesh", || async {
-        google.status().await.is_ok_and(|s| s.peers.iter().filter(|p| p.connected).count() == 2)
+        google
+            .status()
+            .await
+            .is_ok_and(|s| s.peers.iter().filter(|p| p.connected).count() == 2)
     })
     .await;
     let mut out = Vec::new();
@@ -333,7 +367,11 @@ async fn release_latency(rounds: usize) -> Vec<f64> {
         };
         let mut full = testkit::sample_bulletin(&format!("hazard {round}"));
         full.details = format!("withheld details {round}");
-        let target = meta.publish_hazardous(full, redaction).await.expect("publish").id();
+        let target = meta
+            .publish_hazardous(full, redaction)
+            .await
+            .expect("publish")
+            .id();
         let request = google
             .request_access(target, vec![WithheldField::Details], "bench".into())
             .await
@@ -345,12 +383,18 @@ async fn release_latency(rounds: usize) -> Vec<f64> {
         assert!(
             poll_until(Duration::from_secs(20), || {
                 [&anthropic_dir, &meta_dir].iter().all(|db| {
-                    Store::open_read_only(db).ok().and_then(|s| s.get(&request).ok().flatten()).is_some()
+                    Store::open_read_only(db)
+                        .ok()
+                        .and_then(|s| s.get(&request).ok().flatten())
+                        .is_some()
                 })
             })
             .await
         );
-        anthropic.decide_access(request, true, "bench".into()).await.expect("approve");
+        anthropic
+            .decide_access(request, true, "bench".into())
+            .await
+            .expect("approve");
         let start = Instant::now();
         loop {
             if !google.released(target).await.unwrap_or_default().is_empty() {
@@ -368,26 +412,47 @@ async fn release_latency(rounds: usize) -> Vec<f64> {
 
 /// Sealing cost and size of a restricted body for `n` recipients.
 fn restricted_cost(n: usize, iterations: usize) -> (f64, usize, usize) {
-    let keys: Vec<_> = (0..n).map(|i| testkit::org_secrets(&format!("recipient-{i}")).encryption.public()).collect();
+    let keys: Vec<_> = (0..n)
+        .map(|i| {
+            testkit::org_secrets(&format!("recipient-{i}"))
+                .encryption
+                .public()
+        })
+        .collect();
     let plain = riskmesh_protocol::cbor::encode(&testkit::sample_bulletin("restricted finding"));
     let start = Instant::now();
     let mut size = 0;
     for _ in 0..iterations {
-        size = riskmesh_node::sealed::seal(&keys, std::hint::black_box(&plain)).expect("seal").len();
+        size = riskmesh_node::sealed::seal(&keys, std::hint::black_box(&plain))
+            .expect("seal")
+            .len();
     }
-    (start.elapsed().as_secs_f64() * 1e6 / iterations as f64, plain.len(), size)
+    (
+        start.elapsed().as_secs_f64() * 1e6 / iterations as f64,
+        plain.len(),
+        size,
+    )
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let q = quick();
-    println!("riskmesh node benchmarks ({cores} cores{})", if q { ", QUICK mode" } else { "" });
+    println!(
+        "riskmesh node benchmarks ({cores} cores{})",
+        if q { ", QUICK mode" } else { "" }
+    );
 
     println!("\n[6] idle node memory");
     let (before, after) = runtime.block_on(idle_memory());
     let node_mb = (after - before) * 1.048576;
-    println!("    process RSS {before:.1} MiB before, {after:.1} MiB with one idle node: the node adds {node_mb:.1} MB (target < 40 MB)  {}", pass(node_mb < 40.0));
+    println!(
+        "    process RSS {before:.1} MiB before, {after:.1} MiB with one idle node: the node adds {node_mb:.1} MB (target < 40 MB)  {}",
+        pass(node_mb < 40.0)
+    );
 
     println!("\n[1] raw verify_strict (the limit)");
     let one = raw_verify(1, Duration::from_secs(if q { 1 } else { 3 }));
@@ -400,12 +465,21 @@ fn main() {
     let names: Vec<String> = testkit::SIGNATORIES.iter().map(|s| s.to_string()).collect();
     let entries = make_entries(&roster, &names, if q { 300 } else { 3000 });
     let rate = runtime.block_on(ingest(&roster, &entries, cores));
-    println!("    {} entries: {rate:>9.0} entries/s = {:.2} × raw all-core verify (target ≥ 0.5)  {}", entries.len(), rate / all, pass(rate / all >= 0.5));
+    println!(
+        "    {} entries: {rate:>9.0} entries/s = {:.2} × raw all-core verify (target ≥ 0.5)  {}",
+        entries.len(),
+        rate / all,
+        pass(rate / all >= 0.5)
+    );
 
     println!("\n[3] catch-up over loopback");
     let total = if q { 5_000 } else { 100_000 };
     let (rate, secs) = runtime.block_on(catch_up(total));
-    println!("    {total} entries in {secs:.1} s: {rate:>9.0} entries/s (target ≥ 5000)  {}  = {:.2} × raw all-core verify", pass(rate >= 5000.0), rate / all);
+    println!(
+        "    {total} entries in {secs:.1} s: {rate:>9.0} entries/s (target ≥ 5000)  {}  = {:.2} × raw all-core verify",
+        pass(rate >= 5000.0),
+        rate / all
+    );
 
     println!("\n[4] no-op sync, up-to-date pair, 50 authors");
     let (ms, payload, measured) = runtime.block_on(noop_sync());

@@ -17,7 +17,12 @@ use std::path::PathBuf;
 )]
 pub struct NodeArgs {
     /// The node's config file (written by `riskmesh init`).
-    #[arg(long, env = "RISKMESH_CONFIG", default_value = "config.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "RISKMESH_CONFIG",
+        default_value = "config.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
     /// Emit logs as JSON lines instead of text.
     #[arg(long)]
@@ -32,7 +37,9 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_swarm=warn")
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.json_logs {
         builder.json().init();
     } else {
@@ -62,7 +69,9 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
             tracing::info!(%addr, "listening");
         }
         tracing::info!(api = %node.api_addr, "local API (token in the data directory's api-token file)");
-        node.run_until(shutdown_signal()).await.map_err(anyhow::Error::msg)?;
+        node.run_until(shutdown_signal())
+            .await
+            .map_err(anyhow::Error::msg)?;
         tracing::info!("stopped cleanly");
         Ok(())
     })

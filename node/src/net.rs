@@ -225,7 +225,10 @@ async fn read_capped<T: futures::AsyncRead + Unpin + Send>(io: &mut T, cap: usiz
     let mut buf = Vec::new();
     io.take(cap as u64 + 1).read_to_end(&mut buf).await?;
     if buf.len() > cap {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("message over {cap} bytes")));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("message over {cap} bytes"),
+        ));
     }
     Ok(buf)
 }

@@ -4,10 +4,10 @@
 //! the simulations. The keys come from `riskmesh_protocol::testkit` and are
 //! public knowledge: never use this for a real network.
 
-use libp2p::identity::Keypair;
 use crate::config::NodeConfig;
 use crate::runtime::{self, NodeHandle, NodeStatus, RunningNode};
 use crate::store::Store;
+use libp2p::identity::Keypair;
 use riskmesh_protocol::roster::{PeerIdBytes, Roster, SignedRoster};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::{Body, Draft, Kind, Tier, VerifiedEntry};

@@ -107,7 +107,9 @@ pub fn verify_strict(key: &OrgKey, message: &[u8], signature: &[u8; 64]) -> bool
 /// The roster only holds keys that passed [`check_public_key`], so the
 /// canonical-encoding check has already been made.
 pub fn verify_strict_parsed(key: &crate::roster::ParsedKey, message: &[u8], signature: &[u8; 64]) -> bool {
-    key.0.verify_strict(message, &Signature::from_bytes(signature)).is_ok()
+    key.0
+        .verify_strict(message, &Signature::from_bytes(signature))
+        .is_ok()
 }
 
 /// Checks that 32 bytes are a usable Ed25519 public key.

@@ -12,9 +12,9 @@
 use crate::body::BulletinBody;
 use crate::cbor::{self, CborError};
 use crate::ids::{EntryId, OrgKey};
-use crate::keys::{verify_strict, OrgSigningKey};
+use crate::keys::{OrgSigningKey, verify_strict};
 use crate::limits::MAX_RELEASE_BYTES;
-use crate::redaction::{check_reveals, ReleasePolicy, Reveal, RevealError};
+use crate::redaction::{ReleasePolicy, Reveal, RevealError, check_reveals};
 use crate::roster::{Role, Roster};
 use minicbor::{Decode, Encode};
 
@@ -123,7 +123,11 @@ impl SignedRelease {
         if self.author != *author {
             return Err(ReleaseError::Mismatch("signed by another organization"));
         }
-        if !verify_strict(author, &[RELEASE_SIG_PREFIX, &self.payload].concat(), &self.signature) {
+        if !verify_strict(
+            author,
+            &[RELEASE_SIG_PREFIX, &self.payload].concat(),
+            &self.signature,
+        ) {
             return Err(ReleaseError::BadSignature);
         }
         let payload: ReleasePayload = cbor::decode_canonical(&self.payload, MAX_RELEASE_BYTES)?;
@@ -214,7 +218,7 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use crate::ids::Hash32;
-    use crate::redaction::{redact, Redaction, WithheldField};
+    use crate::redaction::{Redaction, WithheldField, redact};
     use crate::testkit;
 
     fn policy(c: &testkit::Consortium, approvers: &[&str], threshold: u64, observers: bool) -> ReleasePolicy {
@@ -236,18 +240,35 @@ mod tests {
         let requester = key("microsoft");
         let eval = |d: &[(OrgKey, bool)]| evaluate(&c.roster, &author, &p, &requester, d);
         assert_eq!(eval(&[]), Decision::Pending { grants: 0, needed: 2 });
-        assert_eq!(eval(&[(key("anthropic"), true)]), Decision::Pending { grants: 1, needed: 2 });
-        // The same approver twice is one approval; an unnamed org does not count.
         assert_eq!(
-            eval(&[(key("anthropic"), true), (key("anthropic"), true), (key("amazon"), true)]),
+            eval(&[(key("anthropic"), true)]),
             Decision::Pending { grants: 1, needed: 2 }
         );
-        assert_eq!(eval(&[(key("anthropic"), true), (key("google"), true)]), Decision::Granted);
+        // The same approver twice is one approval; an unnamed org does not count.
+        assert_eq!(
+            eval(&[
+                (key("anthropic"), true),
+                (key("anthropic"), true),
+                (key("amazon"), true)
+            ]),
+            Decision::Pending { grants: 1, needed: 2 }
+        );
+        assert_eq!(
+            eval(&[(key("anthropic"), true), (key("google"), true)]),
+            Decision::Granted
+        );
         // Two denials of three leave the threshold unreachable.
-        assert_eq!(eval(&[(key("anthropic"), false), (key("google"), false)]), Decision::Denied);
+        assert_eq!(
+            eval(&[(key("anthropic"), false), (key("google"), false)]),
+            Decision::Denied
+        );
         // A later decision replaces an earlier one by the same approver.
         assert_eq!(
-            eval(&[(key("anthropic"), true), (key("anthropic"), false), (key("google"), true)]),
+            eval(&[
+                (key("anthropic"), true),
+                (key("anthropic"), false),
+                (key("google"), true)
+            ]),
             Decision::Pending { grants: 1, needed: 2 }
         );
     }
@@ -258,14 +279,29 @@ mod tests {
         let author = c.org("meta").signing.public();
         let observer = c.org("safety-institute").signing.public();
         let closed = policy(&c, &[], 1, false);
-        assert_eq!(evaluate(&c.roster, &author, &closed, &observer, &[(author, true)]), Decision::NotAllowed);
-        assert_eq!(evaluate(&c.roster, &author, &closed, &author, &[(author, true)]), Decision::NotAllowed);
+        assert_eq!(
+            evaluate(&c.roster, &author, &closed, &observer, &[(author, true)]),
+            Decision::NotAllowed
+        );
+        assert_eq!(
+            evaluate(&c.roster, &author, &closed, &author, &[(author, true)]),
+            Decision::NotAllowed
+        );
         let open = policy(&c, &[], 1, true);
-        assert_eq!(evaluate(&c.roster, &author, &open, &observer, &[(author, true)]), Decision::Granted);
+        assert_eq!(
+            evaluate(&c.roster, &author, &open, &observer, &[(author, true)]),
+            Decision::Granted
+        );
         // With no named approvers only the author's decision counts.
         let member = c.org("google").signing.public();
         assert_eq!(
-            evaluate(&c.roster, &author, &open, &member, &[(c.org("openai").signing.public(), true)]),
+            evaluate(
+                &c.roster,
+                &author,
+                &open,
+                &member,
+                &[(c.org("openai").signing.public(), true)]
+            ),
             Decision::Pending { grants: 0, needed: 1 }
         );
     }
@@ -294,15 +330,21 @@ mod tests {
         };
         let signed = SignedRelease::sign(author, &payload);
         let back = SignedRelease::from_bytes(&signed.to_bytes()).expect("decodes");
-        assert_eq!(back.open(&author.public(), &request, &target, &requester, &redacted), Ok(reveals.clone()));
         assert_eq!(
-            back.open(&author.public(), &target, &target, &requester, &redacted).map_err(|e| e.name()),
+            back.open(&author.public(), &request, &target, &requester, &redacted),
+            Ok(reveals.clone())
+        );
+        assert_eq!(
+            back.open(&author.public(), &target, &target, &requester, &redacted)
+                .map_err(|e| e.name()),
             Err("mismatch")
         );
         let mut forged = back.clone();
         forged.signature[0] ^= 1;
         assert_eq!(
-            forged.open(&author.public(), &request, &target, &requester, &redacted).map_err(|e| e.name()),
+            forged
+                .open(&author.public(), &request, &target, &requester, &redacted)
+                .map_err(|e| e.name()),
             Err("bad_signature")
         );
         // The author signs a tampered opening: the signature holds, the
@@ -312,7 +354,9 @@ mod tests {
         let signed = SignedRelease::sign(author, &tampered);
         assert!(matches!(
             signed.open(&author.public(), &request, &target, &requester, &redacted),
-            Err(ReleaseError::Reveal(RevealError::Mismatch(WithheldField::Details)))
+            Err(ReleaseError::Reveal(RevealError::Mismatch(
+                WithheldField::Details
+            )))
         ));
     }
 }

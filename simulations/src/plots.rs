@@ -204,7 +204,7 @@ fn bytes_per_entry(
         .margin(15)
         .x_label_area_size(60)
         .y_label_area_size(65)
-        .build_cartesian_2d((0..n).into_segmented(), 0f64..top)?;
+        .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), 0f64..top)?;
     let labels = orgs.to_vec();
     chart
         .configure_mesh()

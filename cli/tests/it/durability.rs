@@ -50,11 +50,15 @@ async fn kill_9_loses_nothing_acknowledged() {
                     "category": "other",
                     "severity": "low",
                 });
-                let Ok(response) = client.post(&url).bearer_auth(&token).json(&body).send().await else { break };
+                let Ok(response) = client.post(&url).bearer_auth(&token).json(&body).send().await else {
+                    break;
+                };
                 if response.status().as_u16() != 201 {
                     break;
                 }
-                let Ok(view) = response.json::<serde_json::Value>().await else { break };
+                let Ok(view) = response.json::<serde_json::Value>().await else {
+                    break;
+                };
                 let id = view["id"].as_str().expect("id in the response").to_string();
                 sink.lock().expect("lock").push(id);
             }
@@ -68,7 +72,10 @@ async fn kill_9_loses_nothing_acknowledged() {
         let ids = acked.lock().expect("lock").clone();
         for id in &ids {
             let hash = Hash32::from_hex(id).expect("hex id");
-            assert!(store.get(&hash).expect("read").is_some(), "round {round}: acknowledged entry {id} lost");
+            assert!(
+                store.get(&hash).expect("read").is_some(),
+                "round {round}: acknowledged entry {id} lost"
+            );
         }
         // A kill between commit and response leaves at most one committed,
         // unacknowledged entry per round.
@@ -81,6 +88,9 @@ async fn kill_9_loses_nothing_acknowledged() {
         store.close().expect("close");
     }
     let total = acked.lock().expect("lock").len();
-    assert!(total > ROUNDS, "too few entries acknowledged ({total}) to mean anything");
+    assert!(
+        total > ROUNDS,
+        "too few entries acknowledged ({total}) to mean anything"
+    );
     println!("{total} acknowledged entries survived {ROUNDS} kill -9s");
 }

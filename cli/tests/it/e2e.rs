@@ -75,7 +75,10 @@ async fn publish_on_one_node_read_on_another_with_the_cli() {
         if entries.iter().any(|e| e["id"] == id.as_str()) {
             break entries;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "meta never listed the entry: {list}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "meta never listed the entry: {list}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(listed.len(), 1);
@@ -84,21 +87,34 @@ async fn publish_on_one_node_read_on_another_with_the_cli() {
     assert_eq!(shown["body"]["title"], "Evaluation harness detection", "{shown}");
     // The human table names the title too.
     let table = cli(&orgs[1], &["list"]);
-    assert!(String::from_utf8_lossy(&table.stdout).contains("Evaluation harness detection") || {
-        // google may still be syncing; give it a moment.
-        std::thread::sleep(Duration::from_secs(2));
-        String::from_utf8_lossy(&cli(&orgs[1], &["list"]).stdout).contains("Evaluation harness detection")
-    });
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("Evaluation harness detection") || {
+            // google may still be syncing; give it a moment.
+            std::thread::sleep(Duration::from_secs(2));
+            String::from_utf8_lossy(&cli(&orgs[1], &["list"]).stdout).contains("Evaluation harness detection")
+        }
+    );
     // Offline re-verification of the whole store succeeds on every node.
     for org in &orgs {
         let out = cli(org, &["verify"]);
-        assert!(out.status.success(), "verify on {}: {}", org.org, String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "verify on {}: {}",
+            org.org,
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
     // A bad token is refused with a clear message and a non-zero exit.
     std::fs::write(orgs[1].dir.join("data").join("api-token"), "not-the-token").expect("write token");
     let out = cli(&orgs[1], &["status"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("token"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -112,7 +128,10 @@ fn a_missing_or_corrupt_database_stops_the_node_with_a_clear_error() {
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
-                return (status, std::fs::read_to_string(org.dir.join("node.log")).unwrap_or_default());
+                return (
+                    status,
+                    std::fs::read_to_string(org.dir.join("node.log")).unwrap_or_default(),
+                );
             }
             if start.elapsed() > Duration::from_secs(20) {
                 let _ = child.kill();
@@ -124,12 +143,19 @@ fn a_missing_or_corrupt_database_stops_the_node_with_a_clear_error() {
     std::fs::remove_file(&db).expect("remove db");
     let (status, log) = run_node();
     assert!(!status.success());
-    assert!(log.contains("does not exist") && log.contains("riskmesh init"), "{log}");
+    assert!(
+        log.contains("does not exist") && log.contains("riskmesh init"),
+        "{log}"
+    );
     assert!(!db.exists(), "the node must not silently create a fresh database");
 
     std::fs::write(&db, b"this is not a database, it is garbage").expect("write garbage");
     let (status, log) = run_node();
     assert!(!status.success());
     assert!(log.contains("not an SQLite database"), "{log}");
-    assert_eq!(std::fs::read(&db).expect("read"), b"this is not a database, it is garbage", "the file was left as it was");
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        b"this is not a database, it is garbage",
+        "the file was left as it was"
+    );
 }

@@ -123,14 +123,23 @@ pub fn consortium(base: &Path, orgs: &[&str]) -> Vec<OrgDir> {
     }
     let genesis = base.join("genesis.cbor").display().to_string();
     let mut create = vec!["roster", "create", "--network", "e2e-test", "--out", &genesis];
-    let members: Vec<String> = dirs.iter().map(|d| d.dir.join("member.json").display().to_string()).collect();
+    let members: Vec<String> = dirs
+        .iter()
+        .map(|d| d.dir.join("member.json").display().to_string())
+        .collect();
     for m in &members {
         create.push("--member");
         create.push(m);
     }
     run(&create);
     for d in &dirs {
-        run(&["roster", "sign", &genesis, "--key", &d.dir.join("org.key").display().to_string()]);
+        run(&[
+            "roster",
+            "sign",
+            &genesis,
+            "--key",
+            &d.dir.join("org.key").display().to_string(),
+        ]);
     }
     for d in &dirs {
         run(&["roster", "install", &genesis, "--config", &d.config_str()]);

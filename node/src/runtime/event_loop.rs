@@ -151,7 +151,12 @@ impl EventLoop {
         let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let verify = VerifyPool::start(threads, Arc::clone(&shared_roster), events_tx.clone());
         let writer = StoreWriter::start(store, events_tx.clone());
-        let reader = StoreReader::start(reader, events_tx, Arc::clone(&shared_roster), Arc::clone(&config.org));
+        let reader = StoreReader::start(
+            reader,
+            events_tx,
+            Arc::clone(&shared_roster),
+            Arc::clone(&config.org),
+        );
         let mut this = EventLoop {
             swarm,
             topics,
@@ -693,7 +698,11 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { draft, reply } => self.publish_draft(&draft, reply),
-            Command::PublishHazardous { full, redaction, reply } => self.publish_hazardous(&full, &redaction, reply),
+            Command::PublishHazardous {
+                full,
+                redaction,
+                reply,
+            } => self.publish_hazardous(&full, &redaction, reply),
             Command::Released { target, reply } => {
                 if let Err(job) = self.reader.submit(ReadJob::Released { target, reply })
                     && let ReadJob::Released { reply, .. } = *job
@@ -717,7 +726,12 @@ impl EventLoop {
                     Err(e) => Err(e.to_string()),
                     Ok(_) => {
                         self.offer_roster(&signed);
-                        if let Err(e) = self.swarm.behaviour_mut().gossip.publish(self.topics.rosters.clone(), signed.to_bytes()) {
+                        if let Err(e) = self
+                            .swarm
+                            .behaviour_mut()
+                            .gossip
+                            .publish(self.topics.rosters.clone(), signed.to_bytes())
+                        {
                             tracing::info!(error = %e, "roster update not gossiped now; peers fetch it by sync");
                         }
                         Ok(self.roster.version())

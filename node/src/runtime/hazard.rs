@@ -133,18 +133,31 @@ pub fn prepare_release(
     request_id: &EntryId,
 ) -> Result<Option<ReleaseOut>, String> {
     let own = org.signing.public();
-    let Some(request) = store.get(request_id).map_err(|e| e.to_string())? else { return Ok(None) };
-    let Some(body) = request_body(&request) else { return Ok(None) };
-    let Some(target) = store.get(&body.target).map_err(|e| e.to_string())? else { return Ok(None) };
+    let Some(request) = store.get(request_id).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let Some(body) = request_body(&request) else {
+        return Ok(None);
+    };
+    let Some(target) = store.get(&body.target).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
     if target.meta.author != own {
         return Ok(None);
     }
-    let Some(redacted) = redacted_body(&target) else { return Ok(None) };
-    let Some(policy) = redacted.release.as_ref() else { return Ok(None) };
+    let Some(redacted) = redacted_body(&target) else {
+        return Ok(None);
+    };
+    let Some(policy) = redacted.release.as_ref() else {
+        return Ok(None);
+    };
     if store.release(request_id).map_err(|e| e.to_string())?.is_some() {
         return Ok(None);
     }
-    let votes: Vec<(OrgKey, bool)> = decisions(store, request_id).into_iter().map(|(a, g, _, _)| (a, g)).collect();
+    let votes: Vec<(OrgKey, bool)> = decisions(store, request_id)
+        .into_iter()
+        .map(|(a, g, _, _)| (a, g))
+        .collect();
     let requester = request.meta.author;
     if evaluate(roster, &own, policy, &requester, &votes) != Decision::Granted {
         return Ok(None);
@@ -230,7 +243,13 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, bytes: &[u8]) -> Receive
     let Some(redacted) = redacted_body(&target) else {
         return Received::Refused("target is not a hazardous entry".into());
     };
-    match signed.open(&target.meta.author, &payload.request, &payload.target, &own, &redacted) {
+    match signed.open(
+        &target.meta.author,
+        &payload.request,
+        &payload.target,
+        &own,
+        &redacted,
+    ) {
         Ok(reveals) => {
             let received = {
                 let mut c: Vec<_> = reveals.iter().map(Reveal::commitment).collect();
@@ -338,7 +357,9 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         .filter_map(|m| {
             let entry = store.get(&m.id).ok()??;
             match decode_body(&entry)? {
-                Body::AccessReceipt(AccessReceiptBody { request, .. }) => Some((request, m.author, m.timestamp_ms)),
+                Body::AccessReceipt(AccessReceiptBody { request, .. }) => {
+                    Some((request, m.author, m.timestamp_ms))
+                }
                 _ => None,
             }
         })
@@ -347,8 +368,12 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         if meta.kind != Kind::AccessRequest {
             continue;
         }
-        let Some(entry) = store.get(&meta.id).map_err(|e| e.to_string())? else { continue };
-        let Some(body) = request_body(&entry) else { continue };
+        let Some(entry) = store.get(&meta.id).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let Some(body) = request_body(&entry) else {
+            continue;
+        };
         let decided = decisions(store, &meta.id);
         let votes: Vec<(OrgKey, bool)> = decided.iter().map(|(a, g, _, _)| (*a, *g)).collect();
         let status = match evaluate(roster, &target.meta.author, &policy, &meta.author, &votes) {

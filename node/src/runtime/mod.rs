@@ -266,7 +266,12 @@ impl NodeHandle {
     /// Publishes this organization's decision on an access request. Once
     /// the entry's policy is satisfied, the author's node releases the
     /// fields to the requester's node by itself.
-    pub async fn decide_access(&self, request: EntryId, grant: bool, reason: String) -> Result<VerifiedEntry, NodeError> {
+    pub async fn decide_access(
+        &self,
+        request: EntryId,
+        grant: bool,
+        reason: String,
+    ) -> Result<VerifiedEntry, NodeError> {
         self.publish(Draft {
             kind: riskmesh_protocol::Kind::AccessDecision,
             tier: riskmesh_protocol::Tier::Consortium,
@@ -282,14 +287,21 @@ impl NodeHandle {
 
     /// The withheld fields of `target` this organization holds: its own as
     /// author, or released to it (empty otherwise). For its own analysts only.
-    pub async fn released(&self, target: EntryId) -> Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError> {
-        self.call(|reply| Command::Released { target, reply }).await?.map_err(NodeError::Refused)
+    pub async fn released(
+        &self,
+        target: EntryId,
+    ) -> Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError> {
+        self.call(|reply| Command::Released { target, reply })
+            .await?
+            .map_err(NodeError::Refused)
     }
 
     /// Who asked for a hazardous entry's details, why, who approved or
     /// denied, who received them and when.
     pub async fn audit(&self, target: EntryId) -> Result<hazard::AuditTrail, NodeError> {
-        self.call(|reply| Command::Audit { target, reply }).await?.map_err(NodeError::Refused)
+        self.call(|reply| Command::Audit { target, reply })
+            .await?
+            .map_err(NodeError::Refused)
     }
 
     /// Offers a signed roster update (the next version, with a quorum of the

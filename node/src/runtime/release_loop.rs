@@ -6,8 +6,8 @@ use super::event_loop::EventLoop;
 use super::hazard::{self, Received};
 use super::workers::{Ack, ReadJob, WriteJob};
 use crate::store::ReleaseState;
-use libp2p::request_response::{self, Message};
 use libp2p::PeerId;
+use libp2p::request_response::{self, Message};
 use riskmesh_protocol::body::AccessDecisionBody;
 use riskmesh_protocol::redaction::Redaction;
 use riskmesh_protocol::{Body, BulletinBody, Draft, Kind, Tier, VerifiedEntry};
@@ -30,7 +30,9 @@ impl EventLoop {
                 self.release_checks.insert(entry.id(), entry.id());
             }
             Kind::AccessDecision => {
-                if let Some(Ok(Body::AccessDecision(AccessDecisionBody { request, .. }))) = entry.decode_body() {
+                if let Some(Ok(Body::AccessDecision(AccessDecisionBody { request, .. }))) =
+                    entry.decode_body()
+                {
                     self.release_checks.insert(entry.id(), request);
                 }
             }
@@ -54,7 +56,9 @@ impl EventLoop {
 
     /// Queues a granted release and tries to deliver it.
     pub(super) fn release_ready(&mut self, out: hazard::ReleaseOut) {
-        if self.pending_releases.contains_key(&out.request) || self.release_outstanding.values().any(|r| *r == out.request) {
+        if self.pending_releases.contains_key(&out.request)
+            || self.release_outstanding.values().any(|r| *r == out.request)
+        {
             return;
         }
         tracing::info!(request = %super::short(&out.request), "release granted; delivering to the requester's node");
@@ -67,16 +71,26 @@ impl EventLoop {
         self.last_release_attempt = Instant::now();
         let pending: Vec<riskmesh_protocol::EntryId> = self.pending_releases.keys().copied().collect();
         for request in pending {
-            let Some(out) = self.pending_releases.get(&request) else { continue };
-            let Some(org) = self.roster.member(&out.requester).map(|m| m.org.clone()) else { continue };
+            let Some(out) = self.pending_releases.get(&request) else {
+                continue;
+            };
+            let Some(org) = self.roster.member(&out.requester).map(|m| m.org.clone()) else {
+                continue;
+            };
             let peer: Option<PeerId> = self
                 .peers
                 .iter()
                 .find(|(_, s)| s.connected && s.org == org)
                 .map(|(p, _)| *p);
             let Some(peer) = peer else { continue };
-            let Some(out) = self.pending_releases.remove(&request) else { continue };
-            let id = self.swarm.behaviour_mut().release.send_request(&peer, out.sealed.clone());
+            let Some(out) = self.pending_releases.remove(&request) else {
+                continue;
+            };
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .release
+                .send_request(&peer, out.sealed.clone());
             self.release_outstanding.insert(id, request);
             // Keep the release until the requester answers.
             self.pending_releases.insert(request, out);
@@ -101,17 +115,25 @@ impl EventLoop {
                 ..
             } => {
                 tracing::info!(%peer, "release received; verifying against the commitments");
-                if let Err(job) = self.reader.submit(ReadJob::ReceiveRelease { channel, bytes: request })
-                    && let ReadJob::ReceiveRelease { channel, .. } = *job
+                if let Err(job) = self.reader.submit(ReadJob::ReceiveRelease {
+                    channel,
+                    bytes: request,
+                }) && let ReadJob::ReceiveRelease { channel, .. } = *job
                 {
-                    let _ = self.swarm.behaviour_mut().release.send_response(channel, b"refused: busy".to_vec());
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .release
+                        .send_response(channel, b"refused: busy".to_vec());
                 }
             }
             request_response::Event::Message {
                 message: Message::Response { request_id, response },
                 ..
             } => {
-                let Some(request) = self.release_outstanding.remove(&request_id) else { return };
+                let Some(request) = self.release_outstanding.remove(&request_id) else {
+                    return;
+                };
                 // "already received" means an earlier delivery's `ok` was lost.
                 let delivered = response == VERDICT_OK || response.starts_with(VERDICT_ALREADY);
                 if delivered || response == VERDICT_MISMATCH {
@@ -132,7 +154,9 @@ impl EventLoop {
                     tracing::debug!(verdict = %String::from_utf8_lossy(&response), "release refused; will retry");
                 }
             }
-            request_response::Event::OutboundFailure { request_id, error, .. } => {
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
                 tracing::debug!(%error, "release delivery failed; will retry");
                 self.release_outstanding.remove(&request_id);
             }
@@ -140,7 +164,11 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn release_received(&mut self, channel: request_response::ResponseChannel<Vec<u8>>, received: Received) {
+    pub(super) fn release_received(
+        &mut self,
+        channel: request_response::ResponseChannel<Vec<u8>>,
+        received: Received,
+    ) {
         let verdict = match received {
             Received::Accepted {
                 request,
@@ -195,7 +223,11 @@ impl EventLoop {
         let salts: [[u8; 32]; 5] = rand::random();
         let (redacted, reveals) = riskmesh_protocol::redaction::redact(full, redaction, &salts);
         let draft = Draft {
-            kind: if redacted.supersedes.is_some() { Kind::Correction } else { Kind::Bulletin },
+            kind: if redacted.supersedes.is_some() {
+                Kind::Correction
+            } else {
+                Kind::Bulletin
+            },
             tier: Tier::Hazardous,
             body: Body::Bulletin(redacted),
             recipients: None,
@@ -207,7 +239,10 @@ impl EventLoop {
                 return;
             }
         };
-        let entry = match self.log.append(&self.org.signing, &self.roster, &draft, super::now_ms()) {
+        let entry = match self
+            .log
+            .append(&self.org.signing, &self.roster, &draft, super::now_ms())
+        {
             Ok(entry) => entry,
             Err(reason) => {
                 let _ = reply.send(Err(reason.to_string()));
@@ -215,7 +250,14 @@ impl EventLoop {
             }
         };
         // The writer commits the sealed fields before the entry.
-        if self.writer.submit(WriteJob::Withheld { target: entry.id(), sealed }).is_err() {
+        if self
+            .writer
+            .submit(WriteJob::Withheld {
+                target: entry.id(),
+                sealed,
+            })
+            .is_err()
+        {
             self.fatal = Some("write queue full or writer stopped".into());
             return;
         }
@@ -223,8 +265,15 @@ impl EventLoop {
     }
 
     /// Publishes a draft of this organization (API, receipts).
-    pub(super) fn publish_draft(&mut self, draft: &Draft, reply: oneshot::Sender<Result<VerifiedEntry, String>>) {
-        match self.log.append(&self.org.signing, &self.roster, draft, super::now_ms()) {
+    pub(super) fn publish_draft(
+        &mut self,
+        draft: &Draft,
+        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+    ) {
+        match self
+            .log
+            .append(&self.org.signing, &self.roster, draft, super::now_ms())
+        {
             Ok(entry) => self.commit_own(entry, reply),
             Err(reason) => {
                 let _ = reply.send(Err(reason.to_string()));
@@ -242,7 +291,9 @@ impl EventLoop {
             return;
         }
         self.note_access(&entry);
-        self.metrics.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .accepted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let job = WriteJob::Entries {
             entries: report.accepted,
             acks: vec![Ack::Publish { entry, reply }],

@@ -103,6 +103,14 @@ impl EventLoop {
                 ..
             } => {
                 self.metrics.sync_requests_in.fetch_add(1, Ordering::Relaxed);
+                // An empty request is a stream the sender abandoned (a
+                // timeout under load), not a malformed message: refuse it
+                // without a strike.
+                if request.is_empty() {
+                    let refused = SyncResponse::Refused("empty request".into()).to_bytes();
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, refused);
+                    return;
+                }
                 let request = match SyncRequest::from_bytes(&request) {
                     Ok(request) => request,
                     Err(e) => {
@@ -125,6 +133,14 @@ impl EventLoop {
                 let Some(outstanding) = self.outstanding.remove(&request_id) else {
                     return;
                 };
+                if response.is_empty() {
+                    // The responder abandoned the stream (overload, shutdown):
+                    // a failed request, not a lie.
+                    if let SyncRequest::Range { author, .. } = outstanding.request {
+                        self.fetching.remove(&author);
+                    }
+                    return;
+                }
                 self.on_response(peer, outstanding.request, &response);
             }
             request_response::Event::OutboundFailure {

@@ -5,12 +5,12 @@
 //! Every channel is bounded; the event loop never blocks on a worker (it
 //! uses `try_send` and treats a full queue as back-pressure).
 
-use super::hazard::{self, AuditTrail, ReleaseOut, Received};
+use super::hazard::{self, AuditTrail, Received, ReleaseOut};
 use crate::store::{Inserted, ReleaseState, Store, StoreError};
-use riskmesh_protocol::keys::OrgSecrets;
-use riskmesh_protocol::redaction::Reveal;
 use libp2p::request_response::ResponseChannel;
 use libp2p::{PeerId, gossipsub::MessageId};
+use riskmesh_protocol::keys::OrgSecrets;
+use riskmesh_protocol::redaction::Reveal;
 use riskmesh_protocol::sync::{
     MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RESPONSE_BYTES, SyncResponse,
 };
@@ -428,7 +428,9 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
                         })
                     }),
                 WriteJob::Roster(roster) => store.save_roster(&roster).map(|_| None),
-                WriteJob::Withheld { target, sealed } => store.insert_withheld(&target, &sealed).map(|()| None),
+                WriteJob::Withheld { target, sealed } => {
+                    store.insert_withheld(&target, &sealed).map(|()| None)
+                }
                 WriteJob::Release {
                     request,
                     target,
@@ -483,7 +485,12 @@ pub struct StoreReader {
 impl StoreReader {
     /// Starts the reader on a read-only connection. It holds the
     /// organization's secrets to open withheld fields for releases.
-    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>, roster: SharedRoster, org: Arc<OrgSecrets>) -> Self {
+    pub fn start(
+        store: Store,
+        events: mpsc::Sender<WorkerEvent>,
+        roster: SharedRoster,
+        org: Arc<OrgSecrets>,
+    ) -> Self {
         let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
         let thread = std::thread::Builder::new()
             .name("riskmesh-reader".into())
@@ -519,19 +526,23 @@ fn read_worker(
 ) {
     while let Ok(job) = rx.recv() {
         let event = match job {
-            ReadJob::PrepareRelease { request } => match hazard::prepare_release(store, &current(roster), org, &request) {
-                Ok(Some(out)) => WorkerEvent::ReleaseReady(Box::new(out)),
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::warn!(request = %request, error = %e, "cannot prepare release");
-                    continue;
+            ReadJob::PrepareRelease { request } => {
+                match hazard::prepare_release(store, &current(roster), org, &request) {
+                    Ok(Some(out)) => WorkerEvent::ReleaseReady(Box::new(out)),
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(request = %request, error = %e, "cannot prepare release");
+                        continue;
+                    }
                 }
-            },
+            }
             ReadJob::ScanReleases => {
                 let roster = current(roster);
                 for request in hazard::open_requests(store, org) {
                     if let Ok(Some(out)) = hazard::prepare_release(store, &roster, org, &request)
-                        && events.blocking_send(WorkerEvent::ReleaseReady(Box::new(out))).is_err()
+                        && events
+                            .blocking_send(WorkerEvent::ReleaseReady(Box::new(out)))
+                            .is_err()
                     {
                         return;
                     }
@@ -630,4 +641,13 @@ macro_rules! opaque_debug {
     };
 }
 
-opaque_debug!(VerifyJob, Ack, WriteJob, ReadJob, WorkerEvent, VerifyPool, StoreWriter, StoreReader);
+opaque_debug!(
+    VerifyJob,
+    Ack,
+    WriteJob,
+    ReadJob,
+    WorkerEvent,
+    VerifyPool,
+    StoreWriter,
+    StoreReader
+);

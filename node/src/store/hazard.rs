@@ -93,19 +93,27 @@ impl Store {
         evidence: Option<&[u8]>,
         at_ms: u64,
     ) -> StoreResult<bool> {
-        let changed = self.conn.prepare_cached(
-            "INSERT INTO releases (request, target, state, evidence, at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO releases (request, target, state, evidence, at_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (request) DO NOTHING",
-        )?
-        .execute(params![request.0, target.0, state.code(), evidence, int(at_ms, "at_ms")?])?;
+            )?
+            .execute(params![
+                request.0,
+                target.0,
+                state.code(),
+                evidence,
+                int(at_ms, "at_ms")?
+            ])?;
         Ok(changed == 1)
     }
 
     /// The release record of a request.
     pub fn release(&self, request: &EntryId) -> StoreResult<Option<ReleaseRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT request, target, state, evidence, at_ms FROM releases WHERE request = ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT request, target, state, evidence, at_ms FROM releases WHERE request = ?1",
+        )?;
         let record = stmt.query_row([request.0], release_from_row).optional()?;
         Ok(record.flatten())
     }
@@ -135,12 +143,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = Store::create(dir.path().join("db")).expect("create");
         let target = Hash32::of(b"t");
-        store.insert_withheld(&target, &[(0, vec![1, 2]), (4, vec![3])]).expect("insert");
+        store
+            .insert_withheld(&target, &[(0, vec![1, 2]), (4, vec![3])])
+            .expect("insert");
         store.insert_withheld(&target, &[(0, vec![9])]).expect("again");
-        assert_eq!(store.withheld(&target).expect("read"), vec![(0, vec![1, 2]), (4, vec![3])]);
+        assert_eq!(
+            store.withheld(&target).expect("read"),
+            vec![(0, vec![1, 2]), (4, vec![3])]
+        );
         let request = Hash32::of(b"r");
-        assert!(store.record_release(&request, &target, ReleaseState::Sent, None, 5).expect("record"));
-        assert!(!store.record_release(&request, &target, ReleaseState::Fault, Some(b"x"), 6).expect("again"));
+        assert!(
+            store
+                .record_release(&request, &target, ReleaseState::Sent, None, 5)
+                .expect("record")
+        );
+        assert!(
+            !store
+                .record_release(&request, &target, ReleaseState::Fault, Some(b"x"), 6)
+                .expect("again")
+        );
         let record = store.release(&request).expect("read").expect("present");
         assert_eq!((record.state, record.at_ms), (ReleaseState::Sent, 5));
         assert_eq!(store.release(&target).expect("read"), None);

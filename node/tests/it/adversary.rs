@@ -3,13 +3,13 @@
 //! shows different entries to different peers, a member that lies in sync
 //! responses, and garbage on the gossip topic.
 
-use riskmesh_node::testnet::{Cluster, node_key, publish, wait_for};
 use futures::StreamExt;
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, Message};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub};
 use riskmesh_node::net::{Behaviour, BehaviourEvent, Topics, build_swarm};
+use riskmesh_node::testnet::{Cluster, node_key, publish, wait_for};
 use riskmesh_protocol::sync::{Head, SyncRequest, SyncResponse};
 use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
 use std::sync::atomic::Ordering;
@@ -35,7 +35,13 @@ fn entry(org: &str, roster: &Roster, title: &str) -> VerifiedEntry {
         body: Body::Bulletin(testkit::sample_bulletin(title)),
         recipients: None,
     };
-    log.append(&testkit::org_secrets(org).signing, roster, &draft, 1_700_000_000_000).expect("entry")
+    log.append(
+        &testkit::org_secrets(org).signing,
+        roster,
+        &draft,
+        1_700_000_000_000,
+    )
+    .expect("entry")
 }
 
 fn addr(cluster: &Cluster, i: usize) -> Multiaddr {
@@ -81,14 +87,19 @@ async fn a_peer_not_on_the_roster_is_refused() {
     while let Ok(event) = tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
         match event {
             SwarmEvent::ConnectionEstablished { .. } if !sent => {
-                swarm.behaviour_mut().sync.send_request(&member, SyncRequest::Heads.to_bytes());
+                swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&member, SyncRequest::Heads.to_bytes());
                 sent = true;
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 message: Message::Response { .. },
                 ..
             })) => answered = true,
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { .. }))
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                ..
+            }))
             | SwarmEvent::OutgoingConnectionError { .. } => {
                 failed = true;
                 break;
@@ -99,12 +110,22 @@ async fn a_peer_not_on_the_roster_is_refused() {
     assert!(!answered, "the member answered a sync request from a non-member");
     assert!(failed || !sent, "the intruder's connection should be refused");
     wait_for(Duration::from_secs(10), "the two members to connect", || async {
-        cluster.status(0).await.peers.iter().filter(|p| p.connected).count() == 1
+        cluster
+            .status(0)
+            .await
+            .peers
+            .iter()
+            .filter(|p| p.connected)
+            .count()
+            == 1
     })
     .await;
     let status = cluster.status(0).await;
     let intruder_id = intruder.public().to_peer_id().to_string();
-    assert!(status.peers.iter().all(|p| p.peer_id != intruder_id), "the intruder is not a known peer");
+    assert!(
+        status.peers.iter().all(|p| p.peer_id != intruder_id),
+        "the intruder is not a known peer"
+    );
     cluster.shutdown().await;
 }
 
@@ -147,13 +168,17 @@ async fn an_equivocation_proof_reaches_every_node() {
     for i in 0..3 {
         cluster.handle(i).sync_now().await.expect("sync");
     }
-    wait_for(Duration::from_secs(30), "every honest node to hold the proof", || async {
-        let mut all = true;
-        for i in 0..3 {
-            all &= cluster.status(i).await.equivocations == vec![("openai".to_string(), 1)];
-        }
-        all
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "every honest node to hold the proof",
+        || async {
+            let mut all = true;
+            for i in 0..3 {
+                all &= cluster.status(i).await.equivocations == vec![("openai".to_string(), 1)];
+            }
+            all
+        },
+    )
     .await;
     cluster.shutdown().await;
 }
@@ -199,9 +224,16 @@ async fn a_lying_sync_response_is_discarded_and_penalized() {
     )
     .await;
     let handle = cluster.handle(0);
-    assert!(handle.metrics.penalties.load(Ordering::Relaxed) >= 1, "the liar was penalized");
+    assert!(
+        handle.metrics.penalties.load(Ordering::Relaxed) >= 1,
+        "the liar was penalized"
+    );
     assert!(handle.metrics.rejected("bad_sync_entry") >= 1);
-    assert_eq!(cluster.status(0).await.entries, 0, "nothing from the liar was stored");
+    assert_eq!(
+        cluster.status(0).await.entries,
+        0,
+        "nothing from the liar was stored"
+    );
     cluster.shutdown().await;
 }
 
@@ -211,32 +243,66 @@ async fn garbage_and_forgeries_on_gossip_are_rejected() {
     let roster = cluster.roster.clone();
     let topics = Topics::new(roster.network());
     let mut swarm = adversary_swarm(&node_key("openai"), &roster);
-    swarm.behaviour_mut().gossip.subscribe(&topics.entries).expect("subscribe");
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topics.entries)
+        .expect("subscribe");
     swarm.dial(addr(&cluster, 0)).expect("dial");
     let genuine = entry("openai", &roster, "genuine");
     let mut forged = genuine.to_wire();
     let last = forged.envelope.len() - 1;
     forged.envelope[last] ^= 1;
     let mut subscribed = false;
-    drive(&mut swarm, Duration::from_secs(3), |_, _| SyncResponse::Refused("no".into()), |event| {
-        if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event {
-            subscribed = true;
-        }
-    })
+    drive(
+        &mut swarm,
+        Duration::from_secs(3),
+        |_, _| SyncResponse::Refused("no".into()),
+        |event| {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event
+            {
+                subscribed = true;
+            }
+        },
+    )
     .await;
     assert!(subscribed, "the member subscribed to the entries topic");
-    for payload in [vec![0xff, 0x00, 0x13], forged.to_bytes(), b"\x82\x40\xf6".to_vec()] {
-        swarm.behaviour_mut().gossip.publish(topics.entries.clone(), payload).expect("publish");
+    for payload in [
+        vec![0xff, 0x00, 0x13],
+        forged.to_bytes(),
+        b"\x82\x40\xf6".to_vec(),
+    ] {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .publish(topics.entries.clone(), payload)
+            .expect("publish");
     }
-    drive(&mut swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |_| {}).await;
+    drive(
+        &mut swarm,
+        Duration::from_secs(2),
+        |_, _| SyncResponse::Refused("no".into()),
+        |_| {},
+    )
+    .await;
     let handle = cluster.handle(0);
-    assert!(handle.metrics.rejected("encoding") >= 2, "{}", handle.metrics.render());
-    assert!(handle.metrics.rejected("bad_signature") >= 1, "{}", handle.metrics.render());
+    assert!(
+        handle.metrics.rejected("encoding") >= 2,
+        "{}",
+        handle.metrics.render()
+    );
+    assert!(
+        handle.metrics.rejected("bad_signature") >= 1,
+        "{}",
+        handle.metrics.render()
+    );
     // Honest traffic still flows.
     publish(&cluster.handle(1), "honest").await;
-    wait_for(Duration::from_secs(10), "amazon to store google's entry", || async {
-        cluster.status(0).await.entries == 1
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "amazon to store google's entry",
+        || async { cluster.status(0).await.entries == 1 },
+    )
     .await;
     cluster.shutdown().await;
 }
@@ -248,14 +314,24 @@ async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
     let roster = cluster.roster.clone();
     let topics = Topics::new(roster.network());
     let mut swarm = adversary_swarm(&node_key("openai"), &roster);
-    swarm.behaviour_mut().gossip.subscribe(&topics.entries).expect("subscribe");
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topics.entries)
+        .expect("subscribe");
     swarm.dial(addr(&cluster, 0)).expect("dial");
     let mut subscribed = false;
-    drive(&mut swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |event| {
-        if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event {
-            subscribed = true;
-        }
-    })
+    drive(
+        &mut swarm,
+        Duration::from_secs(2),
+        |_, _| SyncResponse::Refused("no".into()),
+        |event| {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event
+            {
+                subscribed = true;
+            }
+        },
+    )
     .await;
     assert!(subscribed);
     let flooder = testkit::org_secrets("openai");
@@ -267,8 +343,18 @@ async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
             body: Body::Bulletin(testkit::sample_bulletin(&format!("flood {i}"))),
             recipients: None,
         };
-        let entry = log.append(&flooder.signing, &roster, &draft, riskmesh_node::runtime::now_ms()).expect("entry");
-        let _ = swarm.behaviour_mut().gossip.publish(topics.entries.clone(), entry.to_wire().to_bytes());
+        let entry = log
+            .append(
+                &flooder.signing,
+                &roster,
+                &draft,
+                riskmesh_node::runtime::now_ms(),
+            )
+            .expect("entry");
+        let _ = swarm
+            .behaviour_mut()
+            .gossip
+            .publish(topics.entries.clone(), entry.to_wire().to_bytes());
     }
     let honest = tokio::spawn({
         let handle = cluster.handle(1);
@@ -278,15 +364,38 @@ async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
             }
         }
     });
-    drive(&mut swarm, Duration::from_secs(3), |_, _| SyncResponse::Refused("no".into()), |_| {}).await;
+    drive(
+        &mut swarm,
+        Duration::from_secs(3),
+        |_, _| SyncResponse::Refused("no".into()),
+        |_| {},
+    )
+    .await;
     honest.await.expect("honest publisher");
-    let google = roster.member_by_org("google").expect("google").signing_key.to_hex();
-    wait_for(Duration::from_secs(10), "amazon to hold google's 5 entries", || async {
-        cluster.status(0).await.authors.iter().any(|a| a.author == google && a.seq == 5)
-    })
+    let google = roster
+        .member_by_org("google")
+        .expect("google")
+        .signing_key
+        .to_hex();
+    wait_for(
+        Duration::from_secs(10),
+        "amazon to hold google's 5 entries",
+        || async {
+            cluster
+                .status(0)
+                .await
+                .authors
+                .iter()
+                .any(|a| a.author == google && a.seq == 5)
+        },
+    )
     .await;
     let handle = cluster.handle(0);
-    assert!(handle.metrics.ignored("rate_limited") > 0, "{}", handle.metrics.render());
+    assert!(
+        handle.metrics.ignored("rate_limited") > 0,
+        "{}",
+        handle.metrics.render()
+    );
     cluster.shutdown().await;
 }
 
@@ -364,26 +473,44 @@ async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
     let signed = SignedRelease::sign(&author.signing, &payload);
     let google_enc = roster.member_by_org("google").expect("google").encryption();
     let sealed = riskmesh_node::sealed::seal(&[google_enc], &signed.to_bytes()).expect("seal");
-    swarm.behaviour_mut().release.send_request(&google.peer_id, sealed);
+    swarm
+        .behaviour_mut()
+        .release
+        .send_request(&google.peer_id, sealed);
     let mut verdict = None;
-    drive(&mut swarm, Duration::from_secs(5), |_, _| SyncResponse::Refused("no".into()), |event| {
-        if let SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::Message {
-            message: Message::Response { response, .. },
-            ..
-        })) = event
-        {
-            verdict = Some(response.clone());
-        }
-    })
+    drive(
+        &mut swarm,
+        Duration::from_secs(5),
+        |_, _| SyncResponse::Refused("no".into()),
+        |event| {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::Message {
+                message: Message::Response { response, .. },
+                ..
+            })) = event
+            {
+                verdict = Some(response.clone());
+            }
+        },
+    )
     .await;
-    assert_eq!(verdict.as_deref(), Some(&b"mismatch"[..]), "the requester refuses the tampered release");
+    assert_eq!(
+        verdict.as_deref(),
+        Some(&b"mismatch"[..]),
+        "the requester refuses the tampered release"
+    );
     assert_eq!(google.metrics.rejected("release_mismatch"), 1);
-    assert!(google.released(target).await.expect("released").is_empty(), "nothing was kept");
+    assert!(
+        google.released(target).await.expect("released").is_empty(),
+        "nothing was kept"
+    );
     let dir = cluster.data_dir("google");
     cluster.stop(0).await;
     cluster.stop(1).await;
     let store = Store::open_read_only(dir.join("riskmesh.db")).expect("open");
-    let record = store.release(&request.id()).expect("read").expect("the fault is recorded");
+    let record = store
+        .release(&request.id())
+        .expect("read")
+        .expect("the fault is recorded");
     assert_eq!(record.state, ReleaseState::Fault);
     let receipts = store
         .list(&riskmesh_node::store::ListFilter {
@@ -395,22 +522,38 @@ async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
     // The kept evidence convinces a third party: the author's signature
     // holds and the openings contradict the author's signed commitments.
     let evidence = SignedRelease::from_bytes(&record.evidence.expect("evidence")).expect("decodes");
-    let verdict = evidence.open(&author.signing.public(), &request.id(), &target, &google.org_key, &redacted);
+    let verdict = evidence.open(
+        &author.signing.public(),
+        &request.id(),
+        &target,
+        &google.org_key,
+        &redacted,
+    );
     assert!(matches!(verdict, Err(ReleaseError::Reveal(_))), "{verdict:?}");
 }
 
 /// Publishes on the entries topic once the member has subscribed.
 async fn gossip_to(swarm: &mut Swarm<Behaviour>, topics: &Topics, payloads: Vec<Vec<u8>>) {
     let mut subscribed = false;
-    drive(swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |event| {
-        if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event {
-            subscribed = true;
-        }
-    })
+    drive(
+        swarm,
+        Duration::from_secs(2),
+        |_, _| SyncResponse::Refused("no".into()),
+        |event| {
+            if let SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. })) = event
+            {
+                subscribed = true;
+            }
+        },
+    )
     .await;
     assert!(subscribed, "the member subscribed");
     for payload in payloads {
-        swarm.behaviour_mut().gossip.publish(topics.entries.clone(), payload).expect("publish");
+        swarm
+            .behaviour_mut()
+            .gossip
+            .publish(topics.entries.clone(), payload)
+            .expect("publish");
     }
 }
 
@@ -430,27 +573,42 @@ async fn replays_future_timestamps_and_gaps_are_ignored_not_punished() {
     let mut log = LogWriter::new(roster.network());
     let e1 = log.append(&org.signing, &roster, &draft("one"), now).expect("e1");
     let e2 = log.append(&org.signing, &roster, &draft("two"), now).expect("e2");
-    let e3 = log.append(&org.signing, &roster, &draft("three"), now).expect("e3");
+    let e3 = log
+        .append(&org.signing, &roster, &draft("three"), now)
+        .expect("e3");
     let mut future_log = LogWriter::new(roster.network());
     let future = future_log
         .append(&org.signing, &roster, &draft("from the future"), now + 3_600_000)
         .expect("future");
     let mut swarm = adversary_swarm(&node_key("openai"), &roster);
-    swarm.behaviour_mut().gossip.subscribe(&topics.entries).expect("subscribe");
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topics.entries)
+        .expect("subscribe");
     swarm.dial(addr(&cluster, 0)).expect("dial");
     // e3 first (a gap), then e1 twice (the second is a replay of what the
     // node already holds, with different gossip framing so gossipsub's own
     // duplicate cache does not hide it: a body-less copy is rejected, so
     // replay the identical bytes after the node learned e1 by sync instead).
-    gossip_to(&mut swarm, &topics, vec![e3.to_wire().to_bytes(), future.to_wire().to_bytes()]).await;
+    gossip_to(
+        &mut swarm,
+        &topics,
+        vec![e3.to_wire().to_bytes(), future.to_wire().to_bytes()],
+    )
+    .await;
     // The node asks for the missing range; serve e1 and e2.
     drive(
         &mut swarm,
         Duration::from_secs(3),
         |_, request| match request {
-            SyncRequest::Range { from_seq, .. } => {
-                SyncResponse::Entries([&e1, &e2, &e3].iter().skip(from_seq as usize - 1).map(|e| e.to_wire()).collect())
-            }
+            SyncRequest::Range { from_seq, .. } => SyncResponse::Entries(
+                [&e1, &e2, &e3]
+                    .iter()
+                    .skip(from_seq as usize - 1)
+                    .map(|e| e.to_wire())
+                    .collect(),
+            ),
             SyncRequest::Heads => SyncResponse::Heads {
                 heads: vec![Head {
                     author: org.signing.public(),
@@ -466,15 +624,33 @@ async fn replays_future_timestamps_and_gaps_are_ignored_not_punished() {
     )
     .await;
     // Replay e1 by gossip: the node holds it already.
-    swarm.behaviour_mut().gossip.publish(topics.entries.clone(), e1.to_wire().to_bytes()).expect("publish");
-    drive(&mut swarm, Duration::from_secs(2), |_, _| SyncResponse::Refused("no".into()), |_| {}).await;
+    swarm
+        .behaviour_mut()
+        .gossip
+        .publish(topics.entries.clone(), e1.to_wire().to_bytes())
+        .expect("publish");
+    drive(
+        &mut swarm,
+        Duration::from_secs(2),
+        |_, _| SyncResponse::Refused("no".into()),
+        |_| {},
+    )
+    .await;
     let handle = cluster.handle(0);
     let m = &handle.metrics;
     assert!(m.ignored("gap") >= 1, "{}", m.render());
     assert!(m.ignored("future_timestamp") >= 1, "{}", m.render());
     assert!(m.ignored("duplicate") >= 1, "{}", m.render());
-    assert_eq!(m.penalties.load(Ordering::Relaxed), 0, "ignoring is not punishing");
-    assert_eq!(cluster.status(0).await.entries, 3, "the gap was filled by sync; the future entry was not kept");
+    assert_eq!(
+        m.penalties.load(Ordering::Relaxed),
+        0,
+        "ignoring is not punishing"
+    );
+    assert_eq!(
+        cluster.status(0).await.entries,
+        3,
+        "the gap was filled by sync; the future entry was not kept"
+    );
     cluster.shutdown().await;
 }
 
@@ -511,14 +687,18 @@ async fn oversized_and_malformed_sync_requests_are_refused() {
                 message: Message::Response { response, .. },
                 ..
             })) => answers.push(Ok(response)),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure { error, .. })) => {
-                answers.push(Err(error.to_string()))
-            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::OutboundFailure {
+                error,
+                ..
+            })) => answers.push(Err(error.to_string())),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 message: Message::Request { channel, .. },
                 ..
             })) => {
-                let _ = swarm.behaviour_mut().sync.send_response(channel, SyncResponse::Refused("no".into()).to_bytes());
+                let _ = swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, SyncResponse::Refused("no".into()).to_bytes());
             }
             _ => {}
         }
@@ -531,11 +711,16 @@ async fn oversized_and_malformed_sync_requests_are_refused() {
         .iter()
         .filter(|a| matches!(a, Ok(bytes) if matches!(SyncResponse::from_bytes(bytes), Ok(SyncResponse::Refused(_)))))
         .count();
-    assert_eq!(refused, 2, "the over-limit range and the garbage are refused: {answers:?}");
+    assert_eq!(
+        refused, 2,
+        "the over-limit range and the garbage are refused: {answers:?}"
+    );
     // The codec stops reading at its 1 KiB cap and drops the stream: the
     // sender sees a failure or an empty, undecodable answer, never data.
     assert!(
-        answers.iter().any(|a| !matches!(a, Ok(bytes) if !bytes.is_empty())),
+        answers
+            .iter()
+            .any(|a| !matches!(a, Ok(bytes) if !bytes.is_empty())),
         "the 4 KiB request is cut off by the codec's 1 KiB cap: {answers:?}"
     );
     assert!(cluster.handle(0).metrics.penalties.load(Ordering::Relaxed) >= 2);

@@ -37,19 +37,25 @@ fn policy(cluster: &Cluster, approvers: &[&str], threshold: u64, observers: bool
 }
 
 async fn everyone_holds(cluster: &Cluster, id: EntryId) {
-    wait_for(Duration::from_secs(20), "every node to hold the entry", || async {
-        let mut all = true;
-        for (i, node) in cluster.nodes.iter().enumerate() {
-            if node.is_some() {
-                all &= cluster.handle(i).status().await.is_ok_and(|_| true)
-                    && riskmesh_node::store::Store::open_read_only(cluster.data_dir(&cluster.orgs[i]).join("riskmesh.db"))
+    wait_for(
+        Duration::from_secs(20),
+        "every node to hold the entry",
+        || async {
+            let mut all = true;
+            for (i, node) in cluster.nodes.iter().enumerate() {
+                if node.is_some() {
+                    all &= cluster.handle(i).status().await.is_ok_and(|_| true)
+                        && riskmesh_node::store::Store::open_read_only(
+                            cluster.data_dir(&cluster.orgs[i]).join("riskmesh.db"),
+                        )
                         .ok()
                         .and_then(|s| s.get(&id).ok().flatten())
                         .is_some();
+                }
             }
-        }
-        all
-    })
+            all
+        },
+    )
     .await;
 }
 
@@ -77,27 +83,60 @@ async fn k_of_n_release_reaches_only_the_requester() {
     let mut cluster = Cluster::start(&["amazon", "anthropic", "google", "meta"]).await;
     let (amazon, anthropic, google, meta) = (0, 1, 2, 3);
     let redaction = policy(&cluster, &["amazon", "anthropic"], 2, false);
-    let entry = cluster.handle(meta).publish_hazardous(finding(), redaction).await.expect("publish");
+    let entry = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), redaction)
+        .await
+        .expect("publish");
     let target = entry.id();
     everyone_holds(&cluster, target).await;
 
     let request = cluster
         .handle(google)
-        .request_access(target, vec![WithheldField::Details], "Need the recipe to build a classifier".into())
+        .request_access(
+            target,
+            vec![WithheldField::Details],
+            "Need the recipe to build a classifier".into(),
+        )
         .await
         .expect("request");
     everyone_holds(&cluster, request.id()).await;
-    cluster.handle(anthropic).decide_access(request.id(), true, "Justified".into()).await.expect("approve");
+    cluster
+        .handle(anthropic)
+        .decide_access(request.id(), true, "Justified".into())
+        .await
+        .expect("approve");
     // One of two approvals: nothing is released.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(cluster.handle(google).released(target).await.expect("released").is_empty(), "released after 1 of 2 approvals");
+    assert!(
+        cluster
+            .handle(google)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty(),
+        "released after 1 of 2 approvals"
+    );
     let audit = cluster.handle(amazon).audit(target).await.expect("audit");
     assert!(audit.requests[0].status.starts_with("pending"), "{audit:?}");
 
-    cluster.handle(amazon).decide_access(request.id(), true, "Agreed".into()).await.expect("approve");
-    wait_for(Duration::from_secs(20), "google to receive the details", || async {
-        !cluster.handle(google).released(target).await.unwrap_or_default().is_empty()
-    })
+    cluster
+        .handle(amazon)
+        .decide_access(request.id(), true, "Agreed".into())
+        .await
+        .expect("approve");
+    wait_for(
+        Duration::from_secs(20),
+        "google to receive the details",
+        || async {
+            !cluster
+                .handle(google)
+                .released(target)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        },
+    )
     .await;
     let reveals = cluster.handle(google).released(target).await.expect("released");
     assert_eq!(reveals.len(), 1, "only the requested field");
@@ -105,23 +144,41 @@ async fn k_of_n_release_reaches_only_the_requester() {
     assert!(contains(&reveals[0].value, CANARY.as_bytes()));
     // Nobody else received anything.
     for org in [amazon, anthropic] {
-        assert!(cluster.handle(org).released(target).await.expect("released").is_empty());
+        assert!(
+            cluster
+                .handle(org)
+                .released(target)
+                .await
+                .expect("released")
+                .is_empty()
+        );
     }
     // The receipt reaches everyone; the audit trail shows the whole story.
     wait_for(Duration::from_secs(20), "the receipt to reach amazon", || async {
-        cluster.handle(amazon).audit(target).await.is_ok_and(|a| a.requests[0].received_at_ms.is_some())
+        cluster
+            .handle(amazon)
+            .audit(target)
+            .await
+            .is_ok_and(|a| a.requests[0].received_at_ms.is_some())
     })
     .await;
     let audit = cluster.handle(amazon).audit(target).await.expect("audit");
     let r = &audit.requests[0];
     assert_eq!((r.org.as_str(), r.status.as_str()), ("google", "granted"));
-    assert_eq!(r.decisions.iter().map(|d| d.org.as_str()).collect::<Vec<_>>(), ["anthropic", "amazon"]);
+    assert_eq!(
+        r.decisions.iter().map(|d| d.org.as_str()).collect::<Vec<_>>(),
+        ["anthropic", "amazon"]
+    );
     assert_eq!(audit.withheld, ["details", "references"]);
 
     for i in 0..4 {
         cluster.stop(i).await;
     }
-    assert_eq!(canary_on_disk(&cluster), Vec::<String>::new(), "withheld details rest in plaintext");
+    assert_eq!(
+        canary_on_disk(&cluster),
+        Vec::<String>::new(),
+        "withheld details rest in plaintext"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +187,11 @@ async fn unauthorized_requests_release_nothing() {
     let (amazon, google, meta, lab) = (0, 1, 2, 3);
     // Approval by the author alone (no named approvers); observers may not ask.
     let redaction = policy(&cluster, &[], 1, false);
-    let entry = cluster.handle(meta).publish_hazardous(finding(), redaction).await.expect("publish");
+    let entry = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), redaction)
+        .await
+        .expect("publish");
     let target = entry.id();
     everyone_holds(&cluster, target).await;
 
@@ -148,25 +209,87 @@ async fn unauthorized_requests_release_nothing() {
         .expect("request");
     everyone_holds(&cluster, member_request.id()).await;
     everyone_holds(&cluster, observer_request.id()).await;
-    cluster.handle(meta).decide_access(observer_request.id(), true, "oops".into()).await.expect("decision");
-    cluster.handle(amazon).decide_access(member_request.id(), true, "not my call".into()).await.expect("decision");
+    cluster
+        .handle(meta)
+        .decide_access(observer_request.id(), true, "oops".into())
+        .await
+        .expect("decision");
+    cluster
+        .handle(amazon)
+        .decide_access(member_request.id(), true, "not my call".into())
+        .await
+        .expect("decision");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(cluster.handle(lab).released(target).await.expect("released").is_empty());
-    assert!(cluster.handle(google).released(target).await.expect("released").is_empty());
+    assert!(
+        cluster
+            .handle(lab)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
+    assert!(
+        cluster
+            .handle(google)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
     let audit = cluster.handle(meta).audit(target).await.expect("audit");
-    let status: Vec<(&str, &str)> = audit.requests.iter().map(|r| (r.org.as_str(), r.status.as_str())).collect();
+    let status: Vec<(&str, &str)> = audit
+        .requests
+        .iter()
+        .map(|r| (r.org.as_str(), r.status.as_str()))
+        .collect();
     assert!(status.contains(&("academic-lab", "not-allowed")), "{status:?}");
-    assert!(status.iter().any(|(o, s)| *o == "google" && s.starts_with("pending")), "{status:?}");
+    assert!(
+        status
+            .iter()
+            .any(|(o, s)| *o == "google" && s.starts_with("pending")),
+        "{status:?}"
+    );
 
     // The author denies: still nothing; then grants: released.
-    cluster.handle(meta).decide_access(member_request.id(), false, "not yet".into()).await.expect("deny");
+    cluster
+        .handle(meta)
+        .decide_access(member_request.id(), false, "not yet".into())
+        .await
+        .expect("deny");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(cluster.handle(google).released(target).await.expect("released").is_empty());
-    cluster.handle(meta).decide_access(member_request.id(), true, "now justified".into()).await.expect("grant");
-    wait_for(Duration::from_secs(20), "google to receive the details", || async {
-        !cluster.handle(google).released(target).await.unwrap_or_default().is_empty()
-    })
+    assert!(
+        cluster
+            .handle(google)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
+    cluster
+        .handle(meta)
+        .decide_access(member_request.id(), true, "now justified".into())
+        .await
+        .expect("grant");
+    wait_for(
+        Duration::from_secs(20),
+        "google to receive the details",
+        || async {
+            !cluster
+                .handle(google)
+                .released(target)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        },
+    )
     .await;
-    assert!(cluster.handle(lab).released(target).await.expect("released").is_empty());
+    assert!(
+        cluster
+            .handle(lab)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
     cluster.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! port 0, real SQLite files in temporary directories.
 
 mod adversary;
-mod hazard;
 mod api;
 mod api_hazard;
+mod hazard;
 mod network;

@@ -95,7 +95,9 @@ async fn a_roster_update_reaches_every_node() {
     let mut doc = cluster.roster.doc().clone();
     doc.version = 2;
     doc.prev = Some(cluster.roster.hash());
-    let newcomer = testkit::genesis_doc(testkit::NETWORK, &["openai"], &[], 0).members.remove(0);
+    let newcomer = testkit::genesis_doc(testkit::NETWORK, &["openai"], &[], 0)
+        .members
+        .remove(0);
     doc.members.push(newcomer);
     doc.members.sort_by(|a, b| a.org.cmp(&b.org));
     let mut update = SignedRoster::new(&doc);
@@ -106,13 +108,17 @@ async fn a_roster_update_reaches_every_node() {
     assert!(refused.is_err(), "{refused:?}");
     update.sign(&testkit::org_secrets("meta").signing);
     assert_eq!(cluster.handle(0).offer_roster(update).await, Ok(2));
-    wait_for(Duration::from_secs(30), "every node to use roster version 2", || async {
-        let mut all = true;
-        for i in 0..3 {
-            all &= cluster.status(i).await.roster_version == 2;
-        }
-        all
-    })
+    wait_for(
+        Duration::from_secs(30),
+        "every node to use roster version 2",
+        || async {
+            let mut all = true;
+            for i in 0..3 {
+                all &= cluster.status(i).await.roster_version == 2;
+            }
+            all
+        },
+    )
     .await;
     cluster.shutdown().await;
 }
