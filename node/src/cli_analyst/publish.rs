@@ -95,9 +95,14 @@ pub struct ContentArgs {
     /// The bulletin stops being relevant at this UTC time.
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub expires: Option<u64>,
-    /// Restricted tier: an organization (roster org id) that may read it
-    /// (repeat). Your organization is always included.
-    #[arg(long = "recipient", value_name = "ORG")]
+    /// Restricted tier: the organizations (roster org ids) that may read it,
+    /// `--to ORG,ORG` or repeated. Your organization is always included.
+    #[arg(
+        long = "to",
+        visible_alias = "recipient",
+        value_name = "ORG",
+        value_delimiter = ','
+    )]
     pub recipients: Vec<String>,
 }
 

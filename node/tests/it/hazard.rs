@@ -293,3 +293,96 @@ async fn unauthorized_requests_release_nothing() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_to_an_offline_requester_completes_when_it_returns() {
+    let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (google, meta) = (1, 2);
+    let redaction = policy(&cluster, &[], 1, false);
+    let target = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), redaction)
+        .await
+        .expect("publish")
+        .id();
+    everyone_holds(&cluster, target).await;
+    let request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "need it".into())
+        .await
+        .expect("request");
+    everyone_holds(&cluster, request.id()).await;
+    // The requester goes offline; the author approves meanwhile.
+    cluster.stop(google).await;
+    cluster
+        .handle(meta)
+        .decide_access(request.id(), true, "granted".into())
+        .await
+        .expect("approve");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.restart(google).await;
+    wait_for(
+        Duration::from_secs(30),
+        "the returning requester to receive the details",
+        || async {
+            !cluster
+                .handle(google)
+                .released(target)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        },
+    )
+    .await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_granted_while_the_author_is_offline_goes_out_when_it_returns() {
+    let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (amazon, google, meta) = (0, 1, 2);
+    let redaction = policy(&cluster, &["amazon"], 1, false);
+    let target = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), redaction)
+        .await
+        .expect("publish")
+        .id();
+    everyone_holds(&cluster, target).await;
+    cluster.stop(meta).await;
+    let request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "need it".into())
+        .await
+        .expect("request");
+    cluster
+        .handle(amazon)
+        .decide_access(request.id(), true, "granted".into())
+        .await
+        .expect("approve");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        cluster
+            .handle(google)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
+    // The author's node returns, syncs the request and the approval, and releases.
+    cluster.restart(meta).await;
+    wait_for(
+        Duration::from_secs(60),
+        "the release after the author returns",
+        || async {
+            !cluster
+                .handle(google)
+                .released(target)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        },
+    )
+    .await;
+    cluster.shutdown().await;
+}
