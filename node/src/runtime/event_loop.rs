@@ -36,6 +36,9 @@ const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often timers check redials, gaps and rate-limit refills.
 const TICK: Duration = Duration::from_millis(250);
+/// Writes waiting in the loop beyond which gossip is ignored (sync fetches
+/// pause as soon as any wait); peers resend by sync later.
+const MAX_BACKLOG_FOR_GOSSIP: usize = 256;
 /// Strikes before a peer is banned, and for how long.
 const STRIKES_TO_BAN: u32 = 3;
 const BAN: Duration = Duration::from_secs(600);
@@ -93,6 +96,11 @@ pub(super) struct EventLoop {
     pub release_outstanding: HashMap<OutboundRequestId, riskmesh_protocol::EntryId>,
     /// When pending releases were last attempted.
     pub last_release_attempt: Instant,
+    /// Writes waiting for room in the writer's queue, in order.
+    pub pending_writes: std::collections::VecDeque<WriteJob>,
+    /// While a sync batch is ingested, its accepted entries are gathered
+    /// here and written as one job.
+    pub collecting: Option<Vec<VerifiedEntry>>,
     buckets: HashMap<OrgKey, Bucket>,
     rate_per_minute: f64,
     sync_interval: Duration,
@@ -180,6 +188,8 @@ impl EventLoop {
             pending_releases: HashMap::new(),
             release_outstanding: HashMap::new(),
             last_release_attempt: Instant::now(),
+            pending_writes: std::collections::VecDeque::new(),
+            collecting: None,
             buckets: HashMap::new(),
             rate_per_minute: f64::from(config.author_rate_per_minute.max(1)),
             sync_interval: config.sync_interval,
@@ -284,11 +294,25 @@ impl EventLoop {
                 }
                 _ = self.shutdown.changed() => break,
             }
+            self.flush_writes();
             if self.fatal.is_some() {
                 break;
             }
         }
         tracing::info!("shutting down: finishing in-flight commits");
+        // Hand every waiting write to the writer before it stops.
+        while let Some(job) = self.pending_writes.pop_front() {
+            let mut job = job;
+            loop {
+                match self.writer.submit(job) {
+                    Ok(()) => break,
+                    Err(back) => {
+                        job = *back;
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }
+        }
         self.verify.stop();
         self.writer.stop();
         self.reader.stop();
@@ -379,6 +403,33 @@ impl EventLoop {
         }
     }
 
+    /// Queues a write for the writer thread. When its queue is full the job
+    /// waits here, in order, and the loop slows intake (no new sync fetches,
+    /// gossip ignored) until the writer catches up; nothing accepted is lost.
+    pub(super) fn submit_write(&mut self, job: WriteJob) {
+        if !self.pending_writes.is_empty() {
+            self.pending_writes.push_back(job);
+            return;
+        }
+        if let Err(job) = self.writer.submit(job) {
+            self.pending_writes.push_back(*job);
+        }
+    }
+
+    fn flush_writes(&mut self) {
+        while let Some(job) = self.pending_writes.pop_front() {
+            if let Err(job) = self.writer.submit(job) {
+                self.pending_writes.push_front(*job);
+                break;
+            }
+        }
+    }
+
+    /// Whether the writer is behind (writes are waiting in the loop).
+    pub(super) fn writes_backlogged(&self) -> bool {
+        !self.pending_writes.is_empty()
+    }
+
     fn count_peers(&self) {
         let n = self.peers.values().filter(|p| p.connected).count();
         self.metrics.peers.store(n as u64, Ordering::Relaxed);
@@ -452,6 +503,11 @@ impl EventLoop {
                 self.report(&message_id, &propagation_source, MessageAcceptance::Ignore);
                 return;
             }
+            if self.pending_writes.len() > MAX_BACKLOG_FOR_GOSSIP {
+                self.metrics.ignore("write_backlog");
+                self.report(&message_id, &propagation_source, MessageAcceptance::Ignore);
+                return;
+            }
             let job = VerifyJob::Gossip {
                 data: message.data,
                 message_id: message_id.clone(),
@@ -513,7 +569,7 @@ impl EventLoop {
                     Ok(mut guard) => *guard = Arc::clone(&next),
                     Err(p) => *p.into_inner() = Arc::clone(&next),
                 }
-                let _ = self.writer.submit(WriteJob::Roster(next));
+                self.submit_write(WriteJob::Roster(next));
                 self.apply_roster_peers();
                 MessageAcceptance::Accept
             }
@@ -533,7 +589,7 @@ impl EventLoop {
                 .map(|m| m.org.clone())
                 .unwrap_or_default();
             tracing::warn!(%org, seq, "EQUIVOCATION: author signed two different entries at the same seq");
-            let _ = self.writer.submit(WriteJob::Equivocation { author, seq, proof });
+            self.submit_write(WriteJob::Equivocation { author, seq, proof });
         }
     }
 
@@ -672,15 +728,12 @@ impl EventLoop {
         self.metrics.accepted.fetch_add(accepted, Ordering::Relaxed);
         match report.outcome {
             Outcome::Accept => {
-                if self
-                    .writer
-                    .submit(WriteJob::Entries {
+                match self.collecting.as_mut() {
+                    Some(batch) if acks.is_empty() => batch.extend(report.accepted),
+                    _ => self.submit_write(WriteJob::Entries {
                         entries: report.accepted,
                         acks,
-                    })
-                    .is_err()
-                {
-                    self.fatal = Some("write queue full or writer stopped".into());
+                    }),
                 }
                 None
             }

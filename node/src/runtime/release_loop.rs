@@ -141,7 +141,7 @@ impl EventLoop {
                         tracing::error!(request = %super::short(&request), "the requester reports our release does not match our commitments");
                     }
                     if let Some(out) = self.pending_releases.remove(&request) {
-                        let _ = self.writer.submit(WriteJob::Release {
+                        self.submit_write(WriteJob::Release {
                             request,
                             target: out.target,
                             state: ReleaseState::Sent,
@@ -177,8 +177,8 @@ impl EventLoop {
                 receipt,
             } => {
                 tracing::info!(target = %super::short(&target), "released fields verified against the commitments; publishing the receipt");
-                let _ = self.writer.submit(WriteJob::Withheld { target, sealed });
-                let _ = self.writer.submit(WriteJob::Release {
+                self.submit_write(WriteJob::Withheld { target, sealed });
+                self.submit_write(WriteJob::Release {
                     request,
                     target,
                     state: ReleaseState::Received,
@@ -196,7 +196,7 @@ impl EventLoop {
             } => {
                 tracing::error!(target = %super::short(&target), %why, "RELEASE FAULT: the author's signed release does not match its commitments; proof kept, no receipt");
                 self.metrics.reject("release_mismatch");
-                let _ = self.writer.submit(WriteJob::Release {
+                self.submit_write(WriteJob::Release {
                     request,
                     target,
                     state: ReleaseState::Fault,
@@ -250,17 +250,10 @@ impl EventLoop {
             }
         };
         // The writer commits the sealed fields before the entry.
-        if self
-            .writer
-            .submit(WriteJob::Withheld {
-                target: entry.id(),
-                sealed,
-            })
-            .is_err()
-        {
-            self.fatal = Some("write queue full or writer stopped".into());
-            return;
-        }
+        self.submit_write(WriteJob::Withheld {
+            target: entry.id(),
+            sealed,
+        });
         self.commit_own(entry, reply);
     }
 
@@ -298,8 +291,6 @@ impl EventLoop {
             entries: report.accepted,
             acks: vec![Ack::Publish { entry, reply }],
         };
-        if self.writer.submit(job).is_err() {
-            self.fatal = Some("write queue full or writer stopped".into());
-        }
+        self.submit_write(job);
     }
 }

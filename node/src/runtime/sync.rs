@@ -47,6 +47,10 @@ impl EventLoop {
     /// more than we hold, or where gossip left a gap; one fetch per author at
     /// a time, from the peer that announced the most.
     pub(super) fn fetch_gaps(&mut self) {
+        if self.writes_backlogged() {
+            // The writer is behind: fetch more once it has caught up.
+            return;
+        }
         let mut wanted: Vec<(OrgKey, u64, PeerId)> = Vec::new();
         let mut lag = 0;
         for (peer, state) in &self.peers {
@@ -340,8 +344,19 @@ impl EventLoop {
                 return;
             }
         };
+        // One write job for the whole batch (group commit, and the writer's
+        // queue counts jobs, not entries).
+        self.collecting = Some(Vec::with_capacity(entries.len()));
         for entry in entries {
             let _ = self.ingest(entry, Vec::new());
+        }
+        if let Some(batch) = self.collecting.take()
+            && !batch.is_empty()
+        {
+            self.submit_write(super::workers::WriteJob::Entries {
+                entries: batch,
+                acks: Vec::new(),
+            });
         }
         // Continue with the next range if the peer announced more.
         self.fetch_gaps();

@@ -122,3 +122,44 @@ async fn a_roster_update_reaches_every_node() {
     .await;
     cluster.shutdown().await;
 }
+
+/// Regression: catching up on many authors at once used to queue one write
+/// job per entry, overflow the writer's queue and stop the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catching_up_thousands_of_entries_across_authors_does_not_stop_the_node() {
+    use riskmesh_node::store::Store;
+    use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Tier, testkit};
+    let names: Vec<String> = (0..10).map(|i| format!("author-{i:02}")).collect();
+    let orgs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::start_some(&orgs, 0, &[]).await;
+    let mut entries = Vec::new();
+    for name in &names {
+        let key = testkit::org_secrets(name);
+        let mut log = LogWriter::new(cluster.roster.network());
+        for i in 0..400 {
+            let draft = Draft {
+                kind: Kind::Bulletin,
+                tier: Tier::Public,
+                body: Body::Bulletin(testkit::sample_bulletin(&format!("{name} {i}"))),
+                recipients: None,
+            };
+            entries.push(
+                log.append(&key.signing, &cluster.roster, &draft, 1_700_000_000_000 + i)
+                    .expect("entry"),
+            );
+        }
+    }
+    let mut store = Store::open(cluster.data_dir(&names[0]).join("riskmesh.db")).expect("open");
+    store.insert_entries(&entries, 1_700_000_000_000).expect("insert");
+    store.close().expect("close");
+    cluster.nodes[0] = Some(cluster.launch(0).await);
+    cluster.nodes[1] = Some(cluster.launch(1).await);
+    cluster.connect_all().await;
+    wait_for(
+        Duration::from_secs(120),
+        "the fresh node to hold all 4000 entries",
+        || async { cluster.handle(1).status().await.map(|s| s.entries).unwrap_or(0) == 4000 },
+    )
+    .await;
+    cluster.shutdown().await;
+}
