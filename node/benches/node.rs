@@ -29,6 +29,14 @@ use std::time::{Duration, Instant};
 
 const NOW: u64 = 1_700_000_000_000;
 
+/// `RISKMESH_BENCH_ONLY=2,3` runs only those sections (numbers as printed).
+fn wanted(section: u32) -> bool {
+    match std::env::var("RISKMESH_BENCH_ONLY") {
+        Ok(list) => list.split(',').any(|s| s.trim() == section.to_string()),
+        Err(_) => true,
+    }
+}
+
 fn quick() -> bool {
     std::env::var_os("RISKMESH_BENCH_QUICK").is_some()
 }
@@ -115,24 +123,33 @@ async fn ingest(roster: &Roster, entries: &[VerifiedEntry], threads: usize) -> f
             next += 1;
         }
         let Some(event) = rx.recv().await else { break };
-        match event {
-            WorkerEvent::GossipVerified { result, .. } => {
-                let report = chain.ingest(result.expect("valid"), NOW);
-                if report.outcome == Outcome::Accept || !report.accepted.is_empty() {
-                    let job = WriteJob::Entries {
-                        entries: report.accepted,
-                        acks: Vec::new(),
-                    };
-                    let mut job = job;
-                    while let Err(back) = writer.submit(job) {
-                        job = *back;
-                        tokio::task::yield_now().await;
-                    }
+        // As the runtime does: a verifier's batch becomes one write job.
+        let events = match event {
+            WorkerEvent::Many(events) => events,
+            other => vec![other],
+        };
+        let mut accepted = Vec::new();
+        for event in events {
+            match event {
+                WorkerEvent::GossipVerified { result, .. } => {
+                    accepted.extend(chain.ingest(result.expect("valid"), NOW).accepted);
                 }
+                WorkerEvent::Written { inserted, .. } => {
+                    stored += inserted.iter().filter(|i| i.is_new()).count()
+                }
+                WorkerEvent::StoreFailed(e) => panic!("store failed: {e}"),
+                _ => {}
             }
-            WorkerEvent::Written { inserted, .. } => stored += inserted.iter().filter(|i| i.is_new()).count(),
-            WorkerEvent::StoreFailed(e) => panic!("store failed: {e}"),
-            _ => {}
+        }
+        if !accepted.is_empty() {
+            let mut job = WriteJob::Entries {
+                entries: accepted,
+                acks: Vec::new(),
+            };
+            while let Err(back) = writer.submit(job) {
+                job = *back;
+                tokio::task::yield_now().await;
+            }
         }
     }
     let rate = wires.len() as f64 / start.elapsed().as_secs_f64();
@@ -446,13 +463,15 @@ fn main() {
         if q { ", QUICK mode" } else { "" }
     );
 
-    println!("\n[6] idle node memory");
-    let (before, after) = runtime.block_on(idle_memory());
-    let node_mb = (after - before) * 1.048576;
-    println!(
-        "    process RSS {before:.1} MiB before, {after:.1} MiB with one idle node: the node adds {node_mb:.1} MB (target < 40 MB)  {}",
-        pass(node_mb < 40.0)
-    );
+    if wanted(6) {
+        println!("\n[6] idle node memory");
+        let (before, after) = runtime.block_on(idle_memory());
+        let node_mb = (after - before) * 1.048576;
+        println!(
+            "    process RSS {before:.1} MiB before, {after:.1} MiB with one idle node: the node adds {node_mb:.1} MB (target < 40 MB)  {}",
+            pass(node_mb < 40.0)
+        );
+    }
 
     println!("\n[1] raw verify_strict (the limit)");
     let one = raw_verify(1, Duration::from_secs(if q { 1 } else { 3 }));
@@ -460,69 +479,81 @@ fn main() {
     println!("    one core: {one:>9.0} verifications/s");
     println!("    {cores} cores:  {all:>9.0} verifications/s");
 
-    println!("\n[2] ingest: decode → verify pool → chain → SQLite group commit");
-    let roster = testkit::signatories().roster;
-    let names: Vec<String> = testkit::SIGNATORIES.iter().map(|s| s.to_string()).collect();
-    let entries = make_entries(&roster, &names, if q { 300 } else { 3000 });
-    let rate = runtime.block_on(ingest(&roster, &entries, cores));
-    println!(
-        "    {} entries: {rate:>9.0} entries/s = {:.2} × raw all-core verify (target ≥ 0.5)  {}",
-        entries.len(),
-        rate / all,
-        pass(rate / all >= 0.5)
-    );
-
-    println!("\n[3] catch-up over loopback");
-    let total = if q { 5_000 } else { 100_000 };
-    let (rate, secs) = runtime.block_on(catch_up(total));
-    println!(
-        "    {total} entries in {secs:.1} s: {rate:>9.0} entries/s (target ≥ 5000)  {}  = {:.2} × raw all-core verify",
-        pass(rate >= 5000.0),
-        rate / all
-    );
-
-    println!("\n[4] no-op sync, up-to-date pair, 50 authors");
-    let (ms, payload, measured) = runtime.block_on(noop_sync());
-    println!(
-        "    median {ms:.1} ms (target < 50 ms)  {}; payload {payload} bytes (measured median {measured:.0} bytes received per round; target < 16384)  {}",
-        pass(ms < 50.0),
-        pass(payload < 16384)
-    );
-
-    println!("\n[7] hazardous release: last approval committed → verified fields at the requester");
-    let lat = runtime.block_on(release_latency(if q { 2 } else { 5 }));
-    println!(
-        "    {} releases: median {:.0} ms, max {:.0} ms (target < 1000 ms)  {}",
-        lat.len(),
-        percentile(&lat, 0.5),
-        lat.last().copied().unwrap_or(f64::NAN),
-        pass(lat.last().copied().unwrap_or(f64::INFINITY) < 1000.0)
-    );
-
-    println!("\n[8] restricted tier: extra cost per entry (age encryption to the recipients)");
-    let per_entry_sign_verify = 1e6 / one;
-    for n in [2, 7, 50] {
-        let (us, plain, sealed) = restricted_cost(n, if q { 20 } else { 200 });
+    if wanted(2) {
+        println!("\n[2] ingest: decode → verify pool → chain → SQLite group commit");
+        let roster = testkit::signatories().roster;
+        let names: Vec<String> = testkit::SIGNATORIES.iter().map(|s| s.to_string()).collect();
+        let entries = make_entries(&roster, &names, if q { 300 } else { 3000 });
+        let rate = runtime.block_on(ingest(&roster, &entries, cores));
         println!(
-            "    {n:>2} recipients: seal {us:>7.0} µs/entry (= {:.1} × one raw verify), body {plain} → {sealed} bytes (+{} bytes, {:.0} per recipient)",
-            us / per_entry_sign_verify,
-            sealed - plain,
-            (sealed - plain) as f64 / n as f64
+            "    {} entries: {rate:>9.0} entries/s = {:.2} × raw all-core verify (target ≥ 0.5)  {}",
+            entries.len(),
+            rate / all,
+            pass(rate / all >= 0.5)
         );
     }
 
-    println!("\n[5] propagation, 20 nodes on loopback");
-    let (ratio, lat) = runtime.block_on(propagation(20, if q { 20 } else { 100 }));
-    println!(
-        "    delivery {:.1}% (target 100%)  {}; latency p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 500 ms)  {}",
-        ratio * 100.0,
-        pass(ratio >= 1.0),
-        percentile(&lat, 0.5),
-        percentile(&lat, 0.9),
-        percentile(&lat, 0.99),
-        lat.last().copied().unwrap_or(f64::NAN),
-        pass(percentile(&lat, 0.99) < 500.0)
-    );
+    if wanted(3) {
+        println!("\n[3] catch-up over loopback");
+        let total = if q { 5_000 } else { 100_000 };
+        let (rate, secs) = runtime.block_on(catch_up(total));
+        println!(
+            "    {total} entries in {secs:.1} s: {rate:>9.0} entries/s (target ≥ 5000)  {}  = {:.2} × raw all-core verify",
+            pass(rate >= 5000.0),
+            rate / all
+        );
+    }
+
+    if wanted(4) {
+        println!("\n[4] no-op sync, up-to-date pair, 50 authors");
+        let (ms, payload, measured) = runtime.block_on(noop_sync());
+        println!(
+            "    median {ms:.1} ms (target < 50 ms)  {}; payload {payload} bytes (measured median {measured:.0} bytes received per round; target < 16384)  {}",
+            pass(ms < 50.0),
+            pass(payload < 16384)
+        );
+    }
+
+    if wanted(7) {
+        println!("\n[7] hazardous release: last approval committed → verified fields at the requester");
+        let lat = runtime.block_on(release_latency(if q { 2 } else { 5 }));
+        println!(
+            "    {} releases: median {:.0} ms, max {:.0} ms (target < 1000 ms)  {}",
+            lat.len(),
+            percentile(&lat, 0.5),
+            lat.last().copied().unwrap_or(f64::NAN),
+            pass(lat.last().copied().unwrap_or(f64::INFINITY) < 1000.0)
+        );
+    }
+
+    if wanted(8) {
+        println!("\n[8] restricted tier: extra cost per entry (age encryption to the recipients)");
+        let per_entry_sign_verify = 1e6 / one;
+        for n in [2, 7, 50] {
+            let (us, plain, sealed) = restricted_cost(n, if q { 20 } else { 200 });
+            println!(
+                "    {n:>2} recipients: seal {us:>7.0} µs/entry (= {:.1} × one raw verify), body {plain} → {sealed} bytes (+{} bytes, {:.0} per recipient)",
+                us / per_entry_sign_verify,
+                sealed - plain,
+                (sealed - plain) as f64 / n as f64
+            );
+        }
+    }
+
+    if wanted(5) {
+        println!("\n[5] propagation, 20 nodes on loopback");
+        let (ratio, lat) = runtime.block_on(propagation(20, if q { 20 } else { 100 }));
+        println!(
+            "    delivery {:.1}% (target 100%)  {}; latency p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms (target p99 < 500 ms)  {}",
+            ratio * 100.0,
+            pass(ratio >= 1.0),
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.9),
+            percentile(&lat, 0.99),
+            lat.last().copied().unwrap_or(f64::NAN),
+            pass(percentile(&lat, 0.99) < 500.0)
+        );
+    }
 }
 
 fn pass(ok: bool) -> &'static str {

@@ -100,7 +100,7 @@ pub(super) struct EventLoop {
     pub pending_writes: std::collections::VecDeque<WriteJob>,
     /// While a sync batch is ingested, its accepted entries are gathered
     /// here and written as one job.
-    pub collecting: Option<Vec<VerifiedEntry>>,
+    pub collecting: Option<(Vec<VerifiedEntry>, Vec<Ack>)>,
     buckets: HashMap<OrgKey, Bucket>,
     rate_per_minute: f64,
     sync_interval: Duration,
@@ -425,6 +425,15 @@ impl EventLoop {
         }
     }
 
+    /// Writes what was gathered while a batch was being ingested.
+    pub(super) fn flush_collected(&mut self) {
+        if let Some((entries, acks)) = self.collecting.take()
+            && (!entries.is_empty() || !acks.is_empty())
+        {
+            self.submit_write(WriteJob::Entries { entries, acks });
+        }
+    }
+
     /// Whether the writer is behind (writes are waiting in the loop).
     pub(super) fn writes_backlogged(&self) -> bool {
         !self.pending_writes.is_empty()
@@ -673,6 +682,14 @@ impl EventLoop {
                     self.store_proof(h.author, h.seq, proof);
                 }
             }
+            WorkerEvent::Many(events) => {
+                // One write job for everything the batch accepts.
+                self.collecting = Some((Vec::new(), Vec::new()));
+                for event in events {
+                    self.on_worker(event);
+                }
+                self.flush_collected();
+            }
             WorkerEvent::ReleaseReady(out) => self.release_ready(*out),
             WorkerEvent::ReleaseReceived { channel, received } => self.release_received(channel, received),
             WorkerEvent::StoreFailed(error) => {
@@ -729,8 +746,11 @@ impl EventLoop {
         match report.outcome {
             Outcome::Accept => {
                 match self.collecting.as_mut() {
-                    Some(batch) if acks.is_empty() => batch.extend(report.accepted),
-                    _ => self.submit_write(WriteJob::Entries {
+                    Some((entries, pending_acks)) => {
+                        entries.extend(report.accepted);
+                        pending_acks.extend(acks);
+                    }
+                    None => self.submit_write(WriteJob::Entries {
                         entries: report.accepted,
                         acks,
                     }),

@@ -346,18 +346,11 @@ impl EventLoop {
         };
         // One write job for the whole batch (group commit, and the writer's
         // queue counts jobs, not entries).
-        self.collecting = Some(Vec::with_capacity(entries.len()));
+        self.collecting = Some((Vec::with_capacity(entries.len()), Vec::new()));
         for entry in entries {
             let _ = self.ingest(entry, Vec::new());
         }
-        if let Some(batch) = self.collecting.take()
-            && !batch.is_empty()
-        {
-            self.submit_write(super::workers::WriteJob::Entries {
-                entries: batch,
-                acks: Vec::new(),
-            });
-        }
+        self.flush_collected();
         // Continue with the next range if the peer announced more.
         self.fetch_gaps();
     }

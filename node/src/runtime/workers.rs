@@ -30,7 +30,7 @@ pub const READ_QUEUE: usize = 256;
 /// Capacity of the channel from workers back to the event loop.
 pub const EVENT_QUEUE: usize = 8192;
 /// Most write jobs merged into one commit.
-pub const MAX_GROUP_COMMIT: usize = 256;
+pub const MAX_GROUP_COMMIT: usize = 1024;
 
 /// The roster the verifiers use; swapped when a roster update is accepted.
 pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
@@ -226,6 +226,8 @@ pub enum WorkerEvent {
         /// The conflicting entry.
         incoming: VerifiedEntry,
     },
+    /// Several events at once (a verifier's batch), to spare wakeups.
+    Many(Vec<WorkerEvent>),
     /// A release is ready to send to the requester.
     ReleaseReady(Box<ReleaseOut>),
     /// A received release was checked.
@@ -289,68 +291,93 @@ pub fn current(roster: &SharedRoster) -> Arc<Roster> {
     }
 }
 
+/// Most queued jobs a verifier takes at once.
+const VERIFY_BATCH: usize = 32;
+
 fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events: &mpsc::Sender<WorkerEvent>) {
     loop {
-        let job = match rx.lock() {
-            Ok(guard) => guard.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else { return };
-        let roster = current(roster);
-        let event = match job {
-            VerifyJob::Gossip {
-                data,
-                message_id,
-                source,
-            } => {
-                // Gossip carries new entries, which always have a body; only
-                // sync may deliver a header whose body was purged.
-                let result = WireEntry::from_bytes(&data)
-                    .map_err(RejectReason::Encoding)
-                    .and_then(|wire| verify_gossip(&roster, &wire));
-                WorkerEvent::GossipVerified {
-                    result,
-                    message_id,
-                    source,
-                }
-            }
-            VerifyJob::Range {
-                peer,
-                author,
-                from_seq,
-                entries,
-            } => {
-                let mut verified = Vec::with_capacity(entries.len());
-                let mut error = None;
-                for (i, wire) in entries.iter().enumerate() {
-                    match verify_wire(&roster, wire) {
-                        Ok(entry) => {
-                            let h = entry.header();
-                            if h.author != author || h.seq != from_seq + i as u64 {
-                                error = Some("entry does not match the requested author and seq".to_string());
-                                break;
-                            }
-                            verified.push(entry);
-                        }
-                        Err(reason) => {
-                            error = Some(format!("entry {i} rejected: {reason}"));
-                            break;
+        // Take one job, waiting if need be, and whatever else is already
+        // queued (up to a bound): one wakeup of the event loop per batch.
+        let jobs = match rx.lock() {
+            Ok(guard) => match guard.recv() {
+                Ok(first) => {
+                    let mut jobs = vec![first];
+                    while jobs.len() < VERIFY_BATCH {
+                        match guard.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
                         }
                     }
+                    jobs
                 }
-                WorkerEvent::RangeVerified {
-                    peer,
-                    author,
-                    from_seq,
-                    result: match error {
-                        Some(e) => Err(e),
-                        None => Ok(verified),
-                    },
-                }
-            }
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        let roster = current(roster);
+        let mut out: Vec<WorkerEvent> = jobs.into_iter().map(|job| verify_job(job, &roster)).collect();
+        let event = if out.len() == 1 {
+            out.remove(0)
+        } else {
+            WorkerEvent::Many(out)
         };
         if events.blocking_send(event).is_err() {
             return;
+        }
+    }
+}
+
+fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
+    match job {
+        VerifyJob::Gossip {
+            data,
+            message_id,
+            source,
+        } => {
+            // Gossip carries new entries, which always have a body; only
+            // sync may deliver a header whose body was purged.
+            let result = WireEntry::from_bytes(&data)
+                .map_err(RejectReason::Encoding)
+                .and_then(|wire| verify_gossip(&roster, &wire));
+            WorkerEvent::GossipVerified {
+                result,
+                message_id,
+                source,
+            }
+        }
+        VerifyJob::Range {
+            peer,
+            author,
+            from_seq,
+            entries,
+        } => {
+            let mut verified = Vec::with_capacity(entries.len());
+            let mut error = None;
+            for (i, wire) in entries.iter().enumerate() {
+                match verify_wire(&roster, wire) {
+                    Ok(entry) => {
+                        let h = entry.header();
+                        if h.author != author || h.seq != from_seq + i as u64 {
+                            error = Some("entry does not match the requested author and seq".to_string());
+                            break;
+                        }
+                        verified.push(entry);
+                    }
+                    Err(reason) => {
+                        error = Some(format!("entry {i} rejected: {reason}"));
+                        break;
+                    }
+                }
+            }
+            WorkerEvent::RangeVerified {
+                peer,
+                author,
+                from_seq,
+                result: match error {
+                    Some(e) => Err(e),
+                    None => Ok(verified),
+                },
+            }
         }
     }
 }
