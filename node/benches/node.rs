@@ -21,9 +21,7 @@ use riskmesh_node::runtime::workers::{StoreWriter, VerifyJob, VerifyPool, Worker
 use riskmesh_node::store::Store;
 use riskmesh_node::testnet::{self, Cluster};
 use riskmesh_protocol::keys::verify_strict;
-use riskmesh_protocol::{
-    Body, ChainValidator, Draft, Kind, LogWriter, Outcome, Roster, Tier, VerifiedEntry, testkit,
-};
+use riskmesh_protocol::{Body, ChainValidator, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 

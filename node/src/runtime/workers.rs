@@ -338,7 +338,7 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
             // sync may deliver a header whose body was purged.
             let result = WireEntry::from_bytes(&data)
                 .map_err(RejectReason::Encoding)
-                .and_then(|wire| verify_gossip(&roster, &wire));
+                .and_then(|wire| verify_gossip(roster, &wire));
             WorkerEvent::GossipVerified {
                 result,
                 message_id,
@@ -354,7 +354,7 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
             let mut verified = Vec::with_capacity(entries.len());
             let mut error = None;
             for (i, wire) in entries.iter().enumerate() {
-                match verify_wire(&roster, wire) {
+                match verify_wire(roster, wire) {
                     Ok(entry) => {
                         let h = entry.header();
                         if h.author != author || h.seq != from_seq + i as u64 {

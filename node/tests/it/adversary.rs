@@ -602,10 +602,11 @@ async fn replays_future_timestamps_and_gaps_are_ignored_not_punished() {
         &mut swarm,
         Duration::from_secs(3),
         |_, request| match request {
-            SyncRequest::Range { from_seq, .. } => SyncResponse::Entries(
+            SyncRequest::Range { from_seq, count, .. } => SyncResponse::Entries(
                 [&e1, &e2, &e3]
                     .iter()
                     .skip(from_seq as usize - 1)
+                    .take(count as usize)
                     .map(|e| e.to_wire())
                     .collect(),
             ),
