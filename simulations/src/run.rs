@@ -825,6 +825,27 @@ pub async fn execute(
                 let target = match p.kind {
                     PubKind::Bulletin => None,
                     PubKind::Correction { of } | PubKind::Retraction { of, .. } | PubKind::Ack { of } => {
+                        // The target may still be in flight (a slow build or a
+                        // loaded machine): wait for its result rather than
+                        // declare it missing.
+                        let wait_until = tokio::time::Instant::now() + Duration::from_secs(30);
+                        while !ids.contains_key(&of) && !failed.iter().any(|(i, _)| *i == of) && in_flight > 0
+                        {
+                            match tokio::time::timeout_at(wait_until, pub_rx.recv()).await {
+                                Ok(Some(r)) => {
+                                    in_flight -= 1;
+                                    absorb(
+                                        r,
+                                        &mut ids,
+                                        &mut published,
+                                        &mut failed,
+                                        &mut canaries,
+                                        &mut hazardous_ids,
+                                    );
+                                }
+                                _ => break,
+                            }
+                        }
                         match ids.get(&of) {
                             Some(id) => Some(*id),
                             None => {
