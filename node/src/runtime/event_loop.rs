@@ -425,8 +425,22 @@ impl EventLoop {
         }
     }
 
+    /// Runs `f` with accepted entries gathered into one write job. Nested
+    /// calls (a sync batch inside a verifier's batch) join the outer batch:
+    /// only the outermost call writes, so nothing gathered is dropped.
+    pub(super) fn batched(&mut self, f: impl FnOnce(&mut Self)) {
+        let outermost = self.collecting.is_none();
+        if outermost {
+            self.collecting = Some((Vec::new(), Vec::new()));
+        }
+        f(self);
+        if outermost {
+            self.flush_collected();
+        }
+    }
+
     /// Writes what was gathered while a batch was being ingested.
-    pub(super) fn flush_collected(&mut self) {
+    fn flush_collected(&mut self) {
         if let Some((entries, acks)) = self.collecting.take()
             && (!entries.is_empty() || !acks.is_empty())
         {
@@ -684,11 +698,11 @@ impl EventLoop {
             }
             WorkerEvent::Many(events) => {
                 // One write job for everything the batch accepts.
-                self.collecting = Some((Vec::new(), Vec::new()));
-                for event in events {
-                    self.on_worker(event);
-                }
-                self.flush_collected();
+                self.batched(|this| {
+                    for event in events {
+                        this.on_worker(event);
+                    }
+                });
             }
             WorkerEvent::ReleaseReady(out) => self.release_ready(*out),
             WorkerEvent::ReleaseReceived { channel, received } => self.release_received(channel, received),

@@ -346,11 +346,11 @@ impl EventLoop {
         };
         // One write job for the whole batch (group commit, and the writer's
         // queue counts jobs, not entries).
-        self.collecting = Some((Vec::with_capacity(entries.len()), Vec::new()));
-        for entry in entries {
-            let _ = self.ingest(entry, Vec::new());
-        }
-        self.flush_collected();
+        self.batched(|this| {
+            for entry in entries {
+                let _ = this.ingest(entry, Vec::new());
+            }
+        });
         // Continue with the next range if the peer announced more.
         self.fetch_gaps();
     }
