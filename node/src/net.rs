@@ -14,7 +14,7 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::{StreamProtocol, Swarm, allow_block_list, connection_limits, identify, noise, tcp, yamux};
 use riskmesh_protocol::Hash32;
-use riskmesh_protocol::limits::{MAX_ENVELOPE_BYTES, MAX_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
+use riskmesh_protocol::limits::{MAX_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
 use riskmesh_protocol::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 use std::io;
 use std::time::Duration;
@@ -268,6 +268,3 @@ impl request_response::Codec for CappedCodec {
         io.close().await
     }
 }
-
-/// Largest envelope, re-exported for the runtime's cheap pre-checks.
-pub const MAX_ENVELOPE: usize = MAX_ENVELOPE_BYTES;

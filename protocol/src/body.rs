@@ -336,19 +336,6 @@ impl Body {
         }
     }
 
-    /// The kind this body belongs to, for a body built by a caller.
-    pub fn fits(&self, kind: Kind, tier: Tier) -> bool {
-        match self {
-            Body::Bulletin(_) => kind.carries_bulletin() && tier != Tier::Restricted,
-            Body::Encrypted(_) => kind.carries_bulletin() && tier == Tier::Restricted,
-            Body::Retraction(_) => kind == Kind::Retraction,
-            Body::Ack(_) => kind == Kind::Ack,
-            Body::AccessRequest(_) => kind == Kind::AccessRequest,
-            Body::AccessDecision(_) => kind == Kind::AccessDecision,
-            Body::AccessReceipt(_) => kind == Kind::AccessReceipt,
-        }
-    }
-
     /// Decodes and checks a body for an entry's kind and tier.
     pub fn decode(kind: Kind, tier: Tier, bytes: &[u8]) -> Result<Body, BodyError> {
         if bytes.len() > MAX_BODY_BYTES {

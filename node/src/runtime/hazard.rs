@@ -9,7 +9,7 @@
 //! analysts, and never logged.
 
 use crate::sealed;
-use crate::store::{ReleaseState, Store, StoredEntry};
+use crate::store::{Store, StoredEntry};
 use riskmesh_protocol::body::{AccessDecisionBody, AccessReceiptBody, AccessRequestBody};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::keys::OrgSecrets;
@@ -419,9 +419,4 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         observers_may_request: policy.observers_may_request,
         requests,
     })
-}
-
-/// Local state of a release, for status displays.
-pub fn release_state(store: &Store, request: &EntryId) -> Option<ReleaseState> {
-    store.release(request).ok().flatten().map(|r| r.state)
 }

@@ -6,7 +6,6 @@ use super::event_loop::EventLoop;
 use super::hazard::{self, Received};
 use super::workers::{Ack, ReadJob, WriteJob};
 use crate::store::ReleaseState;
-use libp2p::PeerId;
 use libp2p::request_response::{self, Message};
 use riskmesh_protocol::body::AccessDecisionBody;
 use riskmesh_protocol::redaction::Redaction;
@@ -69,41 +68,30 @@ impl EventLoop {
     /// Sends every pending release to a connected node of its requester.
     pub(super) fn attempt_releases(&mut self) {
         self.last_release_attempt = Instant::now();
-        let pending: Vec<riskmesh_protocol::EntryId> = self.pending_releases.keys().copied().collect();
-        for request in pending {
-            let Some(out) = self.pending_releases.get(&request) else {
+        let mut sends = Vec::new();
+        for (request, out) in &self.pending_releases {
+            // One delivery in flight per request; the release stays pending
+            // until the requester answers.
+            if self.release_outstanding.values().any(|r| r == request) {
+                continue;
+            }
+            let Some(org) = self.roster.member(&out.requester).map(|m| m.org.as_str()) else {
                 continue;
             };
-            let Some(org) = self.roster.member(&out.requester).map(|m| m.org.clone()) else {
-                continue;
-            };
-            let peer: Option<PeerId> = self
-                .peers
-                .iter()
-                .find(|(_, s)| s.connected && s.org == org)
-                .map(|(p, _)| *p);
-            let Some(peer) = peer else { continue };
-            let Some(out) = self.pending_releases.remove(&request) else {
-                continue;
-            };
-            let id = self
-                .swarm
-                .behaviour_mut()
-                .release
-                .send_request(&peer, out.sealed.clone());
+            if let Some((peer, _)) = self.peers.iter().find(|(_, s)| s.connected && s.org == org) {
+                sends.push((*request, *peer, out.sealed.clone()));
+            }
+        }
+        for (request, peer, sealed) in sends {
+            let id = self.swarm.behaviour_mut().release.send_request(&peer, sealed);
             self.release_outstanding.insert(id, request);
-            // Keep the release until the requester answers.
-            self.pending_releases.insert(request, out);
         }
     }
 
     /// Retries undelivered releases now and then.
     pub(super) fn retry_releases(&mut self) {
         if !self.pending_releases.is_empty() && self.last_release_attempt.elapsed() >= RELEASE_RETRY {
-            let in_flight: Vec<_> = self.release_outstanding.values().copied().collect();
-            if in_flight.is_empty() {
-                self.attempt_releases();
-            }
+            self.attempt_releases();
         }
     }
 

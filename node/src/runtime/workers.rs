@@ -241,13 +241,51 @@ pub enum WorkerEvent {
     StoreFailed(String),
 }
 
-/// The verification pool.
-pub struct VerifyPool {
-    jobs: SyncSender<VerifyJob>,
+/// Worker threads fed by one bounded queue of jobs `J`.
+pub struct Worker<J> {
+    jobs: SyncSender<J>,
     threads: Vec<JoinHandle<()>>,
 }
 
-impl VerifyPool {
+impl<J> Worker<J> {
+    /// Queues a job; hands it back if the queue is full (or the workers
+    /// stopped), so the caller decides what back-pressure means.
+    pub fn submit(&self, job: J) -> Result<(), Box<J>> {
+        match self.jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        }
+    }
+
+    /// Closes the queue and waits for the workers to finish what is queued
+    /// (for the writer: to commit it and close the store).
+    pub fn stop(self) {
+        drop(self.jobs);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<J> std::fmt::Debug for Worker<J> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Worker<{}>({} threads)",
+            std::any::type_name::<J>(),
+            self.threads.len()
+        )
+    }
+}
+
+/// The verification pool.
+pub type VerifyPool = Worker<VerifyJob>;
+/// The writer thread (the only read-write store connection).
+pub type StoreWriter = Worker<WriteJob>;
+/// The reader thread.
+pub type StoreReader = Worker<ReadJob>;
+
+impl Worker<VerifyJob> {
     /// Starts `threads` verifiers.
     pub fn start(threads: usize, roster: SharedRoster, events: mpsc::Sender<WorkerEvent>) -> Self {
         let (tx, rx) = sync_channel::<VerifyJob>(VERIFY_QUEUE);
@@ -263,23 +301,7 @@ impl VerifyPool {
                     .expect("spawning a verifier thread")
             })
             .collect();
-        VerifyPool { jobs: tx, threads }
-    }
-
-    /// Queues a job; hands it back if the queue is full.
-    pub fn submit(&self, job: VerifyJob) -> Result<(), Box<VerifyJob>> {
-        match self.jobs.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
-        }
-    }
-
-    /// Stops the pool after the queued jobs.
-    pub fn stop(self) {
-        drop(self.jobs);
-        for t in self.threads {
-            let _ = t.join();
-        }
+        Worker { jobs: tx, threads }
     }
 }
 
@@ -382,13 +404,7 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
     }
 }
 
-/// The writer thread.
-pub struct StoreWriter {
-    jobs: SyncSender<WriteJob>,
-    thread: JoinHandle<()>,
-}
-
-impl StoreWriter {
+impl Worker<WriteJob> {
     /// Starts the writer on an open read-write store.
     pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
         let (tx, rx) = sync_channel::<WriteJob>(WRITE_QUEUE);
@@ -396,21 +412,10 @@ impl StoreWriter {
             .name("riskmesh-writer".into())
             .spawn(move || write_worker(store, &rx, &events))
             .expect("spawning the writer thread");
-        StoreWriter { jobs: tx, thread }
-    }
-
-    /// Queues a job; hands it back if the queue is full.
-    pub fn submit(&self, job: WriteJob) -> Result<(), Box<WriteJob>> {
-        match self.jobs.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        Worker {
+            jobs: tx,
+            threads: vec![thread],
         }
-    }
-
-    /// Waits for queued writes to commit, then closes the store.
-    pub fn stop(self) {
-        drop(self.jobs);
-        let _ = self.thread.join();
     }
 }
 
@@ -503,13 +508,7 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
     let _ = store.close();
 }
 
-/// The reader thread.
-pub struct StoreReader {
-    jobs: SyncSender<ReadJob>,
-    thread: JoinHandle<()>,
-}
-
-impl StoreReader {
+impl Worker<ReadJob> {
     /// Starts the reader on a read-only connection. It holds the
     /// organization's secrets to open withheld fields for releases.
     pub fn start(
@@ -523,21 +522,10 @@ impl StoreReader {
             .name("riskmesh-reader".into())
             .spawn(move || read_worker(&store, &rx, &events, &roster, &org))
             .expect("spawning the reader thread");
-        StoreReader { jobs: tx, thread }
-    }
-
-    /// Queues a job; hands it back if the queue is full.
-    pub fn submit(&self, job: ReadJob) -> Result<(), Box<ReadJob>> {
-        match self.jobs.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+        Worker {
+            jobs: tx,
+            threads: vec![thread],
         }
-    }
-
-    /// Stops after queued reads.
-    pub fn stop(self) {
-        drop(self.jobs);
-        let _ = self.thread.join();
     }
 }
 
@@ -668,13 +656,4 @@ macro_rules! opaque_debug {
     };
 }
 
-opaque_debug!(
-    VerifyJob,
-    Ack,
-    WriteJob,
-    ReadJob,
-    WorkerEvent,
-    VerifyPool,
-    StoreWriter,
-    StoreReader
-);
+opaque_debug!(VerifyJob, Ack, WriteJob, ReadJob, WorkerEvent);
