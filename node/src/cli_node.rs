@@ -2,7 +2,6 @@
 //! SIGINT or SIGTERM, with structured logs on stderr.
 
 use crate::config_file::{self, Overrides};
-use crate::runtime;
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -53,7 +52,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let org = config.org.org.clone();
-        let node = runtime::start(config)
+        let node = crate::start(config)
             .await
             .with_context(|| format!("starting the node from {}", args.config.display()))?;
         let status = node.handle.status().await?;

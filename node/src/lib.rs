@@ -12,8 +12,12 @@ pub mod config;
 pub mod config_file;
 pub mod metrics;
 pub mod net;
+mod node;
 pub mod runtime;
 pub mod sealed;
 pub mod setup;
 pub mod store;
 pub mod testnet;
+
+pub use node::{RunningNode, ensure_token, start, write_private};
+pub use runtime::{NodeError, NodeHandle, Refusal, StartError};

@@ -37,6 +37,12 @@ pub struct Metrics {
     pub sync_lag: AtomicU64,
     /// Peer penalties applied (bad sync responses, bad requests).
     pub penalties: AtomicU64,
+    /// Access requests and decisions evaluated against their release policy
+    /// after they were committed (one per committed access entry; periodic
+    /// scans are not counted).
+    pub release_checks: AtomicU64,
+    /// Releases this node prepared as author (granted requests).
+    pub releases_prepared: AtomicU64,
     ignored: Mutex<BTreeMap<&'static str, u64>>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -179,6 +185,20 @@ impl Metrics {
             "Penalties applied to misbehaving peers.",
             "counter",
             get(&self.penalties),
+        );
+        gauge(
+            &mut out,
+            "release_checks_total",
+            "Committed access entries evaluated against their release policy.",
+            "counter",
+            get(&self.release_checks),
+        );
+        gauge(
+            &mut out,
+            "releases_prepared_total",
+            "Releases prepared for delivery as author.",
+            "counter",
+            get(&self.releases_prepared),
         );
         for (name, map, help) in [
             (

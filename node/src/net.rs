@@ -14,7 +14,7 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::{StreamProtocol, Swarm, allow_block_list, connection_limits, identify, noise, tcp, yamux};
 use riskmesh_protocol::Hash32;
-use riskmesh_protocol::limits::{MAX_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
+use riskmesh_protocol::limits::{MAX_RELEASE_VERDICT_BYTES, MAX_SEALED_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
 use riskmesh_protocol::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
 use std::io;
 use std::time::Duration;
@@ -214,12 +214,9 @@ pub const SYNC_CODEC: CappedCodec = CappedCodec {
 /// The release protocol's codec: an age-encrypted signed release one way
 /// (the release cap plus age's overhead), a short verdict back.
 pub const RELEASE_CODEC: CappedCodec = CappedCodec {
-    request_cap: MAX_RELEASE_BYTES + 64 * 1024,
+    request_cap: MAX_SEALED_RELEASE_BYTES,
     response_cap: MAX_RELEASE_VERDICT_BYTES,
 };
-
-/// Largest release verdict.
-pub const MAX_RELEASE_VERDICT_BYTES: usize = 1024;
 
 async fn read_capped<T: futures::AsyncRead + Unpin + Send>(io: &mut T, cap: usize) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();

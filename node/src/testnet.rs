@@ -4,8 +4,9 @@
 //! the simulations. The keys come from `riskmesh_protocol::testkit` and are
 //! public knowledge: never use this for a real network.
 
+use crate::RunningNode;
 use crate::config::NodeConfig;
-use crate::runtime::{self, NodeHandle, NodeStatus, RunningNode};
+use crate::runtime::{NodeHandle, NodeStatus};
 use crate::store::Store;
 use libp2p::identity::Keypair;
 use riskmesh_protocol::roster::{PeerIdBytes, Roster, SignedRoster};
@@ -137,7 +138,7 @@ impl Cluster {
     /// org's own node key plus `spec.extra_nodes`; the genesis signed by every
     /// member) and creates every database, but starts no node and connects
     /// nothing: the caller launches nodes with [`Cluster::launch`] (or
-    /// `runtime::start` with an adjusted [`Cluster::config`]) and tells them
+    /// `riskmesh_node::start` with an adjusted [`Cluster::config`]) and tells them
     /// whichever addresses it likes. Simulations use this to route links
     /// through proxies. Node `i` belongs to `orgs[i]`: members first, then
     /// observers, each in the order given.
@@ -206,7 +207,7 @@ impl Cluster {
 
     /// Starts node `i` (its database must exist).
     pub async fn launch(&self, i: usize) -> RunningNode {
-        runtime::start(self.config(i)).await.expect("node starts")
+        crate::start(self.config(i)).await.expect("node starts")
     }
 
     /// The handle of running node `i`.

@@ -11,6 +11,7 @@
 pub mod body;
 pub mod cbor;
 pub mod chain;
+pub mod delivery;
 pub mod entry;
 pub mod ids;
 pub mod keys;

@@ -97,3 +97,9 @@ const _: () = assert!(MAX_WIRE_ENTRY_BYTES + 2 * FRAMING <= MAX_SYNC_RESPONSE_BY
 /// Largest signed release (the author's openings of withheld fields), before
 /// the age encryption to the requester.
 pub const MAX_RELEASE_BYTES: usize = 1024 * 1024;
+/// Largest release request on the direct release stream: the age ciphertext
+/// of a signed release (at most [`MAX_RELEASE_BYTES`]) plus age's header and
+/// per-chunk overhead.
+pub const MAX_SEALED_RELEASE_BYTES: usize = MAX_RELEASE_BYTES + 64 * 1024;
+/// Largest release verdict (`ok`, `mismatch`, `refused: <reason>`).
+pub const MAX_RELEASE_VERDICT_BYTES: usize = 1024;

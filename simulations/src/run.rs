@@ -5,7 +5,7 @@
 //! stops every node and hands the databases to the checks.
 //!
 //! Faults are injected only from outside: a crash is `RunningNode::shutdown`
-//! and a fresh `runtime::start` on the same directory; a partition blocks
+//! and a fresh `riskmesh_node::start` on the same directory; a partition blocks
 //! proxies; adversaries are separate swarms.
 
 use crate::adversary::{self, Activity, Context, Target};
@@ -18,8 +18,9 @@ use crate::scenario::{Adversary, Links, Scenario};
 use indicatif::ProgressBar;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
+use riskmesh_node::RunningNode;
 use riskmesh_node::metrics::Metrics;
-use riskmesh_node::runtime::{self, NodeHandle, NodeStatus, RunningNode, now_ms};
+use riskmesh_node::runtime::{NodeHandle, NodeStatus, now_ms};
 use riskmesh_node::testnet::{Cluster, ClusterSpec};
 use riskmesh_protocol::{EntryId, Tier};
 use serde::Serialize;
@@ -355,16 +356,16 @@ impl Harness {
         let mut attempt = 0;
         let node = loop {
             config.listen = vec![listen(port)];
-            match runtime::start(config.clone()).await {
+            match riskmesh_node::start(config.clone()).await {
                 Ok(node) => break node,
                 // The old port may linger for a moment after a restart.
-                Err(runtime::StartError::Network(_)) if port != 0 && attempt < 10 => {
+                Err(riskmesh_node::StartError::Network(_)) if port != 0 && attempt < 10 => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(runtime::StartError::Network(_)) if port != 0 => {
+                Err(riskmesh_node::StartError::Network(_)) if port != 0 => {
                     config.listen = vec![listen(0)];
-                    break runtime::start(config.clone())
+                    break riskmesh_node::start(config.clone())
                         .await
                         .map_err(|e| SimError::NodeStart(format!("{}: {e}", self.plan.nodes[i].org)))?;
                 }

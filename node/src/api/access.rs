@@ -12,12 +12,11 @@
 //! own analysts (the bearer token), and only if this organization is the
 //! author or received them through an approved release.
 
-use super::entries::{bad_request, created, publish_error};
+use super::entries::{bad_request, created};
 use super::names::named_list;
 use super::publish::{parse_id, unprocessable};
 use super::views::EntryDetail;
 use super::{ApiError, ApiState, with_store};
-use crate::runtime::NodeError;
 use crate::runtime::hazard::AuditTrail;
 use crate::store::{Store, StoredEntry};
 use axum::Json;
@@ -234,14 +233,6 @@ fn path_id(id: Result<Path<String>, PathRejection>) -> Result<EntryId, ApiError>
     parse_id("path", &text)
 }
 
-/// A node call that reads (audit, withheld fields) failed.
-fn read_error(error: NodeError) -> ApiError {
-    match error {
-        NodeError::Refused(reason) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, reason),
-        other => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
-    }
-}
-
 /// The hazardous entry `id` as held by this node, or an error that says why not.
 fn hazardous_entry(store: &Store, id: &EntryId) -> Result<Hazard, ApiError> {
     let Some(entry) = store.get(id).map_err(ApiError::store)? else {
@@ -344,7 +335,7 @@ pub(crate) async fn request(
         move |store| check_request(store, &roster, me, &target, &input)
     })
     .await?;
-    let held = state.node.released(target).await.map_err(read_error)?;
+    let held = state.node.released(target).await?;
     if fields.iter().all(|f| held.iter().any(|r| r.field == *f)) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -357,8 +348,7 @@ pub(crate) async fn request(
     let entry = state
         .node
         .request_access(target, fields, input.reason.trim().to_string())
-        .await
-        .map_err(publish_error)?;
+        .await?;
     Ok(created(&state, &roster, &entry))
 }
 
@@ -493,11 +483,7 @@ async fn decide(
         move |store| check_decision(store, &roster, me, &request_id, grant)
     })
     .await?;
-    let entry = state
-        .node
-        .decide_access(request_id, grant, reason)
-        .await
-        .map_err(publish_error)?;
+    let entry = state.node.decide_access(request_id, grant, reason).await?;
     Ok(created(&state, &roster, &entry))
 }
 
@@ -529,7 +515,7 @@ pub(crate) async fn audit(
         hazardous_entry(store, &target).map(|h| h.redacted.title)
     })
     .await?;
-    let trail = state.node.audit(target).await.map_err(read_error)?;
+    let trail = state.node.audit(target).await?;
     let mut view = AuditView::from(trail);
     view.title = Some(title);
     Ok(Json(view))
@@ -569,7 +555,7 @@ pub(crate) async fn withheld(
         hazardous_entry(store, &target).map(|h| h.entry.meta.author)
     })
     .await?;
-    let mut reveals = state.node.released(target).await.map_err(read_error)?;
+    let mut reveals = state.node.released(target).await?;
     if reveals.is_empty() {
         let message = if author == me {
             format!(

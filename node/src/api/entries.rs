@@ -4,7 +4,6 @@ use super::names::Named;
 use super::publish::{Context, Prepared, PublishRequest, parse_id, prepare};
 use super::views::{EntryDetail, EntryList, Reader};
 use super::{ApiError, ApiState, with_store};
-use crate::runtime::NodeError;
 use crate::store::{EntryMeta, ListFilter, MAX_LIST_BYTES, MAX_LIST_LIMIT, StoredEntry};
 use axum::Json;
 use axum::body::Bytes;
@@ -223,22 +222,8 @@ pub(crate) async fn publish(
         Prepared::Draft(draft) => state.node.publish(*draft).await,
         Prepared::Hazardous { full, redaction } => state.node.publish_hazardous(*full, *redaction).await,
     };
-    let entry = published.map_err(publish_error)?;
+    let entry = published?;
     Ok(created(&state, &roster, &entry))
-}
-
-/// A refused or failed publish as an API error.
-pub(super) fn publish_error(error: NodeError) -> ApiError {
-    match error {
-        NodeError::Refused(reason) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("the node refused the entry: {reason}"),
-        ),
-        other => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{other}; nothing was published"),
-        ),
-    }
 }
 
 /// The 201 answer for an entry this organization just published.

@@ -35,7 +35,7 @@ pub use export::{EXPORT_QUEUE, ExportEntry, ExportQuery};
 pub use hazardous::ReleaseRequest;
 pub use publish::{MAX_REQUEST_BYTES, PublishRequest};
 
-use crate::runtime::NodeHandle;
+use crate::runtime::{NodeError, NodeHandle};
 use crate::store::{Store, StoreError};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -131,6 +131,31 @@ impl ApiError {
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
+    }
+}
+
+/// The one place where the node's answers become HTTP statuses: a refusal
+/// is the request's fault (422), busy or stopped is temporary (503), an
+/// internal failure is the node's (500).
+impl From<NodeError> for ApiError {
+    fn from(error: NodeError) -> Self {
+        match error {
+            NodeError::Refused(refusal) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the node refused it: {refusal}; nothing was changed"),
+            ),
+            NodeError::Internal(what) => {
+                tracing::error!(error = %what, "node call failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the node failed: {what}; nothing was changed"),
+                )
+            }
+            other => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{other}; nothing was changed"),
+            ),
+        }
     }
 }
 

@@ -1,17 +1,19 @@
-//! The running node: startup (store, roster, chain state, swarm, workers),
-//! the handle the API and tests use, and shutdown.
+//! The running node's core: startup (store, roster, chain state, swarm,
+//! workers), the handle the API and tests use, and the typed answers of
+//! the event loop. The local HTTP API is started beside it by
+//! [`crate::start`]; nothing here knows the API exists.
 //!
-//! One tokio task owns the swarm and the protocol state and runs the event
-//! loop in `event_loop.rs`; signatures are verified on a thread pool and the
+//! One tokio task runs the event loop in `event_loop.rs`, a thin driver
+//! over the sans-IO policies in `policy/` (peers, sync, release delivery,
+//! the write pipeline); signatures are verified on a thread pool and the
 //! store is written by one thread in group commits (`workers.rs`).
 
 mod event_loop;
 pub mod hazard;
-mod release_loop;
-mod sync;
+pub mod policy;
 pub mod workers;
 
-use crate::config::{NodeConfig, TOKEN_FILE};
+use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
@@ -19,7 +21,6 @@ use riskmesh_protocol::roster::RosterError;
 use riskmesh_protocol::{ChainValidator, Draft, EntryId, LogWriter, OrgKey, Roster, VerifiedEntry};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -71,26 +72,43 @@ pub enum StartError {
     },
 }
 
-/// Why a handle call failed.
+/// Why a handle call failed. The API maps each variant to one HTTP status
+/// in one place (`api::ApiError::from`).
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NodeError {
     /// The node is shutting down or has stopped.
     #[error("the node is not running")]
     Stopped,
-    /// The node is overloaded; try again.
+    /// The node is overloaded (its write backlog is full); nothing was
+    /// changed. Try again.
     #[error("the node is busy; try again")]
     Busy,
-    /// The entry was refused; the message says why.
+    /// The request breaks a protocol rule; nothing was changed.
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
+    /// The node failed (a store read, sealing); nothing was changed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why the node refused a request.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The entry this organization asked to publish breaks an entry rule.
+    #[error("{0}")]
+    Entry(riskmesh_protocol::RejectReason),
+    /// The roster update is not the valid next version.
+    #[error("roster update: {0}")]
+    Roster(RosterError),
 }
 
 /// A command to the event loop.
 pub(crate) enum Command {
     Publish {
         draft: Box<Draft>,
-        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
     },
     Status {
         reply: oneshot::Sender<NodeStatus>,
@@ -102,19 +120,19 @@ pub(crate) enum Command {
     PublishHazardous {
         full: Box<riskmesh_protocol::BulletinBody>,
         redaction: Box<riskmesh_protocol::redaction::Redaction>,
-        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
     },
     Released {
         target: EntryId,
-        reply: oneshot::Sender<Result<Vec<riskmesh_protocol::redaction::Reveal>, String>>,
+        reply: oneshot::Sender<Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError>>,
     },
     Audit {
         target: EntryId,
-        reply: oneshot::Sender<Result<hazard::AuditTrail, String>>,
+        reply: oneshot::Sender<Result<hazard::AuditTrail, NodeError>>,
     },
     OfferRoster {
         signed: Box<riskmesh_protocol::SignedRoster>,
-        reply: oneshot::Sender<Result<u64, String>>,
+        reply: oneshot::Sender<Result<u64, NodeError>>,
     },
 }
 
@@ -205,7 +223,6 @@ impl NodeHandle {
             reply,
         })
         .await?
-        .map_err(NodeError::Refused)
     }
 
     /// A status snapshot.
@@ -237,7 +254,6 @@ impl NodeHandle {
             reply,
         })
         .await?
-        .map_err(NodeError::Refused)
     }
 
     /// Publishes an access request for withheld fields of a hazardous entry.
@@ -291,17 +307,13 @@ impl NodeHandle {
         &self,
         target: EntryId,
     ) -> Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError> {
-        self.call(|reply| Command::Released { target, reply })
-            .await?
-            .map_err(NodeError::Refused)
+        self.call(|reply| Command::Released { target, reply }).await?
     }
 
     /// Who asked for a hazardous entry's details, why, who approved or
     /// denied, who received them and when.
     pub async fn audit(&self, target: EntryId) -> Result<hazard::AuditTrail, NodeError> {
-        self.call(|reply| Command::Audit { target, reply })
-            .await?
-            .map_err(NodeError::Refused)
+        self.call(|reply| Command::Audit { target, reply }).await?
     }
 
     /// Offers a signed roster update (the next version, with a quorum of the
@@ -313,7 +325,6 @@ impl NodeHandle {
             reply,
         })
         .await?
-        .map_err(NodeError::Refused)
     }
 
     /// Starts a sync round with every connected peer now.
@@ -333,71 +344,16 @@ impl NodeHandle {
     }
 }
 
-/// A started node.
+/// The core of a started node: its handle, its bound addresses and the
+/// event loop's task. [`crate::start`] wraps it with the API.
 #[derive(Debug)]
-pub struct RunningNode {
+pub struct Runtime {
     /// Handle for commands.
     pub handle: NodeHandle,
     /// libp2p listen addresses actually bound (with `/p2p/<peer id>`).
     pub listen_addrs: Vec<Multiaddr>,
-    /// The local API's bound address.
-    pub api_addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<Result<(), String>>,
-}
-
-impl RunningNode {
-    /// Stops the node: finishes in-flight commits, closes the store.
-    pub async fn shutdown(self) -> Result<(), String> {
-        let _ = self.shutdown.send(true);
-        self.task.await.map_err(|e| e.to_string())?
-    }
-
-    /// Waits until the node stops by itself (fatal store error) or `signal`
-    /// resolves, then shuts down.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> Result<(), String> {
-        let shutdown = self.shutdown;
-        let mut task = self.task;
-        tokio::select! {
-            result = &mut task => return result.map_err(|e| e.to_string())?,
-            () = signal => {}
-        }
-        let _ = shutdown.send(true);
-        task.await.map_err(|e| e.to_string())?
-    }
-}
-
-/// Reads the API token, creating a random one (mode 0600) if missing.
-pub fn ensure_token(data_dir: &Path) -> Result<String, StartError> {
-    let path = data_dir.join(TOKEN_FILE);
-    let err = |e: std::io::Error| StartError::Token {
-        path: path.display().to_string(),
-        error: e.to_string(),
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(token) => Ok(token.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let token = hex::encode(rand::random::<[u8; 32]>());
-            write_private(&path, token.as_bytes()).map_err(err)?;
-            Ok(token)
-        }
-        Err(e) => Err(err(e)),
-    }
-}
-
-/// Writes a file readable only by its owner.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    /// The event loop; it ends with the node (`Err` names a fatal failure).
+    pub task: JoinHandle<Result<(), String>>,
 }
 
 /// The roster in force after applying every stored update to the genesis.
@@ -413,12 +369,12 @@ fn load_roster(config: &NodeConfig, store: &Store) -> Result<Roster, StartError>
     Ok(roster)
 }
 
-/// Starts a node: opens its database (which must exist, see
-/// [`Store::create`]), restores chain state, listens, starts the API and
-/// the event loop.
-pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
+/// Starts a node's core: opens its database (which must exist, see
+/// [`Store::create`]), restores chain state, listens, and spawns the event
+/// loop, which stops when `shutdown` turns true.
+pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Result<Runtime, StartError> {
     let store = Store::open(config.db_path())?;
-    let roster = load_roster(&config, &store)?;
+    let roster = load_roster(config, &store)?;
     let org_key = config.org.signing.public();
     if roster.member(&org_key).is_none() {
         return Err(StartError::NotOnRoster(config.org.org.clone()));
@@ -434,8 +390,6 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
     let entries = store.count()?;
     let proofs = store.equivocations()?;
     let reader = Store::open_read_only(config.db_path())?;
-    let api_store = Store::open_read_only(config.db_path())?;
-    let token = ensure_token(&config.data_dir)?;
 
     let metrics = Arc::new(Metrics::default());
     metrics
@@ -454,49 +408,26 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, StartError> {
         org_key,
         roster: Arc::clone(&shared_roster),
     };
-
-    let listener = tokio::net::TcpListener::bind(config.api_listen)
-        .await
-        .map_err(|e| StartError::Api {
-            addr: config.api_listen,
-            error: e.to_string(),
-        })?;
-    let api_addr = listener.local_addr().map_err(|e| StartError::Api {
-        addr: config.api_listen,
-        error: e.to_string(),
-    })?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let api = crate::api::serve(
-        listener,
-        crate::api::ApiState::new(handle.clone(), api_store, token, config.org.clone()),
-        shutdown_rx.clone(),
-    );
-
     let known_proofs = proofs.iter().map(|p| (p.author, p.seq)).collect();
     let (event_loop, listen_addrs) = event_loop::EventLoop::new(
-        &config,
-        shared_roster,
-        chain,
-        log,
+        config,
+        event_loop::State {
+            shared_roster,
+            chain,
+            log,
+            known_proofs,
+        },
         store,
         reader,
-        known_proofs,
-        Arc::clone(&metrics),
+        metrics,
         command_rx,
-        shutdown_rx,
+        shutdown,
     )
     .await?;
-    let task = tokio::spawn(async move {
-        let api_task = tokio::spawn(api);
-        let result = event_loop.run().await;
-        let _ = api_task.await;
-        result
-    });
-    Ok(RunningNode {
+    let task = tokio::spawn(event_loop.run());
+    Ok(Runtime {
         handle,
         listen_addrs,
-        api_addr,
-        shutdown: shutdown_tx,
         task,
     })
 }

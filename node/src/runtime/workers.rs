@@ -5,10 +5,13 @@
 //! Every channel is bounded; the event loop never blocks on a worker (it
 //! uses `try_send` and treats a full queue as back-pressure).
 
+use super::NodeError;
 use super::hazard::{self, AuditTrail, Received, ReleaseOut};
+use crate::metrics::Metrics;
 use crate::store::{Inserted, ReleaseState, Store, StoreError};
 use libp2p::request_response::ResponseChannel;
 use libp2p::{PeerId, gossipsub::MessageId};
+use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::redaction::Reveal;
 use riskmesh_protocol::sync::{
@@ -73,7 +76,24 @@ pub enum Ack {
         /// The published entry.
         entry: VerifiedEntry,
         /// Where to send the answer.
-        reply: oneshot::Sender<Result<VerifiedEntry, String>>,
+        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
+    },
+    /// Answer a release delivered to us, now that what it led to is durable.
+    Verdict {
+        /// Where to answer.
+        channel: ResponseChannel<Vec<u8>>,
+        /// The answer.
+        verdict: DeliveryVerdict,
+    },
+    /// Gossip a roster update this node accepted from its own analysts and
+    /// answer them with the new version.
+    RosterApplied {
+        /// The signed update's bytes.
+        bytes: Vec<u8>,
+        /// The version now in force.
+        version: u64,
+        /// Where to send the answer.
+        reply: oneshot::Sender<Result<u64, NodeError>>,
     },
 }
 
@@ -94,9 +114,16 @@ pub enum WriteJob {
         seq: u64,
         /// Proof.
         proof: EquivocationProof,
+        /// Follow-ups after commit (forwarding a gossiped proof).
+        acks: Vec<Ack>,
     },
     /// A verified roster version.
-    Roster(Arc<Roster>),
+    Roster {
+        /// The roster.
+        roster: Arc<Roster>,
+        /// Follow-ups after commit (forwarding, answering the analyst).
+        acks: Vec<Ack>,
+    },
     /// Withheld fields sealed to this organization.
     Withheld {
         /// The hazardous entry.
@@ -114,6 +141,8 @@ pub enum WriteJob {
         state: ReleaseState,
         /// Evidence for a fault.
         evidence: Option<Vec<u8>>,
+        /// Follow-ups after commit (the verdict to the author's node).
+        acks: Vec<Ack>,
     },
 }
 
@@ -163,14 +192,14 @@ pub enum ReadJob {
         /// The hazardous entry.
         target: EntryId,
         /// Where to answer.
-        reply: oneshot::Sender<Result<Vec<Reveal>, String>>,
+        reply: oneshot::Sender<Result<Vec<Reveal>, NodeError>>,
     },
     /// Build an audit trail.
     Audit {
         /// The hazardous entry.
         target: EntryId,
         /// Where to answer.
-        reply: oneshot::Sender<Result<AuditTrail, String>>,
+        reply: oneshot::Sender<Result<AuditTrail, NodeError>>,
     },
     /// Fetch an accepted entry's envelope to build an equivocation proof.
     ForkEvidence {
@@ -449,17 +478,24 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
         // Non-entry jobs first: withheld fields must be durable before the
         // hazardous entry that commits to them is acknowledged.
         for job in others {
+            // Each job reports its follow-ups once it is committed.
+            let written = |acks: Vec<Ack>, new_equivocation: Option<(OrgKey, u64, EquivocationProof)>| {
+                (!acks.is_empty() || new_equivocation.is_some()).then(|| WorkerEvent::Written {
+                    inserted: Vec::new(),
+                    acks,
+                    new_equivocation,
+                })
+            };
             let result: Result<Option<WorkerEvent>, StoreError> = match job {
-                WriteJob::Equivocation { author, seq, proof } => store
+                WriteJob::Equivocation {
+                    author,
+                    seq,
+                    proof,
+                    acks,
+                } => store
                     .insert_equivocation(author, seq, &proof, now_ms())
-                    .map(|new| {
-                        new.then(|| WorkerEvent::Written {
-                            inserted: Vec::new(),
-                            acks: Vec::new(),
-                            new_equivocation: Some((author, seq, proof)),
-                        })
-                    }),
-                WriteJob::Roster(roster) => store.save_roster(&roster).map(|_| None),
+                    .map(|new| written(acks, new.then_some((author, seq, proof)))),
+                WriteJob::Roster { roster, acks } => store.save_roster(&roster).map(|_| written(acks, None)),
                 WriteJob::Withheld { target, sealed } => {
                     store.insert_withheld(&target, &sealed).map(|()| None)
                 }
@@ -468,9 +504,10 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
                     target,
                     state,
                     evidence,
+                    acks,
                 } => store
                     .record_release(&request, &target, state, evidence.as_deref(), now_ms())
-                    .map(|_| None),
+                    .map(|_| written(acks, None)),
                 WriteJob::Entries { .. } => Ok(None),
             };
             match result {
@@ -516,11 +553,12 @@ impl Worker<ReadJob> {
         events: mpsc::Sender<WorkerEvent>,
         roster: SharedRoster,
         org: Arc<OrgSecrets>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
         let thread = std::thread::Builder::new()
             .name("riskmesh-reader".into())
-            .spawn(move || read_worker(&store, &rx, &events, &roster, &org))
+            .spawn(move || read_worker(&store, &rx, &events, &roster, &org, &metrics))
             .expect("spawning the reader thread");
         Worker {
             jobs: tx,
@@ -538,12 +576,21 @@ fn read_worker(
     events: &mpsc::Sender<WorkerEvent>,
     roster: &SharedRoster,
     org: &OrgSecrets,
+    metrics: &Metrics,
 ) {
+    let count = |counter: &std::sync::atomic::AtomicU64| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
     while let Ok(job) = rx.recv() {
         let event = match job {
             ReadJob::PrepareRelease { request } => {
-                match hazard::prepare_release(store, &current(roster), org, &request) {
-                    Ok(Some(out)) => WorkerEvent::ReleaseReady(Box::new(out)),
+                let prepared = hazard::prepare_release(store, &current(roster), org, &request);
+                count(&metrics.release_checks);
+                match prepared {
+                    Ok(Some(out)) => {
+                        count(&metrics.releases_prepared);
+                        WorkerEvent::ReleaseReady(Box::new(out))
+                    }
                     Ok(None) => continue,
                     Err(e) => {
                         tracing::warn!(request = %request, error = %e, "cannot prepare release");
@@ -554,12 +601,14 @@ fn read_worker(
             ReadJob::ScanReleases => {
                 let roster = current(roster);
                 for request in hazard::open_requests(store, org) {
-                    if let Ok(Some(out)) = hazard::prepare_release(store, &roster, org, &request)
-                        && events
+                    if let Ok(Some(out)) = hazard::prepare_release(store, &roster, org, &request) {
+                        count(&metrics.releases_prepared);
+                        if events
                             .blocking_send(WorkerEvent::ReleaseReady(Box::new(out)))
                             .is_err()
-                    {
-                        return;
+                        {
+                            return;
+                        }
                     }
                 }
                 continue;
@@ -569,11 +618,12 @@ fn read_worker(
                 received: hazard::receive_release(store, org, &bytes),
             },
             ReadJob::Released { target, reply } => {
-                let _ = reply.send(hazard::released(store, org, &target));
+                let _ = reply.send(hazard::released(store, org, &target).map_err(NodeError::Internal));
                 continue;
             }
             ReadJob::Audit { target, reply } => {
-                let _ = reply.send(hazard::audit(store, &current(roster), &target));
+                let _ =
+                    reply.send(hazard::audit(store, &current(roster), &target).map_err(NodeError::Internal));
                 continue;
             }
             ReadJob::Range {

@@ -6,6 +6,7 @@
 use riskmesh_node::testnet::{Cluster, wait_for};
 use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField};
 use riskmesh_protocol::{BulletinBody, Category, EntryId, Severity, testkit};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const CANARY: &str = "CANARY-7f3a9c-pathogen-enhancement-protocol";
@@ -59,6 +60,37 @@ async fn everyone_holds(cluster: &Cluster, id: EntryId) {
     .await;
 }
 
+/// Access entries `node` has evaluated against their release policy after
+/// committing them.
+fn checks(cluster: &Cluster, node: usize) -> u64 {
+    cluster
+        .handle(node)
+        .metrics
+        .release_checks
+        .load(Ordering::Relaxed)
+}
+
+/// Releases `node` prepared as author.
+fn prepared(cluster: &Cluster, node: usize) -> u64 {
+    cluster
+        .handle(node)
+        .metrics
+        .releases_prepared
+        .load(Ordering::Relaxed)
+}
+
+/// Waits until the author's node has evaluated `n` access entries more than
+/// `before`: the event after which "nothing was released" can be asserted
+/// without sleeping for a guessed time.
+async fn evaluated(cluster: &Cluster, author: usize, before: u64, n: u64) {
+    wait_for(
+        Duration::from_secs(20),
+        "the author's node to evaluate the access entries",
+        || async { checks(cluster, author) >= before + n },
+    )
+    .await;
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -101,13 +133,19 @@ async fn k_of_n_release_reaches_only_the_requester() {
         .await
         .expect("request");
     everyone_holds(&cluster, request.id()).await;
+    let before = checks(&cluster, meta);
     cluster
         .handle(anthropic)
         .decide_access(request.id(), true, "Justified".into())
         .await
         .expect("approve");
-    // One of two approvals: nothing is released.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // One of two approvals: the author evaluates it and releases nothing.
+    evaluated(&cluster, meta, before, 1).await;
+    assert_eq!(
+        prepared(&cluster, meta),
+        0,
+        "a release prepared after 1 of 2 approvals"
+    );
     assert!(
         cluster
             .handle(google)
@@ -209,6 +247,7 @@ async fn unauthorized_requests_release_nothing() {
         .expect("request");
     everyone_holds(&cluster, member_request.id()).await;
     everyone_holds(&cluster, observer_request.id()).await;
+    let before = checks(&cluster, meta);
     cluster
         .handle(meta)
         .decide_access(observer_request.id(), true, "oops".into())
@@ -219,7 +258,13 @@ async fn unauthorized_requests_release_nothing() {
         .decide_access(member_request.id(), true, "not my call".into())
         .await
         .expect("decision");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The author's node evaluates both decisions and prepares nothing.
+    evaluated(&cluster, meta, before, 2).await;
+    assert_eq!(
+        prepared(&cluster, meta),
+        0,
+        "a release prepared for an unauthorized request"
+    );
     assert!(
         cluster
             .handle(lab)
@@ -251,12 +296,14 @@ async fn unauthorized_requests_release_nothing() {
     );
 
     // The author denies: still nothing; then grants: released.
+    let before = checks(&cluster, meta);
     cluster
         .handle(meta)
         .decide_access(member_request.id(), false, "not yet".into())
         .await
         .expect("deny");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    evaluated(&cluster, meta, before, 1).await;
+    assert_eq!(prepared(&cluster, meta), 0, "a release prepared after a denial");
     assert!(
         cluster
             .handle(google)
@@ -312,14 +359,20 @@ async fn a_release_to_an_offline_requester_completes_when_it_returns() {
         .await
         .expect("request");
     everyone_holds(&cluster, request.id()).await;
-    // The requester goes offline; the author approves meanwhile.
+    // The requester goes offline; the author approves meanwhile and
+    // prepares the release while the requester is away.
     cluster.stop(google).await;
     cluster
         .handle(meta)
         .decide_access(request.id(), true, "granted".into())
         .await
         .expect("approve");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_for(
+        Duration::from_secs(20),
+        "the author to prepare the release",
+        || async { prepared(&cluster, meta) >= 1 },
+    )
+    .await;
     cluster.restart(google).await;
     wait_for(
         Duration::from_secs(30),
@@ -355,12 +408,14 @@ async fn a_release_granted_while_the_author_is_offline_goes_out_when_it_returns(
         .request_access(target, vec![WithheldField::Details], "need it".into())
         .await
         .expect("request");
-    cluster
+    let approval = cluster
         .handle(amazon)
         .decide_access(request.id(), true, "granted".into())
         .await
         .expect("approve");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The running nodes hold the approval; with the author away nothing
+    // can have been released.
+    everyone_holds(&cluster, approval.id()).await;
     assert!(
         cluster
             .handle(google)

@@ -1,0 +1,565 @@
+//! Sync repair, the asking side: which peer to ask for heads, which peer
+//! serves which gap, what an answer means and who is at fault. Sans-IO: the
+//! driver sends the [`SyncSend`]s it returns and feeds back what arrives,
+//! keyed by the [`SyncToken`] the planner issued.
+
+use libp2p::PeerId;
+use riskmesh_protocol::sync::{MAX_SYNC_RANGE, SyncRequest, SyncResponse, check_response};
+use riskmesh_protocol::{ChainValidator, EquivocationProof, OrgKey, WireEntry};
+use std::collections::{HashMap, HashSet};
+
+/// Identifies one outstanding sync request of this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SyncToken(pub u64);
+
+/// A request to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSend {
+    /// Its token; the answer is fed back with it.
+    pub token: SyncToken,
+    /// To whom.
+    pub peer: PeerId,
+    /// What.
+    pub request: SyncRequest,
+}
+
+/// What an answer asks the driver to do.
+#[derive(Debug)]
+pub enum SyncOutput {
+    /// Send another request.
+    Send(SyncSend),
+    /// Verify these entries of `author` from `from_seq` (then call
+    /// [`SyncPlanner::range_done`]).
+    Verify {
+        /// Who sent them.
+        peer: PeerId,
+        /// The requested author.
+        author: OrgKey,
+        /// The requested first seq.
+        from_seq: u64,
+        /// The entries as received.
+        entries: Vec<WireEntry>,
+    },
+    /// Offer these roster versions, in order.
+    Rosters {
+        /// Who sent them.
+        peer: PeerId,
+        /// Encoded signed rosters.
+        rosters: Vec<Vec<u8>>,
+    },
+    /// Check and keep these equivocation proofs.
+    Proofs {
+        /// Who sent them.
+        peer: PeerId,
+        /// The proofs.
+        proofs: Vec<EquivocationProof>,
+    },
+    /// `peer` sent something provably wrong.
+    Strike {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        why: String,
+    },
+}
+
+/// What this node holds, as the planner needs to see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Local<'a> {
+    /// The chain validator (contiguous heads, accepted ids, gaps).
+    pub chain: &'a ChainValidator,
+    /// The roster version in force.
+    pub roster_version: u64,
+    /// Equivocation proofs held, by `(author, seq)`.
+    pub known_proofs: &'a HashSet<(OrgKey, u64)>,
+}
+
+impl Local<'_> {
+    fn seq(&self, author: &OrgKey) -> u64 {
+        self.chain.head(author).map_or(0, |(seq, _)| seq)
+    }
+}
+
+#[derive(Debug)]
+struct Outstanding {
+    peer: PeerId,
+    request: SyncRequest,
+}
+
+/// The asking side of sync.
+#[derive(Debug, Default)]
+pub struct SyncPlanner {
+    connected: HashSet<PeerId>,
+    /// Highest seq per author each connected peer announced in its last heads.
+    heads: HashMap<PeerId, HashMap<OrgKey, u64>>,
+    outstanding: HashMap<SyncToken, Outstanding>,
+    /// Authors with a range request in flight (one at a time per author).
+    fetching: HashSet<OrgKey>,
+    next_token: u64,
+}
+
+impl SyncPlanner {
+    /// A planner with no peers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn send(&mut self, peer: PeerId, request: SyncRequest) -> SyncSend {
+        let token = SyncToken(self.next_token);
+        self.next_token += 1;
+        if let SyncRequest::Range { author, .. } = &request {
+            self.fetching.insert(*author);
+        }
+        self.outstanding.insert(
+            token,
+            Outstanding {
+                peer,
+                request: request.clone(),
+            },
+        );
+        SyncSend { token, peer, request }
+    }
+
+    /// A peer connected: ask for its heads.
+    pub fn peer_connected(&mut self, peer: PeerId) -> SyncSend {
+        self.connected.insert(peer);
+        self.send(peer, SyncRequest::Heads)
+    }
+
+    /// A peer disconnected: forget what it announced.
+    pub fn peer_disconnected(&mut self, peer: &PeerId) {
+        self.connected.remove(peer);
+        self.heads.remove(peer);
+    }
+
+    /// A periodic round: ask every connected peer for its heads.
+    pub fn round(&mut self) -> Vec<SyncSend> {
+        let mut peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        peers.sort();
+        peers
+            .into_iter()
+            .map(|p| self.send(p, SyncRequest::Heads))
+            .collect()
+    }
+
+    /// Requests in flight.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// The highest seq any connected peer announced for each author.
+    pub fn best_known(&self) -> HashMap<OrgKey, u64> {
+        let mut best: HashMap<OrgKey, u64> = HashMap::new();
+        for heads in self.heads.values() {
+            for (author, seq) in heads {
+                let b = best.entry(*author).or_default();
+                *b = (*b).max(*seq);
+            }
+        }
+        best
+    }
+
+    /// A request failed in transport (timeout, connection closed) or its
+    /// stream was abandoned (an empty answer): not a lie, no strike.
+    pub fn failed(&mut self, token: SyncToken) {
+        if let Some(o) = self.outstanding.remove(&token)
+            && let SyncRequest::Range { author, .. } = o.request
+        {
+            self.fetching.remove(&author);
+        }
+    }
+
+    /// A range's entries were verified and ingested, or turned out bad
+    /// (the driver strikes the peer): the author may be fetched again.
+    pub fn range_done(&mut self, author: &OrgKey) {
+        self.fetching.remove(author);
+    }
+
+    /// An answer arrived for `token`. Unknown tokens (late answers) are
+    /// dropped.
+    pub fn on_response(&mut self, token: SyncToken, bytes: &[u8], local: Local<'_>) -> Vec<SyncOutput> {
+        let Some(Outstanding { peer, request }) = self.outstanding.remove(&token) else {
+            return Vec::new();
+        };
+        if bytes.is_empty() {
+            // The responder abandoned the stream (overload, shutdown): a
+            // failed request, not a lie.
+            self.release(&request);
+            return Vec::new();
+        }
+        let response = match SyncResponse::from_bytes(bytes).and_then(|r| {
+            check_response(&request, &r)?;
+            Ok(r)
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                self.release(&request);
+                return vec![SyncOutput::Strike {
+                    peer,
+                    why: format!("bad sync response: {e}"),
+                }];
+            }
+        };
+        let mut out = Vec::new();
+        match (request, response) {
+            (request, SyncResponse::Refused(_)) => self.release(&request),
+            (
+                SyncRequest::Heads,
+                SyncResponse::Heads {
+                    heads,
+                    roster_version,
+                    proofs,
+                },
+            ) => {
+                if self.connected.contains(&peer) {
+                    self.heads
+                        .insert(peer, heads.iter().map(|h| (h.author, h.seq)).collect());
+                }
+                // A head at a seq we hold with a different id means the
+                // author showed us and this peer different entries: fetch
+                // the peer's version so the chain validator can prove it.
+                for head in &heads {
+                    if let Some(ours) = local.chain.accepted_id(&head.author, head.seq)
+                        && ours != head.id
+                        && !self.fetching.contains(&head.author)
+                        && !local.known_proofs.contains(&(head.author, head.seq))
+                    {
+                        out.push(SyncOutput::Send(self.send(
+                            peer,
+                            SyncRequest::Range {
+                                author: head.author,
+                                from_seq: head.seq,
+                                count: 1,
+                            },
+                        )));
+                    }
+                }
+                if roster_version > local.roster_version {
+                    out.push(SyncOutput::Send(self.send(
+                        peer,
+                        SyncRequest::Rosters {
+                            after_version: local.roster_version,
+                        },
+                    )));
+                }
+                if proofs > local.known_proofs.len() as u64 {
+                    out.push(SyncOutput::Send(self.send(peer, SyncRequest::Proofs { skip: 0 })));
+                }
+            }
+            (SyncRequest::Range { author, from_seq, .. }, SyncResponse::Entries(entries)) => {
+                if entries.is_empty() {
+                    self.fetching.remove(&author);
+                } else {
+                    out.push(SyncOutput::Verify {
+                        peer,
+                        author,
+                        from_seq,
+                        entries,
+                    });
+                }
+            }
+            (SyncRequest::Rosters { .. }, SyncResponse::Rosters(rosters)) => out.push(SyncOutput::Rosters {
+                peer,
+                rosters: rosters.into_iter().map(Vec::from).collect(),
+            }),
+            (SyncRequest::Proofs { .. }, SyncResponse::Proofs(proofs)) => {
+                out.push(SyncOutput::Proofs { peer, proofs });
+            }
+            // `check_response` refuses every other pairing.
+            (request, _) => {
+                self.release(&request);
+                out.push(SyncOutput::Strike {
+                    peer,
+                    why: "response type does not answer the request".into(),
+                });
+            }
+        }
+        out
+    }
+
+    fn release(&mut self, request: &SyncRequest) {
+        if let SyncRequest::Range { author, .. } = request {
+            self.fetching.remove(author);
+        }
+    }
+
+    /// Range requests for authors where a connected peer announced more than
+    /// we hold, or where gossip left a gap; one fetch per author at a time.
+    /// Returns the requests and the total lag (announced minus held).
+    /// `paused` (the writer is behind) sends nothing.
+    pub fn fetch_gaps(&mut self, local: Local<'_>, paused: bool) -> (Vec<SyncSend>, u64) {
+        let mut wanted: Vec<(OrgKey, u64, PeerId)> = Vec::new();
+        let mut peers: Vec<&PeerId> = self.heads.keys().collect();
+        peers.sort();
+        for peer in peers {
+            for (author, &seq) in &self.heads[peer] {
+                if seq > local.seq(author) {
+                    match wanted.iter_mut().find(|(a, _, _)| a == author) {
+                        Some(w) if w.1 < seq => *w = (*author, seq, *peer),
+                        Some(_) => {}
+                        None => wanted.push((*author, seq, *peer)),
+                    }
+                }
+            }
+        }
+        let lag = wanted
+            .iter()
+            .map(|(author, seq, _)| seq.saturating_sub(local.seq(author)))
+            .fold(0u64, u64::saturating_add);
+        if paused {
+            return (Vec::new(), lag);
+        }
+        // Gaps seen by gossip from authors no peer announced yet: ask any
+        // connected peer.
+        if let Some(peer) = self.connected.iter().min().copied() {
+            for (author, _, to) in local.chain.gaps() {
+                if !wanted.iter().any(|(a, _, _)| *a == author) {
+                    wanted.push((author, to, peer));
+                }
+            }
+        }
+        let mut sends = Vec::new();
+        for (author, target, peer) in wanted {
+            if self.fetching.contains(&author) {
+                continue;
+            }
+            let from_seq = local.seq(&author) + 1;
+            let count = (target + 1).saturating_sub(from_seq).clamp(1, MAX_SYNC_RANGE);
+            sends.push(self.send(
+                peer,
+                SyncRequest::Range {
+                    author,
+                    from_seq,
+                    count,
+                },
+            ));
+        }
+        (sends, lag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riskmesh_protocol::sync::Head;
+    use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn peer(n: u8) -> PeerId {
+        libp2p::identity::Keypair::ed25519_from_bytes([n; 32])
+            .expect("key")
+            .public()
+            .to_peer_id()
+    }
+
+    fn entries(roster: &Roster, org: &str, n: usize) -> Vec<VerifiedEntry> {
+        let key = testkit::org_secrets(org);
+        let mut log = LogWriter::new(roster.network());
+        (0..n)
+            .map(|i| {
+                let draft = Draft {
+                    kind: Kind::Bulletin,
+                    tier: Tier::Consortium,
+                    body: Body::Bulletin(testkit::sample_bulletin(&format!("{org} {i}"))),
+                    recipients: None,
+                };
+                log.append(&key.signing, roster, &draft, NOW + i as u64)
+                    .expect("entry")
+            })
+            .collect()
+    }
+
+    fn heads_bytes(heads: Vec<Head>) -> Vec<u8> {
+        SyncResponse::Heads {
+            heads,
+            roster_version: 1,
+            proofs: 0,
+        }
+        .to_bytes()
+    }
+
+    struct Fixture {
+        roster: Roster,
+        chain: ChainValidator,
+        proofs: HashSet<(OrgKey, u64)>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            Fixture {
+                roster: testkit::signatories().roster,
+                chain: ChainValidator::new(),
+                proofs: HashSet::new(),
+            }
+        }
+        fn local(&self) -> Local<'_> {
+            Local {
+                chain: &self.chain,
+                roster_version: 1,
+                known_proofs: &self.proofs,
+            }
+        }
+    }
+
+    fn only_send(outputs: Vec<SyncOutput>) -> Vec<SyncSend> {
+        outputs
+            .into_iter()
+            .map(|o| match o {
+                SyncOutput::Send(s) => s,
+                other => panic!("unexpected output {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connect_asks_heads_then_fetches_the_announced_gap() {
+        let f = Fixture::new();
+        let log = entries(&f.roster, "anthropic", 3);
+        let author = log[0].header().author;
+        let mut planner = SyncPlanner::new();
+        let p = peer(1);
+        let ask = planner.peer_connected(p);
+        assert_eq!(ask.request, SyncRequest::Heads);
+        let head = Head {
+            author,
+            seq: 3,
+            id: log[2].id(),
+        };
+        assert!(only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local())).is_empty());
+        let (sends, lag) = planner.fetch_gaps(f.local(), false);
+        assert_eq!(lag, 3);
+        assert_eq!(
+            sends[0].request,
+            SyncRequest::Range {
+                author,
+                from_seq: 1,
+                count: 3
+            }
+        );
+        // One fetch per author at a time.
+        assert!(planner.fetch_gaps(f.local(), false).0.is_empty());
+        // Paused: nothing is sent, lag still reported.
+        planner.range_done(&author);
+        let (sends, lag) = planner.fetch_gaps(f.local(), true);
+        assert!(sends.is_empty());
+        assert_eq!(lag, 3);
+    }
+
+    #[test]
+    fn malformed_or_mismatched_answers_are_struck_empty_ones_are_not() {
+        let f = Fixture::new();
+        let mut planner = SyncPlanner::new();
+        let p = peer(1);
+        let ask = planner.peer_connected(p);
+        let out = planner.on_response(ask.token, b"\xff\x00junk", f.local());
+        assert!(matches!(&out[..], [SyncOutput::Strike { peer, .. }] if *peer == p));
+        // A proofs answer to a heads request.
+        let ask = planner.round().remove(0);
+        let out = planner.on_response(ask.token, &SyncResponse::Proofs(Vec::new()).to_bytes(), f.local());
+        assert!(matches!(&out[..], [SyncOutput::Strike { .. }]));
+        // An abandoned stream.
+        let ask = planner.round().remove(0);
+        assert!(planner.on_response(ask.token, b"", f.local()).is_empty());
+        assert_eq!(planner.outstanding(), 0);
+        // A late answer to a forgotten token.
+        assert!(planner.on_response(ask.token, b"junk", f.local()).is_empty());
+    }
+
+    #[test]
+    fn divergent_head_id_fetches_the_peers_version() {
+        let mut f = Fixture::new();
+        let log = entries(&f.roster, "anthropic", 2);
+        let author = log[0].header().author;
+        for e in &log {
+            f.chain.ingest(e.clone(), NOW);
+        }
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(2));
+        let forged = Head {
+            author,
+            seq: 2,
+            id: riskmesh_protocol::ids::Hash32([9; 32]),
+        };
+        let sends = only_send(planner.on_response(ask.token, &heads_bytes(vec![forged]), f.local()));
+        assert_eq!(
+            sends[0].request,
+            SyncRequest::Range {
+                author,
+                from_seq: 2,
+                count: 1
+            }
+        );
+    }
+
+    #[test]
+    fn newer_roster_and_more_proofs_are_fetched() {
+        let f = Fixture::new();
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(3));
+        let bytes = SyncResponse::Heads {
+            heads: Vec::new(),
+            roster_version: 4,
+            proofs: 2,
+        }
+        .to_bytes();
+        let requests: Vec<SyncRequest> = only_send(planner.on_response(ask.token, &bytes, f.local()))
+            .into_iter()
+            .map(|s| s.request)
+            .collect();
+        assert_eq!(
+            requests,
+            vec![
+                SyncRequest::Rosters { after_version: 1 },
+                SyncRequest::Proofs { skip: 0 }
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_range_and_transport_failure_free_the_author() {
+        let f = Fixture::new();
+        let log = entries(&f.roster, "google", 1);
+        let author = log[0].header().author;
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(4));
+        let head = Head {
+            author,
+            seq: 1,
+            id: log[0].id(),
+        };
+        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local());
+        let fetch = planner.fetch_gaps(f.local(), false).0.remove(0);
+        assert!(
+            planner
+                .on_response(
+                    fetch.token,
+                    &SyncResponse::Entries(Vec::new()).to_bytes(),
+                    f.local()
+                )
+                .is_empty()
+        );
+        let fetch = planner.fetch_gaps(f.local(), false).0.remove(0);
+        planner.failed(fetch.token);
+        assert_eq!(planner.fetch_gaps(f.local(), false).0.len(), 1);
+    }
+
+    #[test]
+    fn disconnect_forgets_announced_heads() {
+        let f = Fixture::new();
+        let log = entries(&f.roster, "meta", 1);
+        let author = log[0].header().author;
+        let mut planner = SyncPlanner::new();
+        let p = peer(5);
+        let ask = planner.peer_connected(p);
+        let head = Head {
+            author,
+            seq: 1,
+            id: log[0].id(),
+        };
+        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local());
+        planner.peer_disconnected(&p);
+        assert_eq!(planner.fetch_gaps(f.local(), false), (Vec::new(), 0));
+        assert!(planner.best_known().is_empty());
+    }
+}
