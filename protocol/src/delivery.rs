@@ -44,7 +44,7 @@ impl DeliveryVerdict {
                 while !why.is_char_boundary(end) {
                     end -= 1;
                 }
-                [REFUSED, why[..end].as_bytes()].concat()
+                [REFUSED, &why.as_bytes()[..end]].concat()
             }
         }
     }

@@ -6,44 +6,36 @@
 //! worker jobs, replies. Decisions (whom to dial, strike or fetch from, when
 //! to retry, when to refuse for back-pressure) are made in `policy/`.
 
-use super::hazard::{self, Received, ReleaseOut};
-use super::policy::peers::{PeerAction, PeerBook, RateBudgets, Strike, roster_peers};
-use super::policy::release::{Delivered, DeliveryToken, ReleaseDelivery, ReleaseSend};
-use super::policy::sync::{Local, SyncOutput, SyncPlanner, SyncSend, SyncToken};
-use super::policy::writes::{Batch, Intake, WriteBacklog};
+use super::hazard::{Received, ReleaseOut};
+use super::ledger::{Effect, Ledger};
+use super::policy::peers::{PeerBook, RateBudgets, Strike, roster_peers};
+use super::policy::release::{Delivered, ReleaseDelivery};
+use super::policy::sync::{SyncOutput, SyncPlanner};
+use super::policy::writes::{Intake, WriteBacklog};
+use super::swarm_io::{SwarmIo, Topic};
 use super::workers::{
     Ack, EVENT_QUEUE, ReadJob, SharedRoster, StoreReader, StoreWriter, VerifyJob, VerifyPool, WorkerEvent,
     WriteJob,
 };
-use super::{AuthorStatus, Command, NodeError, NodeStatus, PeerStatus, Refusal, StartError, now_ms};
+use super::{Command, NodeError, NodeStatus, PeerStatus, StartError, now_ms};
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
-use crate::net::{Behaviour, BehaviourEvent, Topics, build_swarm};
+use crate::net::BehaviourEvent;
 use crate::store::{ReleaseState, Store};
-use futures::StreamExt;
-use libp2p::gossipsub::{self, MessageAcceptance, PublishError};
-use libp2p::multiaddr::Protocol;
-use libp2p::request_response::{self, Message, OutboundRequestId, ResponseChannel};
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
-use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::{Multiaddr, PeerId, Swarm};
-use riskmesh_protocol::body::AccessDecisionBody;
-use riskmesh_protocol::chain::Fork;
+use libp2p::{Multiaddr, PeerId};
 use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::entry::Envelope;
-use riskmesh_protocol::keys::OrgSecrets;
-use riskmesh_protocol::redaction::Redaction;
 use riskmesh_protocol::roster::SignedRoster;
-use riskmesh_protocol::sync::{Head, SyncRequest, SyncResponse};
-use riskmesh_protocol::{
-    Body, BulletinBody, ChainValidator, Draft, EntryId, EquivocationProof, Kind, LogWriter, OrgKey, Outcome,
-    Roster, Tier, VerifiedEntry,
-};
-use std::collections::{HashMap, HashSet};
+use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
+use riskmesh_protocol::{ChainValidator, EquivocationProof, LogWriter, OrgKey, Roster};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
 const TICK: Duration = Duration::from_millis(250);
@@ -64,16 +56,9 @@ struct Workers {
 }
 
 pub(super) struct EventLoop {
-    swarm: Swarm<Behaviour>,
-    topics: Topics,
-    peer_id: PeerId,
-    listen: Vec<Multiaddr>,
-    org: Arc<OrgSecrets>,
-    roster: Arc<Roster>,
-    shared_roster: SharedRoster,
-    chain: ChainValidator,
-    log: LogWriter,
-    known_proofs: HashSet<(OrgKey, u64)>,
+    io: SwarmIo,
+    org: String,
+    ledger: Ledger,
     workers: Workers,
     events: mpsc::Receiver<WorkerEvent>,
     commands: mpsc::Receiver<Command>,
@@ -82,15 +67,9 @@ pub(super) struct EventLoop {
     peers: PeerBook,
     budgets: RateBudgets,
     sync: SyncPlanner,
-    sync_ids: HashMap<OutboundRequestId, SyncToken>,
     sync_interval: Duration,
     releases: ReleaseDelivery,
-    release_ids: HashMap<OutboundRequestId, DeliveryToken>,
-    /// Accepted access entries not yet committed: entry id → the request to
-    /// re-evaluate once it is. Bounded by the write backlog's admission.
-    release_checks: HashMap<EntryId, EntryId>,
     backlog: WriteBacklog<WriteJob>,
-    batch: Batch<VerifiedEntry, Ack>,
     fatal: Option<String>,
 }
 
@@ -105,36 +84,11 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(Self, Vec<Multiaddr>), StartError> {
-        let roster = super::workers::current(&state.shared_roster);
-        let topics = Topics::new(roster.network());
-        let network = |e: &dyn std::fmt::Display| StartError::Network(e.to_string());
-        let mut swarm = build_swarm(&config.node_key, &topics).map_err(|e| network(&e))?;
-        for topic in [&topics.entries, &topics.proofs, &topics.rosters] {
-            swarm
-                .behaviour_mut()
-                .gossip
-                .subscribe(topic)
-                .map_err(|e| network(&e))?;
-        }
-        for addr in &config.listen {
-            swarm
-                .listen_on(addr.clone())
-                .map_err(|e| StartError::Network(format!("listen on {addr}: {e}")))?;
-        }
-        // Wait for the listeners to be bound so callers learn real ports.
-        let mut listen = Vec::new();
-        let peer_id = *swarm.local_peer_id();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while listen.len() < config.listen.len() {
-            match tokio::time::timeout_at(deadline, swarm.select_next_some()).await {
-                Ok(SwarmEvent::NewListenAddr { address, .. }) => {
-                    listen.push(address.with(Protocol::P2p(peer_id)))
-                }
-                Ok(SwarmEvent::ListenerError { error, .. }) => return Err(network(&error)),
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
+        let network = super::workers::current(&state.shared_roster)
+            .network()
+            .to_string();
+        let io = SwarmIo::start(config, &network, Arc::clone(&metrics)).await?;
+        let listen = io.listen().to_vec();
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let workers = Workers {
@@ -149,16 +103,16 @@ impl EventLoop {
             ),
         };
         let mut this = EventLoop {
-            swarm,
-            topics,
-            peer_id,
-            listen: listen.clone(),
-            org: Arc::clone(&config.org),
-            roster,
-            shared_roster: state.shared_roster,
-            chain: state.chain,
-            log: state.log,
-            known_proofs: state.known_proofs,
+            io,
+            org: config.org.org.clone(),
+            ledger: Ledger::new(
+                state.shared_roster,
+                state.chain,
+                state.log,
+                Arc::clone(&config.org),
+                state.known_proofs,
+                Arc::clone(&metrics),
+            ),
             workers,
             events: events_rx,
             commands,
@@ -167,13 +121,9 @@ impl EventLoop {
             peers: PeerBook::new(),
             budgets: RateBudgets::new(config.author_rate_per_minute),
             sync: SyncPlanner::new(),
-            sync_ids: HashMap::new(),
             sync_interval: config.sync_interval,
             releases: ReleaseDelivery::new(),
-            release_ids: HashMap::new(),
-            release_checks: HashMap::new(),
             backlog: WriteBacklog::new(),
-            batch: Batch::new(),
             fatal: None,
         };
         this.apply_roster_peers();
@@ -191,7 +141,7 @@ impl EventLoop {
         let _ = self.workers.reader.submit(ReadJob::ScanReleases);
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm(event),
+                event = self.io.next() => self.on_swarm(event),
                 Some(event) = self.events.recv() => self.on_worker(event),
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
@@ -200,12 +150,14 @@ impl EventLoop {
                 _ = tick.tick() => self.on_tick(Instant::now()),
                 _ = sync_tick.tick() => {
                     for send in self.sync.round() {
-                        self.send_sync(send);
+                        self.io.send_sync(send);
                     }
                     let _ = self.workers.reader.submit(ReadJob::ScanReleases);
                 }
                 _ = self.shutdown.changed() => break,
             }
+            // Whatever the ledger decided while handling the event.
+            self.apply();
             let writer = &self.workers.writer;
             self.backlog.flush(|job| writer.submit(job).map_err(|b| *b));
             if self.fatal.is_some() {
@@ -228,31 +180,14 @@ impl EventLoop {
 
     // ----- peers -----
 
-    fn do_peer_actions(&mut self, actions: Vec<PeerAction>) {
-        for action in actions {
-            match action {
-                PeerAction::Allow(peer) => {
-                    self.swarm.behaviour_mut().allow.allow_peer(peer);
-                }
-                PeerAction::Disallow(peer) => {
-                    self.swarm.behaviour_mut().allow.disallow_peer(peer);
-                }
-                PeerAction::Dial { peer, addrs } => {
-                    if let Err(e) = self.swarm.dial(DialOpts::peer_id(peer).addresses(addrs).build()) {
-                        tracing::debug!(%peer, error = %e, "dial failed");
-                    }
-                }
-            }
-        }
-    }
-
     /// Allows every roster node but this one and learns their addresses;
     /// nodes no longer on the roster lose their connection.
     fn apply_roster_peers(&mut self) {
-        let actions = self
-            .peers
-            .set_roster(roster_peers(&self.roster, self.peer_id), Instant::now());
-        self.do_peer_actions(actions);
+        let actions = self.peers.set_roster(
+            roster_peers(self.ledger.roster(), self.io.peer_id()),
+            Instant::now(),
+        );
+        self.io.peer_actions(actions);
     }
 
     fn remember_address(&mut self, addr: Multiaddr) {
@@ -271,18 +206,20 @@ impl EventLoop {
             Strike::Banned(_) => tracing::warn!(%peer, %org, why, "peer banned"),
             Strike::Unknown => {}
         }
-        self.do_peer_actions(action.into_iter().collect());
+        self.io.peer_actions(action.into_iter().collect());
     }
 
     fn on_tick(&mut self, now: Instant) {
         let actions = self.peers.poll(now);
-        self.do_peer_actions(actions);
+        self.io.peer_actions(actions);
         self.fetch_gaps();
-        let sends = self.releases.poll(now, node_of(&self.roster, &self.peers));
-        self.send_releases(sends);
+        let sends = self
+            .releases
+            .poll(now, node_of(self.ledger.roster(), &self.peers));
+        self.io.send_releases(sends);
         self.metrics
             .pending
-            .store(self.chain.pending_len() as u64, Ordering::Relaxed);
+            .store(self.ledger.pending_len() as u64, Ordering::Relaxed);
     }
 
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -294,11 +231,11 @@ impl EventLoop {
                     let org = self.peers.org(&peer_id).unwrap_or("?");
                     tracing::info!(peer = %peer_id, %org, addr = %endpoint.get_remote_address(), "connected");
                     let ask = self.sync.peer_connected(peer_id);
-                    self.send_sync(ask);
+                    self.io.send_sync(ask);
                     let sends = self
                         .releases
-                        .attempt(Instant::now(), node_of(&self.roster, &self.peers));
-                    self.send_releases(sends);
+                        .attempt(Instant::now(), node_of(self.ledger.roster(), &self.peers));
+                    self.io.send_releases(sends);
                 }
                 self.count_peers();
             }
@@ -313,12 +250,6 @@ impl EventLoop {
                 self.peers.disconnected(peer_id, Instant::now());
                 self.sync.peer_disconnected(&peer_id);
                 self.count_peers();
-            }
-            SwarmEvent::NewListenAddr { address, .. } => {
-                let address = address.with(Protocol::P2p(self.peer_id));
-                if !self.listen.contains(&address) {
-                    self.listen.push(address);
-                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(event)) => self.on_gossip(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
@@ -337,13 +268,6 @@ impl EventLoop {
 
     // ----- gossip -----
 
-    fn report(&mut self, message_id: &gossipsub::MessageId, source: &PeerId, acceptance: MessageAcceptance) {
-        self.swarm
-            .behaviour_mut()
-            .gossip
-            .report_message_validation_result(message_id, source, acceptance);
-    }
-
     fn on_gossip(&mut self, event: gossipsub::Event) {
         let gossipsub::Event::Message {
             propagation_source: source,
@@ -360,14 +284,15 @@ impl EventLoop {
             message_id: message_id.clone(),
             source,
         };
-        let acceptance = if message.topic == self.topics.entries.hash() {
+        let topic = self.io.topic(&message.topic);
+        let acceptance = if topic == Some(Topic::Entries) {
             // A cheap look at the envelope's kid lets the rate limit act
             // before the expensive signature check.
             let author = riskmesh_protocol::WireEntry::from_bytes(&message.data)
                 .ok()
                 .and_then(|w| Envelope::parse(&w.envelope).ok().map(|e| e.kid));
             if let Some(author) = author
-                && self.roster.member(&author).is_some()
+                && self.ledger.roster().member(&author).is_some()
                 && !self.budgets.take(author, Instant::now())
             {
                 self.metrics.ignore("rate_limited");
@@ -389,159 +314,43 @@ impl EventLoop {
                     }
                 }
             }
-        } else if message.topic == self.topics.proofs.hash() {
+        } else if topic == Some(Topic::Proofs) {
             match EquivocationProof::from_bytes(&message.data) {
-                Ok(proof) => self.offer_proof(proof, vec![ack()]),
+                Ok(proof) => self.ledger.offer_proof(proof, vec![ack()]),
                 Err(_) => Some(MessageAcceptance::Reject),
             }
-        } else if message.topic == self.topics.rosters.hash() {
+        } else if topic == Some(Topic::Rosters) {
             match SignedRoster::from_bytes(&message.data) {
-                Ok(signed) => self.offer_roster(&signed, vec![ack()]),
+                Ok(signed) if self.backlog.admits(Intake::Local) => {
+                    self.ledger.offer_roster(&signed, vec![ack()])
+                }
+                Ok(_) => Some(MessageAcceptance::Ignore),
                 Err(_) => Some(MessageAcceptance::Reject),
             }
         } else {
             Some(MessageAcceptance::Reject)
         };
         if let Some(acceptance) = acceptance {
-            self.report(&message_id, &source, acceptance);
-        }
-    }
-
-    fn publish_gossip(&mut self, topic: &gossipsub::IdentTopic, bytes: Vec<u8>, what: &str) {
-        let len = bytes.len() as u64;
-        match self.swarm.behaviour_mut().gossip.publish(topic.clone(), bytes) {
-            Ok(_) => {
-                self.metrics.gossip_bytes_out.fetch_add(len, Ordering::Relaxed);
-            }
-            Err(PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_)) => {
-                tracing::info!(what, "no peers now; it goes out by sync when they return");
-            }
-            Err(PublishError::Duplicate) => {}
-            Err(e) => tracing::warn!(what, error = %e, "gossip publish failed; peers fetch it by sync"),
+            self.io.report(&message_id, &source, acceptance);
         }
     }
 
     // ----- protocol state -----
 
-    /// Applies a roster update if it is the next version with a quorum.
-    /// `acks` run once it is committed; returns the acceptance to report
-    /// now, or `None` when it is reported after the commit.
-    fn offer_roster(&mut self, signed: &SignedRoster, acks: Vec<Ack>) -> Option<MessageAcceptance> {
-        let Ok(doc) = signed.document() else {
-            return Some(MessageAcceptance::Reject);
-        };
-        if doc.version != self.roster.version() + 1 {
-            // Known, or later than the next (fetched by sync first).
-            return Some(MessageAcceptance::Ignore);
-        }
-        if !self.backlog.admits(Intake::Local) {
-            return Some(MessageAcceptance::Ignore);
-        }
-        match self.roster.apply_update(signed) {
-            Ok(next) => {
-                tracing::info!(version = next.version(), "roster updated");
-                let next = Arc::new(next);
-                self.roster = Arc::clone(&next);
-                match self.shared_roster.write() {
-                    Ok(mut guard) => *guard = Arc::clone(&next),
-                    Err(p) => *p.into_inner() = Arc::clone(&next),
+    /// Carries out what the ledger decided.
+    fn apply(&mut self) {
+        for effect in self.ledger.take_effects() {
+            match effect {
+                Effect::Write(job) => self.write(job),
+                Effect::ForkEvidence { existing, incoming } => {
+                    let _ = self.workers.reader.submit(ReadJob::ForkEvidence {
+                        existing,
+                        incoming: Box::new(incoming),
+                    });
                 }
-                self.write(WriteJob::Roster { roster: next, acks });
-                self.apply_roster_peers();
-                None
+                Effect::RosterChanged => self.apply_roster_peers(),
+                Effect::Fatal(why) => self.fatal = Some(why),
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "roster update refused");
-                self.metrics.reject("bad_roster");
-                Some(MessageAcceptance::Reject)
-            }
-        }
-    }
-
-    /// Keeps a verified equivocation proof; `acks` run once it is committed.
-    fn offer_proof(&mut self, proof: EquivocationProof, acks: Vec<Ack>) -> Option<MessageAcceptance> {
-        match proof.verify(&self.roster) {
-            Ok((author, seq)) if self.known_proofs.contains(&(author, seq)) => {
-                Some(MessageAcceptance::Ignore)
-            }
-            Ok((author, seq)) => {
-                self.store_proof(author, seq, proof, acks);
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "invalid equivocation proof");
-                self.metrics.reject("bad_proof");
-                Some(MessageAcceptance::Reject)
-            }
-        }
-    }
-
-    fn store_proof(&mut self, author: OrgKey, seq: u64, proof: EquivocationProof, acks: Vec<Ack>) {
-        if self.known_proofs.insert((author, seq)) {
-            let org = self
-                .roster
-                .member(&author)
-                .map(|m| m.org.clone())
-                .unwrap_or_default();
-            tracing::warn!(%org, seq, "EQUIVOCATION: author signed two different entries at the same seq");
-            self.write(WriteJob::Equivocation {
-                author,
-                seq,
-                proof,
-                acks,
-            });
-        }
-    }
-
-    /// Runs an entry through the chain validator; accepted entries go to the
-    /// writer with `acks`. Returns the gossip acceptance to report now, or
-    /// `None` if it is reported after the commit.
-    fn ingest(&mut self, entry: VerifiedEntry, acks: Vec<Ack>) -> Option<MessageAcceptance> {
-        let report = self.chain.ingest(entry, now_ms());
-        match report.fork {
-            Some(Fork::Proven(proof)) => {
-                if let Ok((author, seq)) = proof.verify(&self.roster) {
-                    self.store_proof(author, seq, proof, Vec::new());
-                }
-            }
-            Some(Fork::WithAccepted { existing, incoming }) => {
-                let _ = self.workers.reader.submit(ReadJob::ForkEvidence {
-                    existing,
-                    incoming: Box::new(incoming),
-                });
-            }
-            None => {}
-        }
-        for entry in &report.accepted {
-            self.note_access(entry);
-        }
-        self.metrics
-            .accepted
-            .fetch_add(report.accepted.len() as u64, Ordering::Relaxed);
-        match report.outcome {
-            Outcome::Accept => {
-                if let Some((entries, acks)) = self.batch.add(report.accepted, acks) {
-                    self.write(WriteJob::Entries { entries, acks });
-                }
-                None
-            }
-            Outcome::Ignore(reason) => {
-                self.metrics.ignore(reason.name());
-                Some(MessageAcceptance::Ignore)
-            }
-            Outcome::Reject(reason) => {
-                self.metrics.reject(reason.name());
-                Some(MessageAcceptance::Reject)
-            }
-        }
-    }
-
-    /// Ingests many entries as one write job.
-    fn ingest_batch(&mut self, f: impl FnOnce(&mut Self)) {
-        self.batch.begin();
-        f(self);
-        if let Some((entries, acks)) = self.batch.end() {
-            self.write(WriteJob::Entries { entries, acks });
         }
     }
 
@@ -550,22 +359,12 @@ impl EventLoop {
         self.backlog.push(job, |job| writer.submit(job).map_err(|b| *b));
     }
 
-    /// Remembers access entries so the release policy is re-evaluated once
-    /// they are committed.
-    fn note_access(&mut self, entry: &VerifiedEntry) {
-        match entry.header().kind {
-            Kind::AccessRequest => {
-                self.release_checks.insert(entry.id(), entry.id());
-            }
-            Kind::AccessDecision => {
-                if let Some(Ok(Body::AccessDecision(AccessDecisionBody { request, .. }))) =
-                    entry.decode_body()
-                {
-                    self.release_checks.insert(entry.id(), request);
-                }
-            }
-            _ => {}
-        }
+    /// Ingests many entries as one write job.
+    fn ingest_batch(&mut self, f: impl FnOnce(&mut Self)) {
+        self.ledger.begin_batch();
+        f(self);
+        self.ledger.end_batch();
+        self.apply();
     }
 
     // ----- workers -----
@@ -592,11 +391,11 @@ impl EventLoop {
                             message_id: message_id.clone(),
                             source,
                         }];
-                        self.ingest(entry, acks)
+                        self.ledger.ingest(entry, acks, now_ms())
                     }
                 };
                 if let Some(acceptance) = acceptance {
-                    self.report(&message_id, &source, acceptance);
+                    self.io.report(&message_id, &source, acceptance);
                 }
             }
             WorkerEvent::RangeVerified {
@@ -612,7 +411,7 @@ impl EventLoop {
                     Ok(_) if !self.backlog.admits(Intake::Network) => self.metrics.ignore("write_backlog"),
                     Ok(entries) => self.ingest_batch(|this| {
                         for entry in entries {
-                            let _ = this.ingest(entry, Vec::new());
+                            let _ = this.ledger.ingest(entry, Vec::new(), now_ms());
                         }
                     }),
                 }
@@ -623,15 +422,9 @@ impl EventLoop {
                 acks,
                 new_equivocation,
             } => self.on_written(&inserted, acks, new_equivocation),
-            WorkerEvent::Respond { channel, bytes } => self.respond_sync(channel, bytes),
+            WorkerEvent::Respond { channel, bytes } => self.io.respond_sync(channel, bytes),
             WorkerEvent::ForkEvidence { existing, incoming } => {
-                if let Some(existing) = existing
-                    && let Ok(existing) = riskmesh_protocol::verify_entry(&self.roster, &existing, None)
-                    && let Ok(proof) = EquivocationProof::new(&existing, &incoming)
-                {
-                    let h = incoming.header();
-                    self.store_proof(h.author, h.seq, proof, Vec::new());
-                }
+                self.ledger.fork_evidence(existing, &incoming)
             }
             // One write job for everything the batch accepts.
             WorkerEvent::Many(events) => self.ingest_batch(|this| {
@@ -658,77 +451,45 @@ impl EventLoop {
     ) {
         let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
         self.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
-        for i in inserted {
-            if let Some(request) = self.release_checks.remove(&i.id) {
-                let _ = self.workers.reader.submit(ReadJob::PrepareRelease { request });
-            }
+        for request in self.ledger.committed(inserted.iter().map(|i| i.id)) {
+            let _ = self.workers.reader.submit(ReadJob::PrepareRelease { request });
         }
         for ack in acks {
             match ack {
                 Ack::Gossip { message_id, source } => {
-                    self.report(&message_id, &source, MessageAcceptance::Accept)
+                    self.io.report(&message_id, &source, MessageAcceptance::Accept)
                 }
                 Ack::Publish { entry, reply } => {
                     self.metrics.published.fetch_add(1, Ordering::Relaxed);
-                    let topic = self.topics.entries.clone();
-                    self.publish_gossip(&topic, entry.to_wire().to_bytes(), "entry");
+                    self.io.publish(Topic::Entries, entry.to_wire().to_bytes());
                     let _ = reply.send(Ok(entry));
                 }
-                Ack::Verdict { channel, verdict } => {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .release
-                        .send_response(channel, verdict.to_bytes());
-                }
+                Ack::Verdict { channel, verdict } => self.io.send_verdict(channel, &verdict),
                 Ack::RosterApplied {
                     bytes,
                     version,
                     reply,
                 } => {
-                    let topic = self.topics.rosters.clone();
-                    self.publish_gossip(&topic, bytes, "roster update");
+                    self.io.publish(Topic::Rosters, bytes);
                     let _ = reply.send(Ok(version));
                 }
             }
         }
         if let Some((_, _, proof)) = new_equivocation {
             self.metrics.equivocations.fetch_add(1, Ordering::Relaxed);
-            let topic = self.topics.proofs.clone();
-            self.publish_gossip(&topic, proof.to_bytes(), "equivocation proof");
+            self.io.publish(Topic::Proofs, proof.to_bytes());
         }
     }
 
     // ----- sync -----
 
-    fn send_sync(&mut self, send: SyncSend) {
-        let SyncSend { token, peer, request } = send;
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, request.to_bytes());
-        self.metrics.sync_requests_out.fetch_add(1, Ordering::Relaxed);
-        self.sync_ids.insert(id, token);
-    }
-
-    fn respond_sync(&mut self, channel: ResponseChannel<Vec<u8>>, bytes: Vec<u8>) {
-        self.metrics
-            .sync_bytes_out
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        let _ = self.swarm.behaviour_mut().sync.send_response(channel, bytes);
-    }
-
     fn fetch_gaps(&mut self) {
-        let local = Local {
-            chain: &self.chain,
-            roster_version: self.roster.version(),
-            known_proofs: &self.known_proofs,
-        };
-        let (sends, lag) = self.sync.fetch_gaps(local, self.backlog.fetch_paused());
+        let (sends, lag) = self
+            .sync
+            .fetch_gaps(self.ledger.local(), self.backlog.fetch_paused());
         self.metrics.sync_lag.store(lag, Ordering::Relaxed);
         for send in sends {
-            self.send_sync(send);
+            self.io.send_sync(send);
         }
     }
 
@@ -744,13 +505,15 @@ impl EventLoop {
                 // timeout under load), not a malformed message: no strike.
                 if request.is_empty() {
                     return self
+                        .io
                         .respond_sync(channel, SyncResponse::Refused("empty request".into()).to_bytes());
                 }
                 match SyncRequest::from_bytes(&request) {
                     Ok(request) => self.serve(request, channel),
                     Err(e) => {
                         self.penalize(peer, "malformed sync request");
-                        self.respond_sync(channel, SyncResponse::Refused(e.to_string()).to_bytes());
+                        self.io
+                            .respond_sync(channel, SyncResponse::Refused(e.to_string()).to_bytes());
                     }
                 }
             }
@@ -761,15 +524,10 @@ impl EventLoop {
                 self.metrics
                     .sync_bytes_in
                     .fetch_add(response.len() as u64, Ordering::Relaxed);
-                let Some(token) = self.sync_ids.remove(&request_id) else {
+                let Some(token) = self.io.sync_token(&request_id) else {
                     return;
                 };
-                let local = Local {
-                    chain: &self.chain,
-                    roster_version: self.roster.version(),
-                    known_proofs: &self.known_proofs,
-                };
-                let outputs = self.sync.on_response(token, &response, local);
+                let outputs = self.sync.on_response(token, &response, self.ledger.local());
                 self.on_sync_outputs(outputs);
                 self.fetch_gaps();
             }
@@ -780,7 +538,7 @@ impl EventLoop {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "sync request failed");
-                if let Some(token) = self.sync_ids.remove(&request_id) {
+                if let Some(token) = self.io.sync_token(&request_id) {
                     self.sync.failed(token);
                 }
             }
@@ -794,7 +552,7 @@ impl EventLoop {
     fn on_sync_outputs(&mut self, outputs: Vec<SyncOutput>) {
         for output in outputs {
             match output {
-                SyncOutput::Send(send) => self.send_sync(send),
+                SyncOutput::Send(send) => self.io.send_sync(send),
                 SyncOutput::Verify {
                     peer,
                     author,
@@ -815,7 +573,8 @@ impl EventLoop {
                     for bytes in rosters {
                         let refused = match SignedRoster::from_bytes(&bytes) {
                             Ok(signed) => {
-                                self.offer_roster(&signed, Vec::new()) == Some(MessageAcceptance::Reject)
+                                self.ledger.offer_roster(&signed, Vec::new())
+                                    == Some(MessageAcceptance::Reject)
                             }
                             Err(_) => true,
                         };
@@ -827,7 +586,7 @@ impl EventLoop {
                 }
                 SyncOutput::Proofs { peer, proofs } => {
                     for proof in proofs {
-                        if self.offer_proof(proof, Vec::new()) == Some(MessageAcceptance::Reject) {
+                        if self.ledger.offer_proof(proof, Vec::new()) == Some(MessageAcceptance::Reject) {
                             self.penalize(peer, "invalid equivocation proof in sync response");
                             break;
                         }
@@ -843,20 +602,7 @@ impl EventLoop {
 
     fn serve(&mut self, request: SyncRequest, channel: ResponseChannel<Vec<u8>>) {
         let job = match request {
-            SyncRequest::Heads => {
-                let mut heads: Vec<Head> = self
-                    .chain
-                    .heads()
-                    .map(|(author, seq, id)| Head { author, seq, id })
-                    .collect();
-                heads.sort_by_key(|h| h.author);
-                let response = SyncResponse::Heads {
-                    heads,
-                    roster_version: self.roster.version(),
-                    proofs: self.known_proofs.len() as u64,
-                };
-                return self.respond_sync(channel, response.to_bytes());
-            }
+            SyncRequest::Heads => return self.io.respond_sync(channel, self.ledger.heads().to_bytes()),
             SyncRequest::Range {
                 author,
                 from_seq,
@@ -879,18 +625,12 @@ impl EventLoop {
             | ReadJob::Proofs { channel, .. } = *job
         {
             // Overloaded: answer with a refusal rather than queue without bound.
-            self.respond_sync(channel, SyncResponse::Refused("busy".into()).to_bytes());
+            self.io
+                .respond_sync(channel, SyncResponse::Refused("busy".into()).to_bytes());
         }
     }
 
     // ----- hazardous releases -----
-
-    fn send_releases(&mut self, sends: Vec<ReleaseSend>) {
-        for ReleaseSend { token, peer, sealed } in sends {
-            let id = self.swarm.behaviour_mut().release.send_request(&peer, sealed);
-            self.release_ids.insert(id, token);
-        }
-    }
 
     fn release_ready(&mut self, out: ReleaseOut) {
         let request = out.request;
@@ -898,8 +638,8 @@ impl EventLoop {
             tracing::info!(request = %super::short(&request), "release granted; delivering to the requester's node");
             let sends = self
                 .releases
-                .attempt(Instant::now(), node_of(&self.roster, &self.peers));
-            self.send_releases(sends);
+                .attempt(Instant::now(), node_of(self.ledger.roster(), &self.peers));
+            self.io.send_releases(sends);
         }
     }
 
@@ -918,19 +658,15 @@ impl EventLoop {
                 if let Err(job) = self.workers.reader.submit(job)
                     && let ReadJob::ReceiveRelease { channel, .. } = *job
                 {
-                    let busy = DeliveryVerdict::Refused("busy".into());
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .release
-                        .send_response(channel, busy.to_bytes());
+                    self.io
+                        .send_verdict(channel, &DeliveryVerdict::Refused("busy".into()));
                 }
             }
             request_response::Event::Message {
                 message: Message::Response { request_id, response },
                 ..
             } => {
-                let Some(token) = self.release_ids.remove(&request_id) else {
+                let Some(token) = self.io.release_token(&request_id) else {
                     return;
                 };
                 let verdict = DeliveryVerdict::from_bytes(&response);
@@ -962,7 +698,7 @@ impl EventLoop {
                 request_id, error, ..
             } => {
                 tracing::debug!(%error, "release delivery failed; will retry");
-                if let Some(token) = self.release_ids.remove(&request_id) {
+                if let Some(token) = self.io.release_token(&request_id) {
                     self.releases.on_failure(token);
                 }
             }
@@ -970,100 +706,48 @@ impl EventLoop {
         }
     }
 
-    /// A release sent to us was checked: store and answer. The verdict is
-    /// sent only after what it acknowledges is committed.
+    /// A release sent to us was checked: store and answer. A refusal is
+    /// answered at once; `ok` and `mismatch` only after what they
+    /// acknowledge is committed.
     fn release_received(&mut self, channel: ResponseChannel<Vec<u8>>, received: Received) {
-        let refuse = |this: &mut Self, channel, why: String| {
-            let verdict = DeliveryVerdict::Refused(why).to_bytes();
-            let _ = this.swarm.behaviour_mut().release.send_response(channel, verdict);
-        };
-        if !matches!(received, Received::Refused(_)) && !self.backlog.admits(Intake::Local) {
-            return refuse(self, channel, "busy".into());
-        }
-        match received {
-            Received::Accepted {
-                request,
-                target,
-                sealed,
-                receipt,
-            } => {
-                tracing::info!(target = %super::short(&target), "released fields verified against the commitments; publishing the receipt");
-                let verdict = Ack::Verdict {
-                    channel,
-                    verdict: DeliveryVerdict::Accepted,
-                };
-                let receipt = self
-                    .log
-                    .append(&self.org.signing, &self.roster, &receipt, now_ms());
-                if let Err(reason) = &receipt {
-                    tracing::error!(%reason, "our log refused the access receipt; the release is kept without one");
-                }
-                // The verdict rides on the last write: the receipt if there
-                // is one, else the release record.
-                let (record_acks, receipt_acks) = match receipt {
-                    Ok(_) => (Vec::new(), vec![verdict]),
-                    Err(_) => (vec![verdict], Vec::new()),
-                };
-                self.write(WriteJob::Withheld { target, sealed });
-                self.write(WriteJob::Release {
-                    request,
-                    target,
-                    state: ReleaseState::Received,
-                    evidence: None,
-                    acks: record_acks,
-                });
-                if let Ok(entry) = receipt {
-                    let (reply, _) = oneshot::channel();
-                    self.commit_own(entry, reply, receipt_acks);
-                }
-            }
-            Received::Fault {
-                request,
-                target,
-                evidence,
-                why,
-            } => {
-                tracing::error!(target = %super::short(&target), %why, "RELEASE FAULT: the author's signed release does not match its commitments; proof kept, no receipt");
-                self.metrics.reject("release_mismatch");
-                self.write(WriteJob::Release {
-                    request,
-                    target,
-                    state: ReleaseState::Fault,
-                    evidence: Some(evidence),
-                    acks: vec![Ack::Verdict {
-                        channel,
-                        verdict: DeliveryVerdict::Mismatch,
-                    }],
-                });
-            }
+        let verdict = match &received {
             Received::Refused(why) => {
                 tracing::debug!(%why, "release refused");
-                refuse(self, channel, why);
+                return self
+                    .io
+                    .send_verdict(channel, &DeliveryVerdict::Refused(why.clone()));
             }
-        }
+            _ if !self.backlog.admits(Intake::Local) => {
+                return self
+                    .io
+                    .send_verdict(channel, &DeliveryVerdict::Refused("busy".into()));
+            }
+            Received::Fault { .. } => DeliveryVerdict::Mismatch,
+            Received::Accepted { .. } => DeliveryVerdict::Accepted,
+        };
+        self.ledger
+            .release_received(received, Ack::Verdict { channel, verdict }, now_ms());
+        self.apply();
     }
 
     // ----- commands -----
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Publish { draft, reply } => {
-                if !self.backlog.admits(Intake::Local) {
-                    let _ = reply.send(Err(NodeError::Busy));
-                } else {
-                    self.publish_draft(&draft, reply);
-                }
+            Command::Publish { reply, .. } | Command::PublishHazardous { reply, .. }
+                if !self.backlog.admits(Intake::Local) =>
+            {
+                let _ = reply.send(Err(NodeError::Busy));
             }
+            Command::Publish { draft, reply } => self.ledger.publish(&draft, reply, Vec::new(), now_ms()),
             Command::PublishHazardous {
                 full,
                 redaction,
                 reply,
             } => {
-                if !self.backlog.admits(Intake::Local) {
-                    let _ = reply.send(Err(NodeError::Busy));
-                } else {
-                    self.publish_hazardous(&full, &redaction, reply);
-                }
+                let salts: [[u8; 32]; 5] = rand::random();
+                self.ledger
+                    .publish_hazardous(&full, &redaction, &salts, reply, now_ms());
             }
             Command::Released { target, reply } => {
                 if let Err(job) = self.workers.reader.submit(ReadJob::Released { target, reply })
@@ -1084,128 +768,37 @@ impl EventLoop {
             }
             Command::AddPeer { addr } => self.remember_address(addr),
             Command::OfferRoster { signed, reply } => {
-                if let Err(e) = self.roster.apply_update(&signed) {
-                    let _ = reply.send(Err(NodeError::Refused(Refusal::Roster(e))));
-                    return;
-                }
-                if !self.backlog.admits(Intake::Local) {
-                    let _ = reply.send(Err(NodeError::Busy));
+                let checked = self.ledger.check_roster(&signed).and_then(|()| {
+                    if self.backlog.admits(Intake::Local) {
+                        Ok(())
+                    } else {
+                        Err(NodeError::Busy)
+                    }
+                });
+                if let Err(e) = checked {
+                    let _ = reply.send(Err(e));
                     return;
                 }
                 let ack = Ack::RosterApplied {
                     bytes: signed.to_bytes(),
-                    version: self.roster.version() + 1,
+                    version: self.ledger.roster().version() + 1,
                     reply,
                 };
-                // A valid next version with room to write: applied, and
+                // The valid next version, with room to write: applied, and
                 // answered after the commit.
-                let _ = self.offer_roster(&signed, vec![ack]);
+                let _ = self.ledger.offer_roster(&signed, vec![ack]);
             }
             Command::SyncNow => {
                 for send in self.sync.round() {
-                    self.send_sync(send);
+                    self.io.send_sync(send);
                 }
             }
         }
-    }
-
-    /// Redacts a finding, seals the withheld fields to ourselves, publishes
-    /// the redacted entry; the writer commits the sealed fields first.
-    fn publish_hazardous(
-        &mut self,
-        full: &BulletinBody,
-        redaction: &Redaction,
-        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
-    ) {
-        let salts: [[u8; 32]; 5] = rand::random();
-        let (redacted, reveals) = riskmesh_protocol::redaction::redact(full, redaction, &salts);
-        let draft = Draft {
-            kind: if redacted.supersedes.is_some() {
-                Kind::Correction
-            } else {
-                Kind::Bulletin
-            },
-            tier: Tier::Hazardous,
-            body: Body::Bulletin(redacted),
-            recipients: None,
-        };
-        let sealed = match hazard::seal_for_self(&self.org, &reveals) {
-            Ok(sealed) => sealed,
-            Err(e) => {
-                let _ = reply.send(Err(NodeError::Internal(e)));
-                return;
-            }
-        };
-        match self.log.append(&self.org.signing, &self.roster, &draft, now_ms()) {
-            Ok(entry) => {
-                self.write(WriteJob::Withheld {
-                    target: entry.id(),
-                    sealed,
-                });
-                self.commit_own(entry, reply, Vec::new());
-            }
-            Err(reason) => {
-                let _ = reply.send(Err(NodeError::Refused(Refusal::Entry(reason))));
-            }
-        }
-    }
-
-    /// Signs and commits a draft of this organization (API, receipts); the
-    /// reply, `extra` acks and the gossip follow the commit.
-    fn publish_draft(&mut self, draft: &Draft, reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>) {
-        match self.log.append(&self.org.signing, &self.roster, draft, now_ms()) {
-            Ok(entry) => self.commit_own(entry, reply, Vec::new()),
-            Err(reason) => {
-                let _ = reply.send(Err(NodeError::Refused(Refusal::Entry(reason))));
-            }
-        }
-    }
-
-    /// Runs an own, freshly signed entry through the chain and the writer;
-    /// the reply and the gossip happen after the commit.
-    fn commit_own(
-        &mut self,
-        entry: VerifiedEntry,
-        reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
-        extra: Vec<Ack>,
-    ) {
-        let report = self.chain.ingest(entry.clone(), now_ms());
-        if report.outcome != Outcome::Accept {
-            let why = format!("own entry not accepted: {:?}", report.outcome);
-            let _ = reply.send(Err(NodeError::Internal(why)));
-            self.fatal = Some("own log out of step with the store".into());
-            return;
-        }
-        self.note_access(&entry);
-        self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-        let mut acks = vec![Ack::Publish { entry, reply }];
-        acks.extend(extra);
-        self.write(WriteJob::Entries {
-            entries: report.accepted,
-            acks,
-        });
+        self.apply();
     }
 
     fn status(&self) -> NodeStatus {
-        let best = self.sync.best_known();
-        let mut authors: Vec<AuthorStatus> = self
-            .roster
-            .doc()
-            .members
-            .iter()
-            .map(|m| {
-                let seq = self.chain.head(&m.signing_key).map_or(0, |(s, _)| s);
-                let best_known_seq = best.get(&m.signing_key).copied().unwrap_or(0).max(seq);
-                AuthorStatus {
-                    org: m.org.clone(),
-                    author: m.signing_key.to_hex(),
-                    seq,
-                    best_known_seq,
-                    lag: best_known_seq - seq,
-                }
-            })
-            .collect();
-        authors.sort_by(|a, b| a.org.cmp(&b.org));
+        let roster = self.ledger.roster();
         let peers = self
             .peers
             .view()
@@ -1217,26 +810,18 @@ impl EventLoop {
                 address: p.address.map(|a| a.to_string()),
             })
             .collect();
-        let org_of = |key: &OrgKey| {
-            self.roster
-                .member(key)
-                .map_or_else(|| key.to_hex(), |m| m.org.clone())
-        };
-        let mut equivocations: Vec<(String, u64)> =
-            self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
-        equivocations.sort();
         NodeStatus {
-            org: self.org.org.clone(),
-            network: self.roster.network().to_string(),
-            peer_id: self.peer_id.to_string(),
-            listen: self.listen.iter().map(ToString::to_string).collect(),
-            roster_version: self.roster.version(),
-            roster_hash: self.roster.hash().to_hex(),
+            org: self.org.clone(),
+            network: roster.network().to_string(),
+            peer_id: self.io.peer_id().to_string(),
+            listen: self.io.listen().iter().map(ToString::to_string).collect(),
+            roster_version: roster.version(),
+            roster_hash: roster.hash().to_hex(),
             peers,
-            authors,
+            authors: self.ledger.authors(&self.sync.best_known()),
             entries: self.metrics.entries_stored.load(Ordering::Relaxed),
-            pending: self.chain.pending_len() as u64,
-            equivocations,
+            pending: self.ledger.pending_len() as u64,
+            equivocations: self.ledger.equivocations(),
         }
     }
 }

@@ -14,7 +14,6 @@ use crate::store::ReleaseState;
 use libp2p::gossipsub::MessageAcceptance;
 use riskmesh_protocol::body::AccessDecisionBody;
 use riskmesh_protocol::chain::Fork;
-use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::redaction::Redaction;
 use riskmesh_protocol::roster::SignedRoster;
@@ -124,7 +123,11 @@ impl Ledger {
     /// Applies a roster update if it is the next version with a quorum.
     /// `acks` run once it is committed. Returns the acceptance to report now,
     /// or `None` when it is reported after the commit.
-    pub(super) fn offer_roster(&mut self, signed: &SignedRoster, acks: Vec<Ack>) -> Option<MessageAcceptance> {
+    pub(super) fn offer_roster(
+        &mut self,
+        signed: &SignedRoster,
+        acks: Vec<Ack>,
+    ) -> Option<MessageAcceptance> {
         let Ok(doc) = signed.document() else {
             return Some(MessageAcceptance::Reject);
         };
@@ -141,7 +144,8 @@ impl Ledger {
                     Ok(mut guard) => *guard = Arc::clone(&next),
                     Err(p) => *p.into_inner() = Arc::clone(&next),
                 }
-                self.effects.push(Effect::Write(WriteJob::Roster { roster: next, acks }));
+                self.effects
+                    .push(Effect::Write(WriteJob::Roster { roster: next, acks }));
                 self.effects.push(Effect::RosterChanged);
                 None
             }
@@ -163,9 +167,15 @@ impl Ledger {
     }
 
     /// Keeps a verified equivocation proof; `acks` run once it is committed.
-    pub(super) fn offer_proof(&mut self, proof: EquivocationProof, acks: Vec<Ack>) -> Option<MessageAcceptance> {
+    pub(super) fn offer_proof(
+        &mut self,
+        proof: EquivocationProof,
+        acks: Vec<Ack>,
+    ) -> Option<MessageAcceptance> {
         match proof.verify(&self.roster) {
-            Ok((author, seq)) if self.known_proofs.contains(&(author, seq)) => Some(MessageAcceptance::Ignore),
+            Ok((author, seq)) if self.known_proofs.contains(&(author, seq)) => {
+                Some(MessageAcceptance::Ignore)
+            }
             Ok((author, seq)) => {
                 self.store_proof(author, seq, proof, acks);
                 None
@@ -180,7 +190,11 @@ impl Ledger {
 
     fn store_proof(&mut self, author: OrgKey, seq: u64, proof: EquivocationProof, acks: Vec<Ack>) {
         if self.known_proofs.insert((author, seq)) {
-            let org = self.roster.member(&author).map(|m| m.org.clone()).unwrap_or_default();
+            let org = self
+                .roster
+                .member(&author)
+                .map(|m| m.org.clone())
+                .unwrap_or_default();
             tracing::warn!(%org, seq, "EQUIVOCATION: author signed two different entries at the same seq");
             self.effects.push(Effect::Write(WriteJob::Equivocation {
                 author,
@@ -206,7 +220,12 @@ impl Ledger {
     /// entries are written with `acks` (gathered into the open batch, if
     /// any). Returns the gossip acceptance to report now, or `None` if it
     /// is reported after the commit.
-    pub(super) fn ingest(&mut self, entry: VerifiedEntry, acks: Vec<Ack>, now_ms: u64) -> Option<MessageAcceptance> {
+    pub(super) fn ingest(
+        &mut self,
+        entry: VerifiedEntry,
+        acks: Vec<Ack>,
+        now_ms: u64,
+    ) -> Option<MessageAcceptance> {
         let report = self.chain.ingest(entry, now_ms);
         match report.fork {
             Some(Fork::Proven(proof)) => {
@@ -228,7 +247,8 @@ impl Ledger {
         match report.outcome {
             Outcome::Accept => {
                 if let Some((entries, acks)) = self.batch.add(report.accepted, acks) {
-                    self.effects.push(Effect::Write(WriteJob::Entries { entries, acks }));
+                    self.effects
+                        .push(Effect::Write(WriteJob::Entries { entries, acks }));
                 }
                 None
             }
@@ -252,7 +272,8 @@ impl Ledger {
     /// Closes a batch (the outermost close writes what was gathered).
     pub(super) fn end_batch(&mut self) {
         if let Some((entries, acks)) = self.batch.end() {
-            self.effects.push(Effect::Write(WriteJob::Entries { entries, acks }));
+            self.effects
+                .push(Effect::Write(WriteJob::Entries { entries, acks }));
         }
     }
 
@@ -264,7 +285,9 @@ impl Ledger {
                 self.release_checks.insert(entry.id(), entry.id());
             }
             Kind::AccessDecision => {
-                if let Some(Ok(Body::AccessDecision(AccessDecisionBody { request, .. }))) = entry.decode_body() {
+                if let Some(Ok(Body::AccessDecision(AccessDecisionBody { request, .. }))) =
+                    entry.decode_body()
+                {
                     self.release_checks.insert(entry.id(), request);
                 }
             }
@@ -363,10 +386,11 @@ impl Ledger {
         }));
     }
 
-    /// A release sent to us was checked. Returns the verdict to send now,
-    /// or `None` when `answer` goes out after the commit of what it
-    /// acknowledges (the fields, the release record and the receipt).
-    pub(super) fn release_received(&mut self, received: Received, answer: Ack, now_ms: u64) -> Option<DeliveryVerdict> {
+    /// A verified release sent to us (accepted, or a fault): writes what it
+    /// leads to, with `answer` riding on the last write so it goes out only
+    /// after the commit (the fields, the release record and the receipt).
+    /// Refusals are answered by the driver at once and write nothing.
+    pub(super) fn release_received(&mut self, received: Received, answer: Ack, now_ms: u64) {
         match received {
             Received::Accepted {
                 request,
@@ -385,7 +409,8 @@ impl Ledger {
                     Ok(_) => (Vec::new(), vec![answer]),
                     Err(_) => (vec![answer], Vec::new()),
                 };
-                self.effects.push(Effect::Write(WriteJob::Withheld { target, sealed }));
+                self.effects
+                    .push(Effect::Write(WriteJob::Withheld { target, sealed }));
                 self.effects.push(Effect::Write(WriteJob::Release {
                     request,
                     target,
@@ -397,7 +422,6 @@ impl Ledger {
                     let (reply, _) = oneshot::channel();
                     self.commit_own(entry, reply, receipt_acks, now_ms);
                 }
-                None
             }
             Received::Fault {
                 request,
@@ -414,12 +438,8 @@ impl Ledger {
                     evidence: Some(evidence),
                     acks: vec![answer],
                 }));
-                None
             }
-            Received::Refused(why) => {
-                tracing::debug!(%why, "release refused");
-                Some(DeliveryVerdict::Refused(why))
-            }
+            Received::Refused(_) => {}
         }
     }
 
@@ -448,7 +468,11 @@ impl Ledger {
 
     /// Known equivocations as `(org, seq)`, sorted.
     pub(super) fn equivocations(&self) -> Vec<(String, u64)> {
-        let org_of = |key: &OrgKey| self.roster.member(key).map_or_else(|| key.to_hex(), |m| m.org.clone());
+        let org_of = |key: &OrgKey| {
+            self.roster
+                .member(key)
+                .map_or_else(|| key.to_hex(), |m| m.org.clone())
+        };
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();
         out
@@ -519,7 +543,10 @@ mod tests {
         assert_eq!(written(&l.take_effects()), vec![3]);
         // Outside a batch each accepted entry is written at once; a
         // duplicate is ignored and writes nothing.
-        assert_eq!(l.ingest(log[2].clone(), Vec::new(), NOW), Some(MessageAcceptance::Ignore));
+        assert_eq!(
+            l.ingest(log[2].clone(), Vec::new(), NOW),
+            Some(MessageAcceptance::Ignore)
+        );
         assert_eq!(l.ingest(log[3].clone(), Vec::new(), NOW), None);
         assert_eq!(written(&l.take_effects()), vec![1]);
     }
@@ -546,7 +573,10 @@ mod tests {
         let (reply, mut rx) = oneshot::channel();
         l.publish(&bad, reply, Vec::new(), NOW);
         assert!(l.take_effects().is_empty());
-        assert!(matches!(rx.try_recv(), Ok(Err(NodeError::Refused(Refusal::Entry(_))))));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Err(NodeError::Refused(Refusal::Entry(_))))
+        ));
     }
 
     #[test]
@@ -562,7 +592,10 @@ mod tests {
         next.version = 2;
         next.prev = Some(c.roster.hash());
         let unsigned = SignedRoster::new(&next);
-        assert_eq!(l.offer_roster(&unsigned, Vec::new()), Some(MessageAcceptance::Reject));
+        assert_eq!(
+            l.offer_roster(&unsigned, Vec::new()),
+            Some(MessageAcceptance::Reject)
+        );
         assert!(l.check_roster(&unsigned).is_err());
         assert!(l.take_effects().is_empty());
     }

@@ -10,7 +10,9 @@
 
 mod event_loop;
 pub mod hazard;
+mod ledger;
 pub mod policy;
+mod swarm_io;
 pub mod workers;
 
 use crate::config::NodeConfig;
