@@ -26,7 +26,7 @@ pub use crate::limits::{
     MAX_HEADS, MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RANGE, MAX_SYNC_REQUEST_BYTES,
     MAX_SYNC_RESPONSE_BYTES,
 };
-use crate::limits::{MAX_ROSTER_BYTES, MAX_WIRE_ENTRY_BYTES};
+use crate::limits::{MAX_ROSTER_BYTES, MAX_SEQ, MAX_WIRE_ENTRY_BYTES};
 use minicbor::{Decode, Encode};
 
 /// The head of one author's log as a peer holds it.
@@ -191,9 +191,11 @@ pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<
             if heads.len() > MAX_HEADS {
                 return Err(SyncError::Mismatch("too many heads"));
             }
-            if !heads.windows(2).all(|w| w[0].author < w[1].author) || heads.iter().any(|h| h.seq == 0) {
+            if !heads.windows(2).all(|w| w[0].author < w[1].author)
+                || heads.iter().any(|h| h.seq == 0 || h.seq > MAX_SEQ)
+            {
                 return Err(SyncError::Mismatch(
-                    "heads must be ascending by author with seq >= 1",
+                    "heads must be ascending by author with 1 <= seq <= MAX_SEQ",
                 ));
             }
             Ok(())
@@ -340,6 +342,24 @@ mod tests {
         assert!(check_response(&SyncRequest::Heads, &heads).is_err());
         let bytes = heads.to_bytes();
         assert_eq!(SyncResponse::from_bytes(&bytes), Ok(heads));
+        // A head no entry can have (the eclipse attack of the review: fake
+        // heads up to u64::MAX) is refused; MAX_SEQ itself is allowed.
+        for (seq, ok) in [(MAX_SEQ + 1, false), (u64::MAX, false), (MAX_SEQ, true)] {
+            let heads = SyncResponse::Heads {
+                heads: vec![Head {
+                    author,
+                    seq,
+                    id: Hash32([0; 32]),
+                }],
+                roster_version: 1,
+                proofs: 0,
+            };
+            assert_eq!(
+                check_response(&SyncRequest::Heads, &heads).is_ok(),
+                ok,
+                "seq {seq}"
+            );
+        }
         assert!(check_range(&author, 5, &[(author, 5), (author, 6)]).is_ok());
         assert!(check_range(&author, 5, &[(author, 6)]).is_err());
         assert!(check_range(&author, 5, &[(OrgKey([9; 32]), 5)]).is_err());

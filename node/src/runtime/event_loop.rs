@@ -149,7 +149,7 @@ impl EventLoop {
                 },
                 _ = tick.tick() => self.on_tick(Instant::now()),
                 _ = sync_tick.tick() => {
-                    for send in self.sync.round() {
+                    for send in self.sync.round(Instant::now()) {
                         self.io.send_sync(send);
                     }
                     let _ = self.workers.reader.submit(ReadJob::ScanReleases);
@@ -212,6 +212,7 @@ impl EventLoop {
     fn on_tick(&mut self, now: Instant) {
         let actions = self.peers.poll(now);
         self.io.peer_actions(actions);
+        self.sync.expire(now);
         self.fetch_gaps();
         let sends = self
             .releases
@@ -230,7 +231,7 @@ impl EventLoop {
                 if self.peers.connected(peer_id) {
                     let org = self.peers.org(&peer_id).unwrap_or("?");
                     tracing::info!(peer = %peer_id, %org, addr = %endpoint.get_remote_address(), "connected");
-                    let ask = self.sync.peer_connected(peer_id);
+                    let ask = self.sync.peer_connected(peer_id, Instant::now());
                     self.io.send_sync(ask);
                     let sends = self
                         .releases
@@ -484,9 +485,9 @@ impl EventLoop {
     // ----- sync -----
 
     fn fetch_gaps(&mut self) {
-        let (sends, lag) = self
-            .sync
-            .fetch_gaps(self.ledger.local(), self.backlog.fetch_paused());
+        let (sends, lag) =
+            self.sync
+                .fetch_gaps(self.ledger.local(), self.backlog.fetch_paused(), Instant::now());
         self.metrics.sync_lag.store(lag, Ordering::Relaxed);
         for send in sends {
             self.io.send_sync(send);
@@ -527,7 +528,9 @@ impl EventLoop {
                 let Some(token) = self.io.sync_token(&request_id) else {
                     return;
                 };
-                let outputs = self.sync.on_response(token, &response, self.ledger.local());
+                let outputs = self
+                    .sync
+                    .on_response(token, &response, self.ledger.local(), Instant::now());
                 self.on_sync_outputs(outputs);
                 self.fetch_gaps();
             }
@@ -789,7 +792,7 @@ impl EventLoop {
                 let _ = self.ledger.offer_roster(&signed, vec![ack]);
             }
             Command::SyncNow => {
-                for send in self.sync.round() {
+                for send in self.sync.round(Instant::now()) {
                     self.io.send_sync(send);
                 }
             }

@@ -7,6 +7,14 @@ use libp2p::PeerId;
 use riskmesh_protocol::sync::{MAX_SYNC_RANGE, SyncRequest, SyncResponse, check_response};
 use riskmesh_protocol::{ChainValidator, EquivocationProof, OrgKey, WireEntry};
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// A range request unanswered for this long is given up, and the gap is
+/// asked of another peer (no strike: slowness proves nothing).
+pub const RANGE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a peer that failed to serve an author's range (empty within its
+/// claim, or too slow) is not asked for that author again.
+pub const AVOID_FOR: Duration = Duration::from_secs(60);
 
 /// Identifies one outstanding sync request of this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,6 +92,7 @@ impl Local<'_> {
 struct Outstanding {
     peer: PeerId,
     request: SyncRequest,
+    sent: Instant,
 }
 
 /// The asking side of sync.
@@ -95,6 +104,10 @@ pub struct SyncPlanner {
     outstanding: HashMap<SyncToken, Outstanding>,
     /// Authors with a range request in flight (one at a time per author).
     fetching: HashSet<OrgKey>,
+    /// `(peer, author)` pairs not to ask until the given time: the peer
+    /// failed to serve that author's gap. Bounded by peers × authors;
+    /// expired pairs are pruned by [`SyncPlanner::expire`].
+    avoid: HashMap<(PeerId, OrgKey), Instant>,
     next_token: u64,
 }
 
@@ -104,7 +117,7 @@ impl SyncPlanner {
         Self::default()
     }
 
-    fn send(&mut self, peer: PeerId, request: SyncRequest) -> SyncSend {
+    fn send(&mut self, peer: PeerId, request: SyncRequest, now: Instant) -> SyncSend {
         let token = SyncToken(self.next_token);
         self.next_token += 1;
         if let SyncRequest::Range { author, .. } = &request {
@@ -115,15 +128,16 @@ impl SyncPlanner {
             Outstanding {
                 peer,
                 request: request.clone(),
+                sent: now,
             },
         );
         SyncSend { token, peer, request }
     }
 
     /// A peer connected: ask for its heads.
-    pub fn peer_connected(&mut self, peer: PeerId) -> SyncSend {
+    pub fn peer_connected(&mut self, peer: PeerId, now: Instant) -> SyncSend {
         self.connected.insert(peer);
-        self.send(peer, SyncRequest::Heads)
+        self.send(peer, SyncRequest::Heads, now)
     }
 
     /// A peer disconnected: forget what it announced.
@@ -133,13 +147,54 @@ impl SyncPlanner {
     }
 
     /// A periodic round: ask every connected peer for its heads.
-    pub fn round(&mut self) -> Vec<SyncSend> {
+    pub fn round(&mut self, now: Instant) -> Vec<SyncSend> {
         let mut peers: Vec<PeerId> = self.connected.iter().copied().collect();
         peers.sort();
         peers
             .into_iter()
-            .map(|p| self.send(p, SyncRequest::Heads))
+            .map(|p| self.send(p, SyncRequest::Heads, now))
             .collect()
+    }
+
+    /// Gives up range requests older than [`RANGE_TIMEOUT`] (their peers are
+    /// avoided for the author, so the next fetch asks another) and forgets
+    /// expired avoidances. Late answers to given-up requests are dropped.
+    pub fn expire(&mut self, now: Instant) {
+        let late: Vec<SyncToken> = self
+            .outstanding
+            .iter()
+            .filter(|(_, o)| {
+                matches!(o.request, SyncRequest::Range { .. })
+                    && now.saturating_duration_since(o.sent) >= RANGE_TIMEOUT
+            })
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            if let Some(Outstanding {
+                peer,
+                request: SyncRequest::Range { author, .. },
+                ..
+            }) = self.outstanding.remove(&token)
+            {
+                self.fetching.remove(&author);
+                self.avoid.insert((peer, author), now + AVOID_FOR);
+            }
+        }
+        self.avoid.retain(|_, until| *until > now);
+    }
+
+    /// When [`SyncPlanner::expire`] next has something to do.
+    pub fn next_wakeup(&self) -> Option<Instant> {
+        let timeouts = self
+            .outstanding
+            .values()
+            .filter(|o| matches!(o.request, SyncRequest::Range { .. }))
+            .map(|o| o.sent + RANGE_TIMEOUT);
+        timeouts.chain(self.avoid.values().copied()).min()
+    }
+
+    fn avoided(&self, peer: PeerId, author: OrgKey, now: Instant) -> bool {
+        self.avoid.get(&(peer, author)).is_some_and(|until| *until > now)
     }
 
     /// Requests in flight.
@@ -177,8 +232,14 @@ impl SyncPlanner {
 
     /// An answer arrived for `token`. Unknown tokens (late answers) are
     /// dropped.
-    pub fn on_response(&mut self, token: SyncToken, bytes: &[u8], local: Local<'_>) -> Vec<SyncOutput> {
-        let Some(Outstanding { peer, request }) = self.outstanding.remove(&token) else {
+    pub fn on_response(
+        &mut self,
+        token: SyncToken,
+        bytes: &[u8],
+        local: Local<'_>,
+        now: Instant,
+    ) -> Vec<SyncOutput> {
+        let Some(Outstanding { peer, request, .. }) = self.outstanding.remove(&token) else {
             return Vec::new();
         };
         if bytes.is_empty() {
@@ -231,6 +292,7 @@ impl SyncPlanner {
                                 from_seq: head.seq,
                                 count: 1,
                             },
+                            now,
                         )));
                     }
                 }
@@ -240,15 +302,33 @@ impl SyncPlanner {
                         SyncRequest::Rosters {
                             after_version: local.roster_version,
                         },
+                        now,
                     )));
                 }
                 if proofs > local.known_proofs.len() as u64 {
-                    out.push(SyncOutput::Send(self.send(peer, SyncRequest::Proofs { skip: 0 })));
+                    out.push(SyncOutput::Send(self.send(
+                        peer,
+                        SyncRequest::Proofs { skip: 0 },
+                        now,
+                    )));
                 }
             }
             (SyncRequest::Range { author, from_seq, .. }, SyncResponse::Entries(entries)) => {
                 if entries.is_empty() {
                     self.fetching.remove(&author);
+                    // Ask someone else next time; a peer that announced
+                    // this seq and serves nothing lied about its head.
+                    self.avoid.insert((peer, author), now + AVOID_FOR);
+                    let claimed = self.heads.get(&peer).and_then(|h| h.get(&author)).copied();
+                    if claimed.is_some_and(|c| c >= from_seq) {
+                        out.push(SyncOutput::Strike {
+                            peer,
+                            why: format!(
+                                "announced {author:?} up to {} but served nothing from {from_seq}",
+                                claimed.unwrap_or(0)
+                            ),
+                        });
+                    }
                 } else {
                     out.push(SyncOutput::Verify {
                         peer,
@@ -284,38 +364,50 @@ impl SyncPlanner {
     }
 
     /// Range requests for authors where a connected peer announced more than
-    /// we hold, or where gossip left a gap; one fetch per author at a time.
-    /// Returns the requests and the total lag (announced minus held).
-    /// `paused` (the writer is behind) sends nothing.
-    pub fn fetch_gaps(&mut self, local: Local<'_>, paused: bool) -> (Vec<SyncSend>, u64) {
+    /// we hold, or where gossip left a gap; one fetch per author at a time,
+    /// from the peer with the highest claim among those not avoided for
+    /// that author (so a peer that failed to serve is passed over and the
+    /// gap falls back to the next). Returns the requests and the total lag
+    /// (announced minus held). `paused` (the writer is behind) sends nothing.
+    pub fn fetch_gaps(&mut self, local: Local<'_>, paused: bool, now: Instant) -> (Vec<SyncSend>, u64) {
+        let mut best: HashMap<OrgKey, u64> = HashMap::new();
         let mut wanted: Vec<(OrgKey, u64, PeerId)> = Vec::new();
         let mut peers: Vec<&PeerId> = self.heads.keys().collect();
         peers.sort();
         for peer in peers {
             for (author, &seq) in &self.heads[peer] {
-                if seq > local.seq(author) {
-                    match wanted.iter_mut().find(|(a, _, _)| a == author) {
-                        Some(w) if w.1 < seq => *w = (*author, seq, *peer),
-                        Some(_) => {}
-                        None => wanted.push((*author, seq, *peer)),
-                    }
+                if seq <= local.seq(author) {
+                    continue;
+                }
+                let b = best.entry(*author).or_default();
+                *b = (*b).max(seq);
+                if self.avoided(*peer, *author, now) {
+                    continue;
+                }
+                match wanted.iter_mut().find(|(a, _, _)| a == author) {
+                    Some(w) if w.1 < seq => *w = (*author, seq, *peer),
+                    Some(_) => {}
+                    None => wanted.push((*author, seq, *peer)),
                 }
             }
         }
-        let lag = wanted
+        let lag = best
             .iter()
-            .map(|(author, seq, _)| seq.saturating_sub(local.seq(author)))
+            .map(|(author, seq)| seq.saturating_sub(local.seq(author)))
             .fold(0u64, u64::saturating_add);
         if paused {
             return (Vec::new(), lag);
         }
-        // Gaps seen by gossip from authors no peer announced yet: ask any
-        // connected peer.
-        if let Some(peer) = self.connected.iter().min().copied() {
-            for (author, _, to) in local.chain.gaps() {
-                if !wanted.iter().any(|(a, _, _)| *a == author) {
-                    wanted.push((author, to, peer));
-                }
+        // Gaps seen by gossip from authors no usable peer announced: ask a
+        // connected peer not avoided for that author.
+        let mut connected: Vec<PeerId> = self.connected.iter().copied().collect();
+        connected.sort();
+        for (author, _, to) in local.chain.gaps() {
+            if wanted.iter().any(|(a, _, _)| *a == author) {
+                continue;
+            }
+            if let Some(peer) = connected.iter().find(|p| !self.avoided(**p, author, now)) {
+                wanted.push((author, to, *peer));
             }
         }
         let mut sends = Vec::new();
@@ -332,6 +424,7 @@ impl SyncPlanner {
                     from_seq,
                     count,
                 },
+                now,
             ));
         }
         (sends, lag)
@@ -345,6 +438,13 @@ mod tests {
     use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
 
     const NOW: u64 = 1_700_000_000_000;
+
+    /// A fixed origin for virtual time (instants are only compared).
+    fn t0() -> Instant {
+        use std::sync::OnceLock;
+        static T0: OnceLock<Instant> = OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
 
     fn peer(n: u8) -> PeerId {
         libp2p::identity::Keypair::ed25519_from_bytes([n; 32])
@@ -419,15 +519,17 @@ mod tests {
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
         let p = peer(1);
-        let ask = planner.peer_connected(p);
+        let ask = planner.peer_connected(p, t0());
         assert_eq!(ask.request, SyncRequest::Heads);
         let head = Head {
             author,
             seq: 3,
             id: log[2].id(),
         };
-        assert!(only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local())).is_empty());
-        let (sends, lag) = planner.fetch_gaps(f.local(), false);
+        assert!(
+            only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0())).is_empty()
+        );
+        let (sends, lag) = planner.fetch_gaps(f.local(), false, t0());
         assert_eq!(lag, 3);
         assert_eq!(
             sends[0].request,
@@ -438,10 +540,10 @@ mod tests {
             }
         );
         // One fetch per author at a time.
-        assert!(planner.fetch_gaps(f.local(), false).0.is_empty());
+        assert!(planner.fetch_gaps(f.local(), false, t0()).0.is_empty());
         // Paused: nothing is sent, lag still reported.
         planner.range_done(&author);
-        let (sends, lag) = planner.fetch_gaps(f.local(), true);
+        let (sends, lag) = planner.fetch_gaps(f.local(), true, t0());
         assert!(sends.is_empty());
         assert_eq!(lag, 3);
     }
@@ -451,19 +553,28 @@ mod tests {
         let f = Fixture::new();
         let mut planner = SyncPlanner::new();
         let p = peer(1);
-        let ask = planner.peer_connected(p);
-        let out = planner.on_response(ask.token, b"\xff\x00junk", f.local());
+        let ask = planner.peer_connected(p, t0());
+        let out = planner.on_response(ask.token, b"\xff\x00junk", f.local(), t0());
         assert!(matches!(&out[..], [SyncOutput::Strike { peer, .. }] if *peer == p));
         // A proofs answer to a heads request.
-        let ask = planner.round().remove(0);
-        let out = planner.on_response(ask.token, &SyncResponse::Proofs(Vec::new()).to_bytes(), f.local());
+        let ask = planner.round(t0()).remove(0);
+        let out = planner.on_response(
+            ask.token,
+            &SyncResponse::Proofs(Vec::new()).to_bytes(),
+            f.local(),
+            t0(),
+        );
         assert!(matches!(&out[..], [SyncOutput::Strike { .. }]));
         // An abandoned stream.
-        let ask = planner.round().remove(0);
-        assert!(planner.on_response(ask.token, b"", f.local()).is_empty());
+        let ask = planner.round(t0()).remove(0);
+        assert!(planner.on_response(ask.token, b"", f.local(), t0()).is_empty());
         assert_eq!(planner.outstanding(), 0);
         // A late answer to a forgotten token.
-        assert!(planner.on_response(ask.token, b"junk", f.local()).is_empty());
+        assert!(
+            planner
+                .on_response(ask.token, b"junk", f.local(), t0())
+                .is_empty()
+        );
     }
 
     #[test]
@@ -475,13 +586,13 @@ mod tests {
             f.chain.ingest(e.clone(), NOW);
         }
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(2));
+        let ask = planner.peer_connected(peer(2), t0());
         let forged = Head {
             author,
             seq: 2,
             id: riskmesh_protocol::ids::Hash32([9; 32]),
         };
-        let sends = only_send(planner.on_response(ask.token, &heads_bytes(vec![forged]), f.local()));
+        let sends = only_send(planner.on_response(ask.token, &heads_bytes(vec![forged]), f.local(), t0()));
         assert_eq!(
             sends[0].request,
             SyncRequest::Range {
@@ -496,14 +607,14 @@ mod tests {
     fn newer_roster_and_more_proofs_are_fetched() {
         let f = Fixture::new();
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(3));
+        let ask = planner.peer_connected(peer(3), t0());
         let bytes = SyncResponse::Heads {
             heads: Vec::new(),
             roster_version: 4,
             proofs: 2,
         }
         .to_bytes();
-        let requests: Vec<SyncRequest> = only_send(planner.on_response(ask.token, &bytes, f.local()))
+        let requests: Vec<SyncRequest> = only_send(planner.on_response(ask.token, &bytes, f.local(), t0()))
             .into_iter()
             .map(|s| s.request)
             .collect();
@@ -517,31 +628,167 @@ mod tests {
     }
 
     #[test]
-    fn empty_range_and_transport_failure_free_the_author() {
+    fn transport_failure_frees_the_author_for_the_same_peer() {
         let f = Fixture::new();
         let log = entries(&f.roster, "google", 1);
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(4));
+        let ask = planner.peer_connected(peer(4), t0());
         let head = Head {
             author,
             seq: 1,
             id: log[0].id(),
         };
-        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local());
-        let fetch = planner.fetch_gaps(f.local(), false).0.remove(0);
+        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0());
+        let fetch = planner.fetch_gaps(f.local(), false, t0()).0.remove(0);
+        planner.failed(fetch.token);
+        assert_eq!(planner.fetch_gaps(f.local(), false, t0()).0[0].peer, peer(4));
+    }
+
+    /// Announces `heads` from `p` (a heads answer to a fresh heads request).
+    fn announce(
+        planner: &mut SyncPlanner,
+        f: &Fixture,
+        p: PeerId,
+        heads: Vec<Head>,
+        now: Instant,
+    ) -> Vec<SyncOutput> {
+        let ask = planner.peer_connected(p, now);
+        planner.on_response(ask.token, &heads_bytes(heads), f.local(), now)
+    }
+
+    fn strikes(outputs: &[SyncOutput], p: PeerId) -> usize {
+        outputs
+            .iter()
+            .filter(|o| matches!(o, SyncOutput::Strike { peer, .. } if *peer == p))
+            .count()
+    }
+
+    /// Issue 9, item 3 (sync eclipse): one participant announcing heads it
+    /// cannot serve kept a node at 3 of 1,103 entries, because gaps were
+    /// always fetched from the peer announcing the highest head and an empty
+    /// answer cost nothing. Now the liar is struck and passed over, and the
+    /// honest peer serves the whole log.
+    #[test]
+    fn one_liar_among_peers_cannot_stall_catch_up() {
+        let mut f = Fixture::new();
+        let log = entries(&f.roster, "anthropic", 1103);
+        let author = log[0].header().author;
+        let (honest, liar) = (peer(10), peer(11));
+        let mut planner = SyncPlanner::new();
+        let now = t0();
+        let real = Head {
+            author,
+            seq: 1103,
+            id: log[1102].id(),
+        };
+        let fake = Head {
+            author,
+            seq: 1_000_000,
+            id: riskmesh_protocol::ids::Hash32([7; 32]),
+        };
+        announce(&mut planner, &f, honest, vec![real], now);
+        announce(&mut planner, &f, liar, vec![fake.clone()], now);
+        let mut liar_strikes = 0;
+        let mut fetches = 0;
+        while f.chain.head(&author).map_or(0, |(s, _)| s) < 1103 {
+            fetches += 1;
+            assert!(
+                fetches <= 10,
+                "stalled at {:?} after {fetches} fetches",
+                f.chain.head(&author)
+            );
+            let (sends, _) = planner.fetch_gaps(f.local(), false, now);
+            assert_eq!(sends.len(), 1, "one fetch per author");
+            let send = &sends[0];
+            let SyncRequest::Range { from_seq, count, .. } = send.request else {
+                panic!("not a range request");
+            };
+            let served: Vec<WireEntry> = if send.peer == honest {
+                let from = usize::try_from(from_seq).expect("seq") - 1;
+                let to = (from + usize::try_from(count).expect("count")).min(log.len());
+                log[from..to].iter().map(VerifiedEntry::to_wire).collect()
+            } else {
+                Vec::new()
+            };
+            let outputs = planner.on_response(
+                send.token,
+                &SyncResponse::Entries(served).to_bytes(),
+                f.local(),
+                now,
+            );
+            liar_strikes += strikes(&outputs, liar);
+            assert_eq!(strikes(&outputs, honest), 0, "the honest peer is never struck");
+            for output in outputs {
+                if let SyncOutput::Verify { entries, .. } = output {
+                    for wire in entries {
+                        let entry =
+                            riskmesh_protocol::validate::verify_wire(&f.roster, &wire).expect("valid");
+                        f.chain.ingest(entry, NOW + 10_000);
+                    }
+                    planner.range_done(&author);
+                }
+            }
+            // The liar re-announces its fake head every round: still passed over.
+            announce(&mut planner, &f, liar, vec![fake.clone()], now);
+        }
+        assert_eq!(liar_strikes, 1, "struck once for its unserved claim");
+        assert!(fetches <= 4, "{fetches} fetches for 1,103 entries");
+    }
+
+    #[test]
+    fn heads_beyond_max_seq_are_struck_and_not_believed() {
+        let f = Fixture::new();
+        let mut planner = SyncPlanner::new();
+        let liar = peer(12);
+        let head = Head {
+            author: OrgKey([3; 32]),
+            seq: u64::MAX,
+            id: riskmesh_protocol::ids::Hash32([7; 32]),
+        };
+        let out = announce(&mut planner, &f, liar, vec![head], t0());
+        assert_eq!(strikes(&out, liar), 1);
+        assert_eq!(planner.fetch_gaps(f.local(), false, t0()), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn a_silent_peer_is_given_up_after_the_timeout_and_another_asked_without_strike() {
+        let f = Fixture::new();
+        let log = entries(&f.roster, "meta", 2);
+        let author = log[0].header().author;
+        let head = Head {
+            author,
+            seq: 2,
+            id: log[1].id(),
+        };
+        let (slow, other) = (peer(13), peer(14));
+        let mut planner = SyncPlanner::new();
+        let now = t0();
+        announce(&mut planner, &f, slow, vec![head.clone()], now);
+        announce(&mut planner, &f, other, vec![head], now);
+        let first = planner.fetch_gaps(f.local(), false, now).0.remove(0);
+        // Virtual time: jump to the planner's next wake-up.
+        let later = planner.next_wakeup().expect("a timeout is pending");
+        assert_eq!(later, now + RANGE_TIMEOUT);
+        planner.expire(later);
+        let second = planner.fetch_gaps(f.local(), false, later).0.remove(0);
+        assert_ne!(second.peer, first.peer, "the gap falls back to the other peer");
+        // The late answer of the given-up request is dropped.
         assert!(
             planner
                 .on_response(
-                    fetch.token,
+                    first.token,
                     &SyncResponse::Entries(Vec::new()).to_bytes(),
-                    f.local()
+                    f.local(),
+                    later
                 )
                 .is_empty()
         );
-        let fetch = planner.fetch_gaps(f.local(), false).0.remove(0);
-        planner.failed(fetch.token);
-        assert_eq!(planner.fetch_gaps(f.local(), false).0.len(), 1);
+        // After AVOID_FOR the first peer may be asked again.
+        planner.range_done(&author);
+        planner.failed(second.token);
+        planner.expire(later + AVOID_FOR);
+        assert_eq!(planner.avoid.len(), 0);
     }
 
     #[test]
@@ -551,15 +798,15 @@ mod tests {
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
         let p = peer(5);
-        let ask = planner.peer_connected(p);
+        let ask = planner.peer_connected(p, t0());
         let head = Head {
             author,
             seq: 1,
             id: log[0].id(),
         };
-        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local());
+        planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0());
         planner.peer_disconnected(&p);
-        assert_eq!(planner.fetch_gaps(f.local(), false), (Vec::new(), 0));
+        assert_eq!(planner.fetch_gaps(f.local(), false, t0()), (Vec::new(), 0));
         assert!(planner.best_known().is_empty());
     }
 }
