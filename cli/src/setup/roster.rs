@@ -2,6 +2,7 @@
 //! consortium roster; argument structures and what each subcommand prints.
 
 use super::{emit, emit_json};
+use crate::analyst::text::table;
 use riskmesh_node::setup::{self, CreateOptions, RosterSummary, SetupError, UpdateOptions};
 use riskmesh_protocol::Hash32;
 use riskmesh_protocol::roster::Policy;
@@ -352,26 +353,9 @@ fn show_text(s: &RosterSummary) -> String {
             ]
         })
         .collect();
-    let mut widths = headings.map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        format!("{}\n", padded.join("  ").trim_end())
-    };
     let mut text = header_text(s);
     text.push('\n');
-    text.push_str(&line(&headings.map(String::from)));
-    for row in &rows {
-        text.push_str(&line(row));
-    }
+    text.push_str(&table(headings, &rows));
     text.push_str(&format!("\nstatus    {}\n", status_line(s, true)));
     text
 }
