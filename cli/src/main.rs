@@ -1,7 +1,13 @@
-//! The `riskmesh` command: a thin wrapper that parses arguments and calls the
-//! node and simulation libraries.
+//! The `riskmesh` command: parses arguments and calls the node and
+//! simulation libraries. Every clap type, the HTTP client for the node's
+//! local API, log setup and `anyhow` live here, at the binary edge.
 
+mod analyst;
+mod client;
+mod node_cmd;
 mod offline_demo;
+mod setup;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -22,27 +28,27 @@ enum Command {
     /// meet their rules. Exits non-zero if any check fails.
     Demo,
     // `init` and `roster` take their help text from their argument structs
-    // in `riskmesh_node::cli_setup`; a doc comment here would replace it.
-    Init(riskmesh_node::cli_setup::InitArgs),
-    Roster(riskmesh_node::cli_setup::RosterArgs),
-    Node(riskmesh_node::cli_node::NodeArgs),
+    // in `setup`; a doc comment here would replace it.
+    Init(setup::InitArgs),
+    Roster(setup::RosterArgs),
+    Node(node_cmd::NodeArgs),
     // publish, correct, retract, ack, list, show, status, peers, verify, export,
     // and the hazardous tier's request, approve, deny, audit.
     #[command(flatten)]
-    Analyst(Box<riskmesh_node::cli_analyst::AnalystCommand>),
-    // `sim` takes its help text from `riskmesh_sim::cli::SimArgs`.
-    Sim(riskmesh_sim::cli::SimArgs),
+    Analyst(Box<analyst::AnalystCommand>),
+    // `sim` takes its help text from `sim::SimArgs`.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => offline_demo::run(),
-        Command::Init(args) => riskmesh_node::cli_setup::run_init(&args).map_err(anyhow::Error::from),
-        Command::Roster(args) => riskmesh_node::cli_setup::run_roster(&args).map_err(anyhow::Error::from),
-        Command::Node(args) => riskmesh_node::cli_node::run(&args),
-        Command::Analyst(command) => riskmesh_node::cli_analyst::run(&command).map_err(anyhow::Error::from),
-        Command::Sim(args) => riskmesh_sim::cli::run(&args),
+        Command::Init(args) => setup::run_init(&args).map_err(anyhow::Error::from),
+        Command::Roster(args) => setup::run_roster(&args).map_err(anyhow::Error::from),
+        Command::Node(args) => node_cmd::run(&args),
+        Command::Analyst(command) => analyst::run(&command).map_err(anyhow::Error::from),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -122,23 +122,20 @@ impl Default for ConfigFile {
     }
 }
 
-/// Command-line flags that take precedence over the config file. Each one,
-/// when given, replaces the file's value; they are applied once, in [`load`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+/// Values that take precedence over the config file (the `riskmesh node`
+/// flags). Each one, when given, replaces the file's value; they are applied
+/// once, in [`load_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// libp2p listen multiaddr, replacing the config file's `listen`
     /// (repeat for several).
-    #[arg(long = "listen", value_name = "MULTIADDR")]
     pub listen: Option<Vec<Multiaddr>>,
     /// Port of the local HTTP API on 127.0.0.1, replacing `api_port`.
-    #[arg(long = "api-port", value_name = "PORT")]
     pub api_port: Option<u16>,
     /// Data directory, replacing `data_dir` (relative to the working directory).
-    #[arg(long = "data-dir", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Peer to dial, ending in `/p2p/<peer id>`, replacing the config file's
     /// `bootstrap` (repeat for several).
-    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
     pub bootstrap: Option<Vec<Multiaddr>>,
 }
 
@@ -255,9 +252,10 @@ pub enum ConfigError {
     },
 }
 
-/// Reads at most [`MAX_CONFIG_FILE_BYTES`] (or `limit`) bytes of a file;
-/// a larger file is an `InvalidData` error rather than an unbounded read.
-pub(crate) fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+/// Reads at most `limit` bytes of a file (config files use
+/// [`MAX_CONFIG_FILE_BYTES`]); a larger file is an `InvalidData` error
+/// rather than an unbounded read.
+pub fn read_capped(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path)?
         .take(limit + 1)

@@ -1,18 +1,16 @@
-//! The riskmesh node: storage, networking, the local HTTP API and the
-//! analyst CLI. The binary in `cli/` is a thin wrapper over this library.
+//! The riskmesh node: storage, networking and the local HTTP API. The
+//! `riskmesh` binary in `cli/` parses arguments, talks to the API and calls
+//! this library.
 
 #![deny(missing_docs)]
 
 pub mod api;
-pub mod cli_analyst;
-pub mod cli_node;
-pub mod cli_setup;
-pub mod client;
 pub mod config;
 pub mod config_file;
 pub mod metrics;
 pub mod net;
 mod node;
+pub mod reverify;
 pub mod runtime;
 pub mod sealed;
 pub mod setup;

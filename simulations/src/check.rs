@@ -7,6 +7,7 @@
 use crate::content::{CanaryKind, find_canaries};
 use crate::measure::{self, percentile};
 use crate::run::{CatchUp, RunData};
+use riskmesh_node::reverify::reverify_each;
 use riskmesh_node::sealed;
 use riskmesh_node::store::{Store, StoredEntry};
 use riskmesh_protocol::{Body, EntryId, OrgKey, Tier, testkit};
@@ -178,44 +179,18 @@ fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
         proofs: Vec::new(),
         withheld_rows: HashMap::new(),
     };
-    let mut last: Option<(OrgKey, u64, EntryId)> = None;
-    for entry in store.all_entries() {
-        let entry = entry.map_err(|e| format!("{org}: read: {e}"))?;
-        match entry.verify(&data.cluster.roster) {
-            Err(e) => out
-                .chain_problems
-                .push(format!("{org}: seq {} does not verify: {e}", entry.meta.seq)),
-            Ok(v) => {
-                let h = v.header();
-                let expected_prev = match last {
-                    Some((a, s, id)) if a == h.author => {
-                        if h.seq != s + 1 {
-                            out.chain_problems
-                                .push(format!("{org}: gap before seq {} of an author", h.seq));
-                        }
-                        Some(id)
-                    }
-                    _ => {
-                        if h.seq != 1 {
-                            out.chain_problems
-                                .push(format!("{org}: an author's chain starts at seq {}", h.seq));
-                        }
-                        None
-                    }
-                };
-                if h.prev != expected_prev {
-                    out.chain_problems
-                        .push(format!("{org}: seq {} does not link to its predecessor", h.seq));
-                }
-                last = Some((h.author, h.seq, v.id()));
-            }
-        }
+    // The same re-verification as `riskmesh verify`, keeping the entries.
+    let report = reverify_each(&store, data.cluster.roster.clone(), |entry| {
         out.entries.insert(entry.meta.id, entry);
-    }
+    });
+    out.chain_problems = report
+        .problems
+        .iter()
+        .map(|problem| format!("{org}: {problem}"))
+        .collect();
+    // A stored proof that does not verify is among those problems already.
     for p in store.equivocations().map_err(|e| format!("{org}: {e}"))? {
-        if p.proof.verify(&data.cluster.roster).is_ok() {
-            out.proofs.push((p.author, p.seq));
-        }
+        out.proofs.push((p.author, p.seq));
     }
     for (_, target, _) in &data.hazardous {
         let rows = store.withheld(target).map_err(|e| format!("{org}: {e}"))?.len();

@@ -10,14 +10,15 @@
 //! - [`run`] — the harness that plays the plan against real nodes;
 //! - [`proxy`], [`adversary`], [`hazardous`], [`content`] — its tools;
 //! - [`check`] — invariants and figures; [`report`], [`plots`] — output;
-//! - [`scaling`] — the same workload on growing networks;
-//! - [`cli`] — `riskmesh sim`.
+//! - [`scaling`] — the same workload on growing networks.
+//!
+//! Argument parsing and the command's flow live in the `riskmesh` binary;
+//! this library takes plain values ([`Options`], a loaded scenario).
 
 #![deny(missing_docs)]
 
 pub mod adversary;
 pub mod check;
-pub mod cli;
 pub mod content;
 pub mod hazardous;
 pub mod measure;
@@ -33,7 +34,7 @@ pub mod scenario;
 use indicatif::ProgressBar;
 use std::path::PathBuf;
 
-/// How to run one simulation from code (the CLI and the tests).
+/// How to run one simulation from code (the binary and the tests).
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The seed.

@@ -1,14 +1,14 @@
-//! The scaling mode: the same workload on networks of growing size, each
-//! size in a fresh process (so memory figures are not inherited from the
-//! previous size), and a table of how latency, bytes and memory grow.
+//! The scaling mode's results: one [`Row`] per network size, read from
+//! that size's report, and the table, JSON and plot of how latency, bytes
+//! and memory grow. (`riskmesh sim --scaling` runs each size in a fresh
+//! process, so memory figures are not inherited from the previous size.)
 
-use crate::cli::SimArgs;
 use crate::plots::{ScalePoint, write_scaling_plot};
-use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
+use std::io;
+use std::path::Path;
 
 /// One size's figures, as the table shows them.
 #[derive(Debug, Clone, Serialize)]
@@ -51,61 +51,13 @@ fn num(v: &Value, path: &[&str]) -> f64 {
     cur.as_f64().unwrap_or(f64::NAN)
 }
 
-/// Runs the series and writes `scaling.md`, `scaling.json` and
-/// `scaling.svg` into `--out`.
-pub fn run(args: &SimArgs) -> Result<()> {
-    let exe = std::env::current_exe().context("locating the riskmesh binary")?;
-    let scenario = if args.scenario == "default" {
-        "scaling".to_string()
-    } else {
-        args.scenario.clone()
-    };
-    let loaded = crate::cli::load(&SimArgs {
-        nodes: None,
-        scenario: scenario.clone(),
-        ..args.clone()
-    })?;
-    let seed = crate::cli::seed_for(args, &loaded);
-    std::fs::create_dir_all(&args.out)?;
-    eprintln!(
-        "scaling: scenario {scenario}, sizes {:?}, seed {seed}; each size runs in its own process",
-        args.sizes
-    );
-    let mut rows = Vec::new();
-    for &n in &args.sizes {
-        let out = args.out.join(format!("nodes-{n}"));
-        eprintln!("== {n} nodes");
-        let mut command = Command::new(&exe);
-        command
-            .arg("sim")
-            .arg(&scenario)
-            .args([
-                "--nodes",
-                &n.to_string(),
-                "--seed",
-                &seed.to_string(),
-                "--json",
-                "--no-progress",
-                "--out",
-            ])
-            .arg(&out);
-        if let Some(t) = args.time_scale {
-            command.args(["--time-scale", &t.to_string()]);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .with_context(|| format!("running {} sim for {n} nodes", exe.display()))?;
-        let report: Value = serde_json::from_slice(&child.stdout).with_context(|| {
-            format!(
-                "the {n}-node run printed no report (is this the riskmesh binary? exit {:?})",
-                child.status.code()
-            )
-        })?;
+impl Row {
+    /// One size's row, read from the `report.json` that `riskmesh sim --json`
+    /// printed for it; a figure the report lacks is NaN (or 0, not passed).
+    pub fn from_report(nodes: usize, report: &Value) -> Row {
         let f = &report["figures"];
-        rows.push(Row {
-            nodes: n,
+        Row {
+            nodes,
             passed: report["passed"].as_bool().unwrap_or(false),
             published: f["published"].as_u64().unwrap_or(0),
             delivery_ratio: num(f, &["delivery_ratio"]),
@@ -119,14 +71,18 @@ pub fn run(args: &SimArgs) -> Result<()> {
             mib_per_node: num(f, &["rss_per_node_mib"]),
             converged_s: num(f, &["converged_after_s"]),
             startup_s: num(f, &["startup_s"]),
-        });
+        }
     }
-    let table = table(&rows, !cfg!(debug_assertions));
-    print!("{table}");
-    std::fs::write(args.out.join("scaling.md"), &table)?;
+}
+
+/// Writes `scaling.md` (the `table`) and `scaling.json` (the rows) into
+/// `dir`, then `scaling.svg`; a plot that cannot be drawn is returned as a
+/// warning rather than an error, since the table is the result.
+pub fn write_series(dir: &Path, rows: &[Row], table: &str) -> io::Result<Option<String>> {
+    std::fs::write(dir.join("scaling.md"), table)?;
     std::fs::write(
-        args.out.join("scaling.json"),
-        serde_json::to_string_pretty(&rows).unwrap_or_default(),
+        dir.join("scaling.json"),
+        serde_json::to_string_pretty(rows).unwrap_or_default(),
     )?;
     let points: Vec<ScalePoint> = rows
         .iter()
@@ -138,16 +94,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
             mib_per_node: r.mib_per_node,
         })
         .collect();
-    if let Err(e) = write_scaling_plot(&args.out.join("scaling.svg"), &points) {
-        eprintln!("warning: scaling plot failed: {e}");
-    }
-    if rows.iter().any(|r| !r.passed) {
-        bail!(
-            "an invariant broke at some size; see {}/nodes-N/report.md",
-            args.out.display()
-        );
-    }
-    Ok(())
+    Ok(write_scaling_plot(&dir.join("scaling.svg"), &points)
+        .err()
+        .map(|e| e.to_string()))
 }
 
 /// The table in Markdown.

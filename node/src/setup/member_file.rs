@@ -15,7 +15,7 @@ use std::path::Path;
 pub const MEMBER_FILE_FORMAT: &str = "riskmesh-member-v1";
 
 /// A participant's role, as written in files and on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     /// Publishes at every tier, signs roster changes, approves releases.

@@ -1,7 +1,7 @@
 //! Standing up a consortium from files: `riskmesh init` (keys, member file,
 //! config) and `riskmesh roster …` (create, sign, verify, show, install,
 //! update). Library functions return typed results and reports; printing is
-//! left to [`crate::cli_setup`].
+//! left to the `riskmesh` binary (`cli/src/setup/`).
 //!
 //! Architecture Invariants:
 //! - Secret key files are created exclusively (never overwritten) with mode

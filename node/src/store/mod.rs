@@ -28,6 +28,8 @@ mod schema;
 mod write;
 
 #[cfg(test)]
+mod damage;
+#[cfg(test)]
 mod fixtures;
 
 pub use error::{StoreError, StoreResult};

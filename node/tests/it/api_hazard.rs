@@ -69,11 +69,7 @@ impl Api {
             text.push_str(&self.get(&format!("/v1/entries/{id}")).await.1.to_string());
             text.push_str(&self.get(&format!("/v1/entries/{id}/audit")).await.1.to_string());
         }
-        let mut exported = Vec::new();
-        self.client
-            .export_to(&Default::default(), &mut exported)
-            .await
-            .expect("export");
+        let exported = self.client.export(None).await.expect("export");
         text.push_str(&String::from_utf8(exported).expect("utf-8"));
         text
     }
@@ -181,7 +177,7 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         "does not let observers request",
     );
 
-    // Through the typed client, as the CLI does.
+    // Through the typed calls, as the CLI makes them.
     let request = google
         .client
         .request_access(

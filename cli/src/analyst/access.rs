@@ -4,10 +4,10 @@
 use super::read::ShowArgs;
 use super::text::utc;
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::access::{HELD_NOTICE, HeldValue};
-use crate::api::names::parse;
-use crate::api::views::{BodyView, EntryDetail};
-use crate::api::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
+use riskmesh_node::api::access::{HELD_NOTICE, HeldValue};
+use riskmesh_node::api::names::parse;
+use riskmesh_node::api::views::{BodyView, EntryDetail};
+use riskmesh_node::api::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
 use riskmesh_protocol::redaction::WithheldField;
 
 /// Long help of `riskmesh request`.
@@ -265,7 +265,7 @@ pub fn withheld_text(h: &HeldFields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::access::{AuditDecisionView, AuditRequestView, HeldField};
+    use riskmesh_node::api::access::{AuditDecisionView, AuditRequestView, HeldField};
 
     #[test]
     fn the_audit_timeline_shows_who_asked_decided_and_received() {

@@ -1,8 +1,9 @@
 //! `riskmesh node`: run this organization's node in the foreground until
-//! SIGINT or SIGTERM, with structured logs on stderr.
+//! SIGINT or SIGTERM, with structured logs (tracing-subscriber) on stderr.
 
-use crate::config_file::{self, Overrides};
 use anyhow::Context;
+use libp2p::Multiaddr;
+use riskmesh_node::config_file::{self, Overrides};
 use std::path::PathBuf;
 
 /// Arguments of `riskmesh node`.
@@ -28,23 +29,59 @@ pub struct NodeArgs {
     pub json_logs: bool,
     /// Flags that replace config-file values.
     #[command(flatten)]
-    pub overrides: Overrides,
+    pub overrides: OverrideArgs,
 }
 
-/// Runs the node until a signal arrives.
-pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+/// Command-line flags that take precedence over the config file; each one,
+/// when given, replaces the file's value (see [`Overrides`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct OverrideArgs {
+    /// libp2p listen multiaddr, replacing the config file's `listen`
+    /// (repeat for several).
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    pub listen: Option<Vec<Multiaddr>>,
+    /// Port of the local HTTP API on 127.0.0.1, replacing `api_port`.
+    #[arg(long = "api-port", value_name = "PORT")]
+    pub api_port: Option<u16>,
+    /// Data directory, replacing `data_dir` (relative to the working directory).
+    #[arg(long = "data-dir", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Peer to dial, ending in `/p2p/<peer id>`, replacing the config file's
+    /// `bootstrap` (repeat for several).
+    #[arg(long = "bootstrap", value_name = "MULTIADDR")]
+    pub bootstrap: Option<Vec<Multiaddr>>,
+}
+
+impl From<&OverrideArgs> for Overrides {
+    fn from(args: &OverrideArgs) -> Overrides {
+        Overrides {
+            listen: args.listen.clone(),
+            api_port: args.api_port,
+            data_dir: args.data_dir.clone(),
+            bootstrap: args.bootstrap.clone(),
+        }
+    }
+}
+
+/// Sends logs to stderr: `RUST_LOG` picks what, `json` the format.
+fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_swarm=warn")
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if args.json_logs {
+    if json {
         builder.json().init();
     } else {
         builder.init();
     }
-    let config = config_file::load_with(&args.config, &args.overrides)?;
+}
+
+/// Runs the node until a signal arrives.
+pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
+    init_logging(args.json_logs);
+    let config = config_file::load_with(&args.config, &Overrides::from(&args.overrides))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("riskmesh")
@@ -52,7 +89,7 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let org = config.org.org.clone();
-        let node = crate::start(config)
+        let node = riskmesh_node::start(config)
             .await
             .with_context(|| format!("starting the node from {}", args.config.display()))?;
         let status = node.handle.status().await?;

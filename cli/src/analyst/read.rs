@@ -3,13 +3,13 @@
 
 use super::text::{clip, parse_since, table, utc};
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::ExportQuery;
-use crate::api::names::{Named, parse};
-use crate::api::views::{
+use crate::client::Params;
+use riskmesh_node::api::ExportQuery;
+use riskmesh_node::api::names::{Named, parse};
+use riskmesh_node::api::views::{
     BodyView, BulletinView, EntryDetail, EntryList, EntryView, PeerView, ReleaseView, StatusView,
 };
-use crate::client::Params;
-use crate::store::MAX_LIST_LIMIT;
+use riskmesh_node::store::MAX_LIST_LIMIT;
 use riskmesh_protocol::{Category, Kind, Severity, Tier};
 use std::io::Write;
 use std::path::PathBuf;
@@ -120,7 +120,7 @@ impl ListArgs {
             params.push(("author", author.trim().to_string()));
         }
         if let Some(since) = &self.since {
-            let ms = parse_since(since, crate::runtime::now_ms()).map_err(CliError::Input)?;
+            let ms = parse_since(since, riskmesh_node::runtime::now_ms()).map_err(CliError::Input)?;
             params.push(("since", ms.to_string()));
         }
         params.push(("limit", self.limit.to_string()));

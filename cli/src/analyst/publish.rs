@@ -4,10 +4,10 @@
 
 use super::text::parse_time;
 use super::{CliError, Common, client, emit, emit_json};
-use crate::api::names::{Named, parse};
-use crate::api::views::{BodyView, EntryDetail};
-use crate::api::{PublishRequest, ReleaseRequest};
 use crate::client::ApiClient;
+use riskmesh_node::api::names::{Named, parse};
+use riskmesh_node::api::views::{BodyView, EntryDetail};
+use riskmesh_node::api::{PublishRequest, ReleaseRequest};
 use riskmesh_protocol::body::AckStatus;
 use riskmesh_protocol::limits::MAX_DETAILS_BYTES;
 use riskmesh_protocol::redaction::WithheldField;

@@ -1,51 +1,22 @@
-//! `riskmesh verify`: re-verify the whole local database offline, with the
-//! node running or stopped. Every entry's signature and body against the
-//! roster (genesis from the config, updates from the database), every
-//! author's chain (seq contiguous from 1, each `prev` the id before it,
-//! timestamps never going back), stored fields against the signed header,
-//! hazardous bodies' commitment structure, purges honoured, and every stored
-//! equivocation proof. Exits non-zero listing each problem.
+//! Re-verification of a node's database from scratch, for `riskmesh verify`
+//! and the simulator's end-of-run checks: every entry's signature and body
+//! against the roster (the pinned genesis plus the updates stored beside
+//! the entries), every author's chain (seq contiguous from 1, each `prev`
+//! the id before it, timestamps never going back), stored columns against
+//! the signed header, purges honoured, and every stored equivocation proof.
+//!
+//! It reads only through the [`Store`] API and trusts nothing the node
+//! decided when it stored the entries: a problem is listed, never fatal,
+//! so one run reports everything wrong.
 
-use super::{CliError, emit, emit_json};
-use crate::client::{config_base, read_config};
-use crate::config::DB_FILE;
-use crate::config_file::read_capped;
 use crate::store::{Store, StoredEntry};
-use riskmesh_protocol::limits::MAX_ROSTER_BYTES;
 use riskmesh_protocol::validate::RejectReason;
-use riskmesh_protocol::{EntryId, Hash32, OrgKey, Roster, SignedRoster, Tier, VerifiedEntry};
+use riskmesh_protocol::{EntryId, Hash32, OrgKey, Roster, Tier, VerifiedEntry};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Most problems kept for the report; the count goes on beyond it.
 pub const MAX_REPORTED_PROBLEMS: usize = 1000;
-
-/// Long help of `riskmesh verify`.
-pub const VERIFY_LONG_ABOUT: &str = "Re-verify the whole local database offline, reading it directly \
-    (the node may be running or stopped): every entry's signature and body against the roster (the \
-    pinned genesis from the config plus stored updates), every author's chain (seq contiguous from 1, \
-    each prev the id before it, timestamps never going back), stored fields against the signed \
-    header, hazardous bodies' commitment structure, purges honoured, and every stored equivocation \
-    proof. Lists each problem and exits non-zero if there is any.";
-
-/// Arguments of `riskmesh verify`.
-#[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
-    /// The node's config file (for the pinned genesis roster and the data directory).
-    #[arg(
-        long,
-        env = "RISKMESH_CONFIG",
-        default_value = "config.toml",
-        value_name = "PATH"
-    )]
-    pub config: PathBuf,
-    /// Data directory, replacing the config's `data_dir`.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Print the report as JSON (still exits non-zero on problems).
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// One thing wrong in the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,9 +31,9 @@ pub struct Problem {
     pub message: String,
 }
 
-/// What `verify` checked and found.
+/// What a re-verification checked and found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
+pub struct Report {
     /// The database file.
     pub database: PathBuf,
     /// Roster versions applied (genesis = 1).
@@ -89,7 +60,23 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
 }
 
-impl VerifyReport {
+/// `author seq N <entry id>: message`, or `database: message` for a
+/// problem that concerns no entry.
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.author, self.seq) {
+            (Some(author), Some(seq)) => write!(f, "{author} seq {seq}")?,
+            (Some(author), None) => write!(f, "{author}")?,
+            _ => write!(f, "database")?,
+        }
+        if let Some(entry) = &self.entry {
+            write!(f, " {entry}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Report {
     fn problem(&mut self, entry: Option<EntryId>, author: Option<String>, seq: Option<u64>, message: String) {
         self.problem_count += 1;
         if self.problems.len() < MAX_REPORTED_PROBLEMS {
@@ -103,10 +90,28 @@ impl VerifyReport {
     }
 }
 
+/// Re-verifies everything in `store` against `genesis` and the roster
+/// updates stored beside the entries.
+pub fn reverify(store: &Store, genesis: Roster) -> Report {
+    reverify_each(store, genesis, |_| {})
+}
+
+/// [`reverify`], handing each stored entry to `visit` after it is checked,
+/// so a caller that needs the entries as well reads the database once.
+pub fn reverify_each(store: &Store, genesis: Roster, visit: impl FnMut(StoredEntry)) -> Report {
+    let mut report = Report {
+        database: store.path().to_path_buf(),
+        ..Report::default()
+    };
+    let rosters = rosters(genesis, store, &mut report);
+    check_entries(store, &rosters, &mut report, visit);
+    report
+}
+
 /// The roster versions in force over the database's history, oldest first:
 /// the genesis and every stored update that follows it. An update that does
 /// not follow is a problem, and later ones are not applied.
-pub fn rosters(genesis: Roster, store: &Store, report: &mut VerifyReport) -> Vec<Roster> {
+fn rosters(genesis: Roster, store: &Store, report: &mut Report) -> Vec<Roster> {
     let mut chain = vec![genesis];
     let stored = match store.load_rosters() {
         Ok(s) => s,
@@ -190,8 +195,9 @@ struct ChainPosition {
     timestamp_ms: u64,
 }
 
-/// Checks every entry, chain and proof in `store` against `rosters`.
-pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport) {
+/// Checks every entry, chain and proof in `store` against `rosters`,
+/// handing each entry to `visit` once it is checked.
+fn check_entries(store: &Store, rosters: &[Roster], report: &mut Report, mut visit: impl FnMut(StoredEntry)) {
     let org_of = |key: &OrgKey| {
         rosters
             .iter()
@@ -296,16 +302,12 @@ pub fn verify_store(store: &Store, rosters: &[Roster], report: &mut VerifyReport
             Tier::Hazardous if stored.body.is_some() => report.hazardous += 1,
             _ => {}
         }
+        visit(stored);
     }
     verify_proofs(store, rosters, report, &org_of);
 }
 
-fn verify_proofs(
-    store: &Store,
-    rosters: &[Roster],
-    report: &mut VerifyReport,
-    org_of: &dyn Fn(&OrgKey) -> String,
-) {
+fn verify_proofs(store: &Store, rosters: &[Roster], report: &mut Report, org_of: &dyn Fn(&OrgKey) -> String) {
     let proofs = match store.equivocations() {
         Ok(p) => p,
         Err(e) => {
@@ -342,157 +344,65 @@ fn verify_proofs(
     }
 }
 
-/// Loads the pinned genesis named by a config file.
-fn genesis(config: &Path) -> Result<(Roster, PathBuf), CliError> {
-    let file = read_config(config).map_err(|e| CliError::Verify(e.to_string()))?;
-    let pinned = file
-        .pinned_hash(config)
-        .map_err(|e| CliError::Verify(e.to_string()))?
-        .ok_or_else(|| {
-            CliError::Verify(format!(
-                "{} pins no genesis roster (genesis_hash is empty), so there is nothing to verify against; \
-                 install the roster with `riskmesh roster install`",
-                config.display()
-            ))
-        })?;
-    let base = config_base(config);
-    let path = base.join(&file.genesis);
-    let bytes = read_capped(&path, MAX_ROSTER_BYTES as u64).map_err(|e| {
-        CliError::Verify(format!(
-            "cannot read the genesis roster {} (field `genesis` in {}): {e}",
-            path.display(),
-            config.display()
-        ))
-    })?;
-    let roster = SignedRoster::from_bytes(&bytes)
-        .and_then(|signed| Roster::genesis_pinned(&signed, &pinned))
-        .map_err(|e| {
-            CliError::Verify(format!(
-                "the genesis roster {} is not the pinned, fully signed genesis: {e}",
-                path.display()
-            ))
-        })?;
-    Ok((roster, base.join(&file.data_dir)))
-}
-
-/// Runs `riskmesh verify`.
-pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
-    let (genesis, data_dir) = genesis(&args.config)?;
-    let database = args.data_dir.clone().unwrap_or(data_dir).join(DB_FILE);
-    let store = Store::open_read_only(&database).map_err(|e| CliError::Verify(e.to_string()))?;
-    let mut report = VerifyReport {
-        database: database.clone(),
-        ..VerifyReport::default()
-    };
-    let rosters = rosters(genesis, &store, &mut report);
-    verify_store(&store, &rosters, &mut report);
-    if args.json {
-        emit_json(&report)?;
-    } else {
-        emit(&report_text(&report))?;
-    }
-    if report.problem_count > 0 {
-        return Err(CliError::VerifyFailed {
-            count: report.problem_count,
-            database,
-        });
-    }
-    Ok(())
-}
-
-fn report_text(r: &VerifyReport) -> String {
-    let mut text = format!(
-        "database     {}\nroster       version {}\nentries      {} from {} author(s)\nbodies       {} checked, {} purged, {} not received\n\
-         restricted   {}\nhazardous    {} (commitment structure checked)\nequivocation {} proof(s) checked\n",
-        r.database.display(),
-        r.roster_version,
-        r.entries,
-        r.authors,
-        r.bodies,
-        r.purged,
-        r.bodies_missing,
-        r.restricted,
-        r.hazardous,
-        r.equivocations
-    );
-    if r.problem_count == 0 {
-        text.push_str("result       OK: every signature, chain link and body checks out\n");
-        return text;
-    }
-    text.push_str(&format!("result       {} PROBLEM(S)\n\n", r.problem_count));
-    for p in &r.problems {
-        let whose = match (&p.author, p.seq) {
-            (Some(a), Some(s)) => format!("{a} seq {s}"),
-            (Some(a), None) => a.clone(),
-            _ => "database".into(),
-        };
-        let id = p.entry.as_deref().map(|e| format!(" {e}")).unwrap_or_default();
-        text.push_str(&format!("  {whose}{id}: {}\n", p.message));
-    }
-    if r.problem_count > r.problems.len() as u64 {
-        text.push_str(&format!(
-            "  … and {} more\n",
-            r.problem_count - r.problems.len() as u64
-        ));
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DB_FILE;
     use riskmesh_protocol::{Body, Draft, Kind, LogWriter, testkit};
 
-    /// A database holding `n` public bulletins by `org` of the signatories' roster.
-    fn store_with(org: &str, n: usize) -> (tempfile::TempDir, PathBuf, testkit::Consortium) {
-        let c = testkit::signatories();
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join(DB_FILE);
-        let mut store = Store::create(&path).expect("create");
+    const NOW: u64 = 1_700_000_000_000;
+
+    /// `n` public bulletins by `org` titled `{topic} {i}`, signed in a fresh
+    /// log of the signatories' network.
+    fn bulletins(c: &testkit::Consortium, org: &str, topic: &str, n: usize) -> Vec<VerifiedEntry> {
         let mut log = LogWriter::new(testkit::NETWORK);
-        let entries: Vec<VerifiedEntry> = (0..n)
+        (0..n)
             .map(|i| {
                 let draft = Draft {
                     kind: Kind::Bulletin,
                     tier: Tier::Public,
-                    body: Body::Bulletin(testkit::sample_bulletin(&format!("finding {i}"))),
+                    body: Body::Bulletin(testkit::sample_bulletin(&format!("{topic} {i}"))),
                     recipients: None,
                 };
-                log.append(
-                    &c.org(org).signing,
-                    &c.roster,
-                    &draft,
-                    1_700_000_000_000 + i as u64,
-                )
-                .expect("entry")
+                log.append(&c.org(org).signing, &c.roster, &draft, NOW + i as u64)
+                    .expect("entry")
             })
-            .collect();
-        store.insert_entries(&entries, 1_700_000_000_000).expect("insert");
+            .collect()
+    }
+
+    /// A database holding `entries`, damaged by `damage`, then reopened
+    /// read-only as the tools open it.
+    fn store_of(entries: &[VerifiedEntry], damage: impl FnOnce(&mut Store)) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(DB_FILE);
+        let mut store = Store::create(&path).expect("create");
+        store.insert_entries(entries, NOW).expect("insert");
+        damage(&mut store);
         store.close().expect("close");
-        (dir, path, c)
+        let store = Store::open_read_only(&path).expect("open");
+        (dir, store)
     }
 
     #[test]
     fn a_sound_database_verifies_clean() {
-        let (_dir, path, c) = store_with("google", 5);
-        let store = Store::open_read_only(&path).expect("open");
-        let mut report = VerifyReport::default();
-        let rosters = rosters(c.roster, &store, &mut report);
-        verify_store(&store, &rosters, &mut report);
+        let c = testkit::signatories();
+        let (_dir, store) = store_of(&bulletins(&c, "google", "finding", 5), |_| {});
+        let mut seen = 0;
+        let report = reverify_each(&store, c.roster.clone(), |_| seen += 1);
         assert_eq!(report.problems, vec![]);
         assert_eq!((report.entries, report.authors, report.bodies), (5, 1, 5));
-        assert!(report_text(&report).contains("OK"));
+        assert_eq!((seen, report.roster_version), (5, 1));
+        assert_eq!(report.database, store.path());
     }
 
     #[test]
     fn entries_that_do_not_verify_against_the_roster_are_each_listed() {
         // The same keys, but a roster for another network: every signature
         // covers the wrong network id.
-        let (_dir, path, _) = store_with("google", 3);
+        let c = testkit::signatories();
+        let (_dir, store) = store_of(&bulletins(&c, "google", "finding", 3), |_| {});
         let other = testkit::consortium("other-network", &testkit::SIGNATORIES, &[]);
-        let store = Store::open_read_only(&path).expect("open");
-        let mut report = VerifyReport::default();
-        verify_store(&store, std::slice::from_ref(&other.roster), &mut report);
+        let report = reverify(&store, other.roster);
         assert_eq!(report.problem_count, 3);
         assert!(
             report.problems[0].message.contains("does not verify"),
@@ -500,6 +410,32 @@ mod tests {
             report.problems
         );
         assert_eq!(report.problems[0].author.as_deref(), Some("google"));
-        assert!(report_text(&report).contains("3 PROBLEM(S)"));
+    }
+
+    #[test]
+    fn a_lost_entry_and_a_tampered_body_are_each_listed() {
+        let c = testkit::signatories();
+        let entries = bulletins(&c, "google", "finding", 4);
+        let author = entries[0].header().author;
+        let tampered = entries[3].id();
+        let (_dir, store) = store_of(&entries, |store| {
+            store.damage_delete_entry(&author, 2);
+            store.damage_replace_body(&tampered, b"not the signed body");
+        });
+        let report = reverify(&store, c.roster.clone());
+        let found: Vec<(Option<u64>, &str)> = report
+            .problems
+            .iter()
+            .map(|p| (p.seq, p.message.as_str()))
+            .collect();
+        assert_eq!(report.problem_count, 2, "{found:?}");
+        assert_eq!(found[0], (Some(3), "chain gap: seq 3 follows seq 1"));
+        assert_eq!(found[1].0, Some(4));
+        assert!(found[1].1.starts_with("does not verify: "), "{found:?}");
+        assert_eq!(
+            report.problems[1].to_string(),
+            format!("google seq 4 {}: {}", tampered.to_hex(), found[1].1)
+        );
+        assert_eq!((report.entries, report.authors), (3, 1));
     }
 }

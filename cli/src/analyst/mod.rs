@@ -1,9 +1,9 @@
-//! Command-line arguments and output for the analyst commands: `publish`,
-//! `correct`, `retract`, `ack`, `list`, `show`, `status`, `peers`, `export`,
-//! and the hazardous tier's `request`, `approve`, `deny` and `audit`
-//! (through the node's local API, see [`crate::client`]) and `verify`
-//! (offline, straight from the database). Human tables by default, `--json`
-//! for scripts; every error says what went wrong and what to do.
+//! The analyst commands: `publish`, `correct`, `retract`, `ack`, `list`,
+//! `show`, `status`, `peers`, `export`, and the hazardous tier's `request`,
+//! `approve`, `deny` and `audit` (through the node's local API, see
+//! [`crate::client`]) and `verify` (offline, straight from the database).
+//! Human tables by default, `--json` for scripts; every error says what went
+//! wrong and what to do.
 
 pub mod access;
 mod publish;
@@ -12,9 +12,9 @@ pub mod text;
 pub mod verify;
 
 pub use access::{ApproveArgs, AuditArgs, DenyArgs, RequestArgs};
-pub use publish::{AckArgs, ContentArgs, CorrectArgs, HazardArgs, PublishArgs, RetractArgs, read_request};
+pub use publish::{AckArgs, CorrectArgs, PublishArgs, RetractArgs};
 pub use read::{ExportArgs, ListArgs, PeersArgs, ShowArgs, StatusArgs};
-pub use verify::{VerifyArgs, VerifyReport};
+pub use verify::VerifyArgs;
 
 use crate::client::{ApiClient, ClientError};
 use serde::Serialize;

@@ -1,11 +1,14 @@
 //! `riskmesh sim`: argument parsing and the command's flow — load and check
 //! the scenario, pick and print the seed, run with a progress bar, write the
-//! report, print the summary, fail if an invariant broke.
+//! report, print the summary, fail if an invariant broke. The simulation
+//! itself is the `riskmesh-sim` library; `--scaling` is in [`scaling`].
 
-use crate::scenario::{self, BUILTIN, LoadedScenario};
-use crate::{Options, scaling, simulate};
+mod scaling;
+
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use riskmesh_sim::scenario::{self, BUILTIN, LoadedScenario};
+use riskmesh_sim::{Options, simulate};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -103,7 +106,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
     let loaded = load(args)?;
     let seed = seed_for(args, &loaded);
-    let plan = crate::plan::Plan::new(&loaded.scenario, seed);
+    let plan = riskmesh_sim::plan::Plan::new(&loaded.scenario, seed);
     eprintln!(
         "scenario {} ({}): {} nodes, {} publications planned, {} crash(es), {} partition(s), {} adversar{}; seed {seed} (replay: --seed {seed})",
         loaded.scenario.name,

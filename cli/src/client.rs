@@ -2,11 +2,13 @@
 //! the bearer token from the node's config file, sends JSON, and turns every
 //! failure into an error that says what to do.
 
-use crate::api::views::{EntryDetail, EntryList, EquivocationList, PeerList, StatusView};
-use crate::api::{AccessRequestInput, AuditView, DecisionInput, ExportQuery, HeldFields, PublishRequest};
-use crate::config::TOKEN_FILE;
-use crate::config_file::{ConfigError, ConfigFile, read_capped};
 use reqwest::{Method, StatusCode};
+use riskmesh_node::api::views::{EntryDetail, EntryList, PeerList, StatusView};
+use riskmesh_node::api::{
+    AccessRequestInput, AuditView, DecisionInput, ExportQuery, HeldFields, PublishRequest,
+};
+use riskmesh_node::config::TOKEN_FILE;
+use riskmesh_node::config_file::{ConfigError, ConfigFile, read_capped};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io::{self, Write};
@@ -14,10 +16,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Environment variable naming the config file when `--config` is not given.
-pub const CONFIG_ENV: &str = "RISKMESH_CONFIG";
-/// Config file used when neither `--config` nor [`CONFIG_ENV`] is given.
-pub const DEFAULT_CONFIG: &str = "config.toml";
 /// How long to wait for the node to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request (other than an export) may take.
@@ -99,14 +97,6 @@ pub struct ApiClient {
     config: PathBuf,
 }
 
-/// The config file to use: the flag, else [`CONFIG_ENV`], else [`DEFAULT_CONFIG`].
-/// (clap applies the same rule to `--config`; this is for library callers.)
-pub fn config_path(flag: Option<&Path>) -> PathBuf {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
-}
-
 /// Reads a config file, telling a missing one apart from a broken one.
 pub fn read_config(path: &Path) -> Result<ConfigFile, ClientError> {
     ConfigFile::read(path).map_err(|e| match e {
@@ -156,11 +146,6 @@ impl ApiClient {
             token,
             config,
         }
-    }
-
-    /// The API address.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
     }
 
     fn url(&self, path: &str, params: &[(&'static str, String)]) -> String {
@@ -266,11 +251,6 @@ impl ApiClient {
     /// `GET /v1/peers`.
     pub async fn peers(&self) -> Result<PeerList, ClientError> {
         self.get("/v1/peers", &[]).await
-    }
-
-    /// `GET /v1/equivocations`.
-    pub async fn equivocations(&self) -> Result<EquivocationList, ClientError> {
-        self.get("/v1/equivocations", &[]).await
     }
 
     /// `GET /v1/entries` with query parameters.
@@ -408,6 +388,35 @@ mod tests {
         std::fs::write(&missing, "api_port = 1\n").expect("write");
         let err = ApiClient::from_config(&missing).expect_err("no token");
         assert!(err.to_string().contains("riskmesh node --config"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_points_at_the_config() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // A stand-in node that refuses any token, as the real one does.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let body = r#"{"error":"missing or wrong bearer token"}"#;
+            let answer = format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.expect("answer");
+        });
+        let client = ApiClient::new(addr, "wrong".into(), PathBuf::from("cfg.toml"));
+        let err = client.status().await.expect_err("bad token");
+        server.await.expect("server");
+        assert!(matches!(&err, ClientError::Api { status: 401, .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("named in cfg.toml: check that --config is this node's config"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
