@@ -122,7 +122,23 @@ pub enum RejectReason {
     OutOfRange(&'static str),
 }
 
+/// The tier rule broken by a restricted entry naming a recipient that is
+/// not on the roster.
+pub const RECIPIENT_NOT_ON_ROSTER: &str = "every recipient must be on the roster";
+
 impl RejectReason {
+    /// Whether this rejection depends on the roster version the judge holds
+    /// (an author or recipient not on it, a role it does not grant), so a
+    /// peer that relayed the entry under the roster it knew may be honest.
+    /// Such rejections cost the relaying peer nothing (spec §14.1).
+    pub fn depends_on_roster(&self) -> bool {
+        match self {
+            RejectReason::UnknownAuthor(_) | RejectReason::RoleNotAllowed(_) => true,
+            RejectReason::TierRule(rule) => *rule == RECIPIENT_NOT_ON_ROSTER,
+            _ => false,
+        }
+    }
+
     /// Stable name for metrics, logs and test vectors.
     pub fn name(&self) -> &'static str {
         match self {
@@ -290,7 +306,7 @@ fn check_header(roster: &Roster, role: Role, kid: &OrgKey, header: &Header) -> R
                 ));
             }
             if recipients.iter().any(|r| roster.member(r).is_none()) {
-                return Err(RejectReason::TierRule("every recipient must be on the roster"));
+                return Err(RejectReason::TierRule(RECIPIENT_NOT_ON_ROSTER));
             }
         }
         (None, Tier::Restricted) => {

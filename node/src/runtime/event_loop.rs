@@ -378,6 +378,12 @@ impl EventLoop {
                 source,
             } => {
                 let acceptance = match result {
+                    // Not forwarded either way; no penalty when the relay may
+                    // have judged it under another roster version.
+                    Err(reason) if reason.depends_on_roster() => {
+                        self.metrics.ignore(reason.name());
+                        Some(MessageAcceptance::Ignore)
+                    }
                     Err(reason) => {
                         tracing::debug!(%source, reason = %reason, "gossip entry rejected");
                         self.metrics.reject(reason.name());
@@ -404,9 +410,16 @@ impl EventLoop {
             } => {
                 self.sync.range_done(&author);
                 match result {
-                    Err(why) => {
+                    Err(e) if e.is_peer_fault() => {
                         self.metrics.reject("bad_sync_entry");
-                        self.penalize(peer, &format!("range response: {why}"));
+                        self.penalize(peer, &format!("range response: {e}"));
+                    }
+                    // Valid under the roster the peer knew (a member removed,
+                    // a key rotated): not its fault; ask elsewhere for a while.
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "range not valid under our roster; no strike");
+                        self.metrics.ignore("roster_mismatch");
+                        self.sync.avoid(peer, author, Instant::now());
                     }
                     // The writer is behind: fetch the range again later.
                     Ok(_) if !self.backlog.admits(Intake::Network) => self.metrics.ignore("write_backlog"),

@@ -210,6 +210,33 @@ pub enum ReadJob {
     },
 }
 
+/// Why a sync range was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RangeError {
+    /// Entry `index` of the range failed verification.
+    #[error("entry {index} rejected: {reason}")]
+    Rejected {
+        /// Position in the response.
+        index: usize,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// An entry is not the requested author's, or not at the next seq.
+    #[error("entry does not match the requested author and seq")]
+    Misplaced,
+}
+
+impl RangeError {
+    /// Whether the relaying peer is provably at fault (see
+    /// [`RejectReason::depends_on_roster`]).
+    pub fn is_peer_fault(&self) -> bool {
+        match self {
+            RangeError::Rejected { reason, .. } => !reason.depends_on_roster(),
+            RangeError::Misplaced => true,
+        }
+    }
+}
+
 /// What workers report to the event loop.
 pub enum WorkerEvent {
     /// A gossip entry was verified (or not).
@@ -230,7 +257,7 @@ pub enum WorkerEvent {
         /// Requested first seq.
         from_seq: u64,
         /// Entries, or why the batch is bad.
-        result: Result<Vec<VerifiedEntry>, String>,
+        result: Result<Vec<VerifiedEntry>, RangeError>,
     },
     /// A write committed.
     Written {
@@ -409,13 +436,13 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
                     Ok(entry) => {
                         let h = entry.header();
                         if h.author != author || h.seq != from_seq + i as u64 {
-                            error = Some("entry does not match the requested author and seq".to_string());
+                            error = Some(RangeError::Misplaced);
                             break;
                         }
                         verified.push(entry);
                     }
                     Err(reason) => {
-                        error = Some(format!("entry {i} rejected: {reason}"));
+                        error = Some(RangeError::Rejected { index: i, reason });
                         break;
                     }
                 }

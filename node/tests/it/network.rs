@@ -163,3 +163,75 @@ async fn catching_up_thousands_of_entries_across_authors_does_not_stop_the_node(
     .await;
     cluster.shutdown().await;
 }
+
+/// Issue 9, item 4 (regression): after a valid roster update that removed a
+/// member, a lagging node struck the honest peers that served the removed
+/// member's history (`unknown_author` under its new roster) and banned them
+/// within seconds. Now no honest peer is struck for relaying what was valid
+/// under the roster it knew; the entries are simply not accepted here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_change_never_gets_honest_peers_struck() {
+    use riskmesh_protocol::roster::SignedRoster;
+    use riskmesh_protocol::testkit;
+    use std::sync::atomic::Ordering;
+    let mut cluster = Cluster::start(&["amazon", "google", "meta", "openai"]).await;
+    let (amazon, google, meta, openai) = (0, 1, 2, 3);
+    // meta is down while openai publishes.
+    cluster.stop(meta).await;
+    for i in 0..5 {
+        publish(&cluster.handle(openai), &format!("openai {i}")).await;
+    }
+    wait_for(
+        Duration::from_secs(30),
+        "amazon and google to hold openai's log",
+        || async {
+            let mut all = true;
+            for i in [amazon, google] {
+                all &= heads(&cluster, i).await.contains(&("openai".to_string(), 5));
+            }
+            all
+        },
+    )
+    .await;
+    // Three of four members remove openai.
+    let mut doc = cluster.roster.doc().clone();
+    doc.version = 2;
+    doc.prev = Some(cluster.roster.hash());
+    doc.members.retain(|m| m.org != "openai");
+    let mut update = SignedRoster::new(&doc);
+    for org in ["amazon", "google", "meta"] {
+        update.sign(&testkit::org_secrets(org).signing);
+    }
+    assert_eq!(cluster.handle(amazon).offer_roster(update.clone()).await, Ok(2));
+    // meta learns the new roster while down (as if from a peer before it
+    // caught up), so it judges openai's history under version 2.
+    {
+        let v2 = cluster.roster.apply_update(&update).expect("valid update");
+        let mut store =
+            riskmesh_node::store::Store::open(cluster.data_dir("meta").join("riskmesh.db")).expect("db");
+        store.save_roster(&v2).expect("save roster");
+    }
+    cluster.restart(meta).await;
+    assert_eq!(cluster.status(meta).await.roster_version, 2);
+    let metrics = cluster.handle(meta).metrics;
+    wait_for(
+        Duration::from_secs(30),
+        "meta to be served openai's history",
+        || async { metrics.ignored("roster_mismatch") + metrics.rejected("bad_sync_entry") >= 1 },
+    )
+    .await;
+    assert_eq!(
+        metrics.penalties.load(Ordering::Relaxed),
+        0,
+        "an honest peer was struck"
+    );
+    let status = cluster.status(meta).await;
+    for org in ["amazon", "google"] {
+        assert!(
+            status.peers.iter().any(|p| p.org == org && p.connected),
+            "meta lost its connection to {org}: {:?}",
+            status.peers
+        );
+    }
+    cluster.shutdown().await;
+}

@@ -193,6 +193,12 @@ impl SyncPlanner {
         timeouts.chain(self.avoid.values().copied()).min()
     }
 
+    /// Does not ask `peer` for `author`'s entries for [`AVOID_FOR`] (what it
+    /// serves is not usable here, through no provable fault of its own).
+    pub fn avoid(&mut self, peer: PeerId, author: OrgKey, now: Instant) {
+        self.avoid.insert((peer, author), now + AVOID_FOR);
+    }
+
     fn avoided(&self, peer: PeerId, author: OrgKey, now: Instant) -> bool {
         self.avoid.get(&(peer, author)).is_some_and(|until| *until > now)
     }
