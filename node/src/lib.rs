@@ -16,4 +16,5 @@ pub mod runtime;
 pub mod sealed;
 pub mod setup;
 pub mod store;
+#[cfg(feature = "testnet")]
 pub mod testnet;
