@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod sealed;
 pub mod setup;
 pub mod store;
+#[cfg(feature = "testnet")]
 pub mod testnet;
 
 pub use node::{RunningNode, ensure_token, start, write_private};

@@ -336,6 +336,28 @@ impl Body {
         }
     }
 
+    /// The entry this body refers to, if any: the entry a correction
+    /// supersedes, the entry a retraction retracts or an ack acknowledges,
+    /// the hazardous entry an access request asks about, the access request
+    /// an access decision decides, and the hazardous entry an access receipt
+    /// reports on (its `request` is a second reference, read from the body).
+    /// A bulletin refers to nothing, and neither does a restricted body,
+    /// which is opaque ciphertext here.
+    ///
+    /// This is the one mapping from bodies to references: the store's
+    /// `target` column, the audit trail and the API's views all read it.
+    pub fn target(&self) -> Option<EntryId> {
+        match self {
+            Body::Bulletin(b) => b.supersedes,
+            Body::Encrypted(_) => None,
+            Body::Retraction(b) => Some(b.target),
+            Body::Ack(b) => Some(b.target),
+            Body::AccessRequest(b) => Some(b.target),
+            Body::AccessDecision(b) => Some(b.request),
+            Body::AccessReceipt(b) => Some(b.target),
+        }
+    }
+
     /// Decodes and checks a body for an entry's kind and tier.
     pub fn decode(kind: Kind, tier: Tier, bytes: &[u8]) -> Result<Body, BodyError> {
         if bytes.len() > MAX_BODY_BYTES {
@@ -494,4 +516,56 @@ pub fn check_bulletin(body: &BulletinBody, kind: Kind, tier: Tier) -> Result<(),
 /// Checks a restricted entry's recipient list shape (ascending, unique, 1..=MAX).
 pub fn check_recipient_list(recipients: &[OrgKey]) -> bool {
     !recipients.is_empty() && recipients.len() <= MAX_RECIPIENTS && strictly_ascending(recipients)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Hash32;
+    use crate::testkit;
+
+    #[test]
+    fn target_names_the_entry_each_body_refers_to() {
+        let a = Hash32::of(b"a");
+        let b = Hash32::of(b"b");
+        let bulletin = testkit::sample_bulletin("finding");
+        assert_eq!(Body::Bulletin(bulletin.clone()).target(), None);
+        let correction = BulletinBody {
+            supersedes: Some(a),
+            ..bulletin
+        };
+        assert_eq!(Body::Bulletin(correction).target(), Some(a));
+        assert_eq!(Body::Encrypted(vec![1, 2, 3]).target(), None);
+        let retraction = RetractionBody {
+            target: a,
+            reason: "wrong".into(),
+            purge: false,
+        };
+        assert_eq!(Body::Retraction(retraction).target(), Some(a));
+        let ack = AckBody {
+            target: a,
+            status: AckStatus::Reproduced,
+            note: String::new(),
+        };
+        assert_eq!(Body::Ack(ack).target(), Some(a));
+        let request = AccessRequestBody {
+            target: a,
+            reason: "need".into(),
+            fields: vec![WithheldField::Details],
+        };
+        assert_eq!(Body::AccessRequest(request).target(), Some(a));
+        let decision = AccessDecisionBody {
+            request: b,
+            grant: true,
+            reason: String::new(),
+        };
+        assert_eq!(Body::AccessDecision(decision).target(), Some(b));
+        // A receipt names the hazardous entry, not the request.
+        let receipt = AccessReceiptBody {
+            request: b,
+            target: a,
+            received: Vec::new(),
+        };
+        assert_eq!(Body::AccessReceipt(receipt).target(), Some(a));
+    }
 }

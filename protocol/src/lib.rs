@@ -21,6 +21,7 @@ pub mod redaction;
 pub mod release;
 pub mod roster;
 pub mod sync;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod validate;
 

@@ -162,10 +162,71 @@ pub enum Decision {
     Denied,
 }
 
-/// Evaluates a request under `policy`. `decisions` are `(approver, grant)`
-/// from access-decision entries referencing the request, in log order;
-/// decisions by organizations the policy does not name are ignored, so are
-/// the requester's own (no organization approves its own request), and each
+/// Why an organization may not request a hazardous entry's withheld fields
+/// (steps 1 and 2 of the evaluation, spec §8.6). A request by such an
+/// organization is [`Decision::NotAllowed`] whatever the decisions on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Ineligible {
+    /// The requester is not a roster participant.
+    #[error("the requester is not on the roster")]
+    NotOnRoster,
+    /// The requester is the entry's author (it holds the fields already).
+    #[error("the requester is the entry's author")]
+    Author,
+    /// The requester is an observer and the policy does not let observers
+    /// request.
+    #[error("the requester is an observer and the release policy admits members only")]
+    Observer,
+}
+
+/// Whether `requester` may request the withheld fields of an entry by
+/// `author` under `policy` (spec §8.6 steps 1 and 2).
+pub fn may_request(
+    roster: &Roster,
+    author: &OrgKey,
+    policy: &ReleasePolicy,
+    requester: &OrgKey,
+) -> Result<(), Ineligible> {
+    let Some(member) = roster.member(requester) else {
+        return Err(Ineligible::NotOnRoster);
+    };
+    if requester == author {
+        return Err(Ineligible::Author);
+    }
+    if member.role == Role::Observer && !policy.observers_may_request {
+        return Err(Ineligible::Observer);
+    }
+    Ok(())
+}
+
+/// The organizations whose decisions count on `requester`'s request for an
+/// entry by `author` under `policy` (spec §8.6 step 3): the author alone if
+/// the policy names no approvers, otherwise the named approvers that are
+/// roster participants with role member, less the requester (no
+/// organization approves its own request).
+pub fn approvers(
+    roster: &Roster,
+    author: &OrgKey,
+    policy: &ReleasePolicy,
+    requester: &OrgKey,
+) -> Vec<OrgKey> {
+    if policy.approvers.is_empty() {
+        return vec![*author];
+    }
+    policy
+        .approvers
+        .iter()
+        .filter(|a| roster.member(a).is_some_and(|m| m.role == Role::Member))
+        .filter(|a| *a != requester)
+        .copied()
+        .collect()
+}
+
+/// Evaluates a request under `policy` (spec §8.6). `decisions` are
+/// `(approver, grant)` from access-decision entries referencing the request,
+/// in log order; decisions by organizations that are not
+/// [`approvers`] are ignored (the requester's own included), and each
 /// approver's latest decision counts.
 pub fn evaluate(
     roster: &Roster,
@@ -174,24 +235,10 @@ pub fn evaluate(
     requester: &OrgKey,
     decisions: &[(OrgKey, bool)],
 ) -> Decision {
-    let Some(member) = roster.member(requester) else {
-        return Decision::NotAllowed;
-    };
-    if requester == author || (member.role == Role::Observer && !policy.observers_may_request) {
+    if may_request(roster, author, policy, requester).is_err() {
         return Decision::NotAllowed;
     }
-    let approvers: Vec<OrgKey> = if policy.approvers.is_empty() {
-        vec![*author]
-    } else {
-        policy
-            .approvers
-            .iter()
-            .filter(|a| roster.member(a).is_some_and(|m| m.role == Role::Member))
-            // An organization never approves its own request.
-            .filter(|a| *a != requester)
-            .copied()
-            .collect()
-    };
+    let approvers = approvers(roster, author, policy, requester);
     let needed = usize::try_from(policy.threshold).unwrap_or(usize::MAX).max(1);
     let mut latest: Vec<(OrgKey, bool)> = Vec::new();
     for (who, grant) in decisions {
@@ -303,6 +350,37 @@ mod tests {
                 &[(c.org("openai").signing.public(), true)]
             ),
             Decision::Pending { grants: 0, needed: 1 }
+        );
+    }
+
+    #[test]
+    fn eligibility_and_approvers_are_the_evaluations_steps() {
+        let c = testkit::signatories();
+        let key = |o: &str| c.org(o).signing.public();
+        let author = key("meta");
+        let closed = policy(&c, &["anthropic", "google", "academic-lab"], 1, false);
+        assert_eq!(
+            may_request(&c.roster, &author, &closed, &key("safety-institute")),
+            Err(Ineligible::Observer)
+        );
+        assert_eq!(
+            may_request(&c.roster, &author, &closed, &author),
+            Err(Ineligible::Author)
+        );
+        let outsider = testkit::org_secrets("outsider").signing.public();
+        assert_eq!(
+            may_request(&c.roster, &author, &closed, &outsider),
+            Err(Ineligible::NotOnRoster)
+        );
+        assert_eq!(may_request(&c.roster, &author, &closed, &key("google")), Ok(()));
+        // The observer among the named approvers never counts, nor does the
+        // requester itself.
+        let mut expected = vec![key("anthropic")];
+        expected.sort();
+        assert_eq!(approvers(&c.roster, &author, &closed, &key("google")), expected);
+        assert_eq!(
+            approvers(&c.roster, &author, &policy(&c, &[], 1, false), &key("google")),
+            vec![author]
         );
     }
 

@@ -500,6 +500,27 @@ impl Roster {
         })
     }
 
+    /// The roster in force after `updates`, applied in order over this one
+    /// (normally the verified genesis): each update must be the verified
+    /// successor of the roster before it ([`Roster::apply_update`]), except
+    /// that an update whose version this roster already has reached is
+    /// skipped, so replaying a store that also holds the versions already
+    /// applied is harmless. The first update that neither is skipped nor
+    /// verifies stops the replay with its error.
+    pub fn replay<'a>(
+        self,
+        updates: impl IntoIterator<Item = &'a SignedRoster>,
+    ) -> Result<Roster, RosterError> {
+        let mut roster = self;
+        for signed in updates {
+            if signed.document()?.version <= roster.version() {
+                continue;
+            }
+            roster = roster.apply_update(signed)?;
+        }
+        Ok(roster)
+    }
+
     /// The verified document.
     pub fn doc(&self) -> &RosterDoc {
         &self.doc
@@ -547,5 +568,44 @@ impl Roster {
             .members
             .iter()
             .find(|m| m.nodes.iter().any(|p| p.0.as_slice() == peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    /// Version `from.version() + 1` of `from` without `drop`, signed by
+    /// every remaining member.
+    fn without(from: &Roster, drop: &str) -> SignedRoster {
+        let mut doc = from.doc().clone();
+        doc.version += 1;
+        doc.prev = Some(from.hash());
+        doc.members.retain(|m| m.org != drop);
+        let mut signed = SignedRoster::new(&doc);
+        for m in doc.members.iter().filter(|m| m.role == Role::Member) {
+            signed.sign(&testkit::org_secrets(&m.org).signing);
+        }
+        signed
+    }
+
+    #[test]
+    fn replay_applies_updates_in_order_and_skips_versions_already_applied() {
+        let genesis = testkit::signatories().roster;
+        let v2 = without(&genesis, "inflection");
+        let v2_roster = genesis.apply_update(&v2).expect("v2");
+        let v3 = without(&v2_roster, "academic-lab");
+
+        let replayed = genesis.clone().replay([&v2, &v3]).expect("replays");
+        assert_eq!(replayed.version(), 3);
+        assert!(replayed.member_by_org("inflection").is_none());
+        assert!(replayed.member_by_org("academic-lab").is_none());
+        // Versions already in force are skipped, wherever they appear.
+        let again = v2_roster.clone().replay([&v2, &v3, &v2]).expect("replays");
+        assert_eq!(again.hash(), replayed.hash());
+        assert_eq!(genesis.clone().replay([]).map(|r| r.version()), Ok(1));
+        // A gap is not skipped: v3 does not follow v1.
+        assert!(matches!(genesis.replay([&v3]), Err(RosterError::NotSuccessor(_))));
     }
 }

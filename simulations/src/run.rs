@@ -712,6 +712,13 @@ pub async fn execute(
     progress.set_position(0);
     progress.set_message("publishing");
     let published_count = Arc::new(AtomicUsize::new(0));
+    // The harness, not a node: it holds at most one result per planned
+    // publication, so the plan's length bounds it, and a bounded channel
+    // could stall publishers while the loop waits for a correction's target.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "bounded by the plan: one result per planned publication"
+    )]
     let (pub_tx, mut pub_rx) = tokio::sync::mpsc::unbounded_channel::<PublishResult>();
     let mut ids: HashMap<usize, EntryId> = HashMap::new();
     let mut published: Vec<PublishedEntry> = Vec::new();

@@ -28,7 +28,7 @@ use riskmesh_protocol::body::AccessRequestBody;
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::limits::MAX_BODY_BYTES;
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
-use riskmesh_protocol::roster::Role;
+use riskmesh_protocol::release::{self, Ineligible};
 use riskmesh_protocol::{Body, BulletinBody, EntryId, Kind, OrgKey, Roster, Tier};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -275,11 +275,35 @@ fn check_request(
     input: &AccessRequestInput,
 ) -> Result<Vec<WithheldField>, ApiError> {
     let hazard = hazardous_entry(store, target)?;
-    if hazard.entry.meta.author == me {
-        return Err(unprocessable(format!(
-            "your organization published entry {target}: its analysts read the withheld fields with \
-             `riskmesh show {target} --withheld` (GET /v1/entries/{target}/withheld), no request needed"
-        )));
+    let author = hazard.entry.meta.author;
+    let policy = hazard.redacted.release.clone().unwrap_or_default();
+    // The same rule the author's node applies before it releases anything.
+    match release::may_request(roster, &author, &policy, &me) {
+        Ok(()) => {}
+        Err(Ineligible::Author) => {
+            return Err(unprocessable(format!(
+                "your organization published entry {target}: its analysts read the withheld fields with \
+                 `riskmesh show {target} --withheld` (GET /v1/entries/{target}/withheld), no request needed"
+            )));
+        }
+        Err(Ineligible::Observer) => {
+            return Err(forbidden(format!(
+                "the release policy of entry {target} does not let observers request its withheld fields; \
+                 only member organizations may ask (its author is `{}`)",
+                org_of(roster, &author)
+            )));
+        }
+        Err(Ineligible::NotOnRoster) => {
+            return Err(forbidden(format!(
+                "your organization is not on the roster in force on this node, so it may not request the \
+                 withheld fields of entry {target}; wait for the roster update that adds it to arrive"
+            )));
+        }
+        Err(other) => {
+            return Err(forbidden(format!(
+                "your organization may not request the withheld fields of entry {target}: {other}"
+            )));
+        }
     }
     let withheld = hazard.withheld();
     let mut fields = input
@@ -305,15 +329,6 @@ fn check_request(
         return Err(unprocessable(
             "an access request needs a `reason`: every member sees who asked for hazardous details and why",
         ));
-    }
-    let policy = hazard.redacted.release.clone().unwrap_or_default();
-    let observer = roster.member(&me).is_some_and(|m| m.role == Role::Observer);
-    if observer && !policy.observers_may_request {
-        return Err(forbidden(format!(
-            "the release policy of entry {target} does not let observers request its withheld fields; only \
-             member organizations may ask (its author is `{}`)",
-            org_of(roster, &hazard.entry.meta.author)
-        )));
     }
     Ok(fields)
 }
@@ -402,31 +417,31 @@ fn check_decision(
     })?;
     let policy = hazard.redacted.release.clone().unwrap_or_default();
     let author = hazard.entry.meta.author;
-    let approver = if policy.approvers.is_empty() {
-        me == author
-    } else {
-        policy.approvers.contains(&me)
-    };
-    if !approver {
+    let requester = request.meta.author;
+    // Whose decisions count, and whether the request can ever be granted,
+    // are the release policy's own rules: the ones the author's node applies.
+    let approvers = release::approvers(roster, &author, &policy, &requester);
+    let counts = approvers.contains(&me);
+    if requester == me && (counts || policy.approvers.contains(&me)) {
+        return Err(forbidden(format!(
+            "your organization made request {request_id}; an organization never approves its own request, \
+             the other approvers decide"
+        )));
+    }
+    if !counts {
         let who = if policy.approvers.is_empty() {
             format!("its author `{}` alone decides", org_of(roster, &author))
+        } else if approvers.is_empty() {
+            "none of its named approvers is a member organization on the roster in force".to_string()
         } else {
-            let orgs: Vec<String> = policy.approvers.iter().map(|k| org_of(roster, k)).collect();
+            let orgs: Vec<String> = approvers.iter().map(|k| org_of(roster, k)).collect();
             format!("approvers: {}", orgs.join(", "))
         };
         return Err(forbidden(format!(
             "your organization is not an approver for this entry ({target}; {who})"
         )));
     }
-    if request.meta.author == me {
-        return Err(forbidden(format!(
-            "your organization made request {request_id}; an organization never approves its own request, \
-             the other approvers decide"
-        )));
-    }
-    let requester = request.meta.author;
-    let observer = roster.member(&requester).is_none_or(|m| m.role == Role::Observer);
-    if grant && (requester == author || (observer && !policy.observers_may_request)) {
+    if grant && release::may_request(roster, &author, &policy, &requester).is_err() {
         return Err(unprocessable(format!(
             "`{}` may not request entry {target} under its release policy, so an approval would release \
              nothing; deny the request instead if a decision is wanted on record",

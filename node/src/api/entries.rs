@@ -245,14 +245,10 @@ pub(super) fn created(
 fn as_stored(entry: &VerifiedEntry) -> StoredEntry {
     let header = entry.header();
     let body = entry.decode_body().and_then(Result::ok);
-    let (category, severity, target) = match &body {
-        Some(Body::Bulletin(b)) => (b.category, b.severity, b.supersedes),
-        Some(Body::Retraction(r)) => (None, None, Some(r.target)),
-        Some(Body::Ack(a)) => (None, None, Some(a.target)),
-        Some(Body::AccessRequest(r)) => (None, None, Some(r.target)),
-        Some(Body::AccessDecision(d)) => (None, None, Some(d.request)),
-        Some(Body::AccessReceipt(r)) => (None, None, Some(r.target)),
-        _ => (None, None, None),
+    let target = body.as_ref().and_then(Body::target);
+    let (category, severity) = match &body {
+        Some(Body::Bulletin(b)) => (b.category, b.severity),
+        _ => (None, None),
     };
     StoredEntry {
         meta: EntryMeta {

@@ -161,9 +161,12 @@ fn chain(genesis_path: &Path, updates: &[PathBuf], pin: Option<Hash32>) -> Resul
         None => Roster::genesis(&genesis),
     }
     .map_err(|e| invalid(genesis_path, e))?;
+    // Replayed one file at a time so that an error names its file; the rule
+    // (each update follows the one before, versions already in force are
+    // skipped) is the protocol's `Roster::replay`.
     for path in updates {
         roster = roster
-            .apply_update(&read_roster(path)?)
+            .replay([&read_roster(path)?])
             .map_err(|e| invalid(path, e))?;
     }
     Ok(roster)

@@ -326,6 +326,7 @@ impl Store {
         AllEntries {
             store: self,
             after: None,
+            // bounded: one page, at most ALL_ENTRIES_PAGE entries
             page: VecDeque::new(),
             done: false,
         }
@@ -425,6 +426,7 @@ fn head_from_row(row: &Row<'_>) -> rusqlite::Result<Head> {
 pub struct AllEntries<'a> {
     store: &'a Store,
     after: Option<(OrgKey, u64)>,
+    // bounded: one page, at most ALL_ENTRIES_PAGE entries
     page: VecDeque<StoredEntry>,
     done: bool,
 }

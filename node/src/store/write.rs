@@ -36,26 +36,23 @@ impl Derived {
         let Some(Ok(body)) = entry.decode_body() else {
             return Derived::default();
         };
-        let target = |t: EntryId| Derived {
-            target: Some(t),
-            ..Derived::default()
-        };
+        let target = body.target();
         match body {
             Body::Bulletin(b) => Derived {
                 category: b.category.map(category_code),
                 severity: b.severity.map(severity_code),
-                target: b.supersedes,
+                target,
                 purge: None,
             },
             Body::Retraction(r) => Derived {
+                target,
                 purge: r.purge.then_some(r.target),
-                ..target(r.target)
+                ..Derived::default()
             },
-            Body::Ack(a) => target(a.target),
-            Body::AccessRequest(r) => target(r.target),
-            Body::AccessDecision(d) => target(d.request),
-            Body::AccessReceipt(r) => target(r.target),
-            _ => Derived::default(),
+            _ => Derived {
+                target,
+                ..Derived::default()
+            },
         }
     }
 }

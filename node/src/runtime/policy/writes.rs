@@ -37,6 +37,7 @@ pub struct WriteBacklog<J> {
 impl<J> Default for WriteBacklog<J> {
     fn default() -> Self {
         WriteBacklog {
+            // bounded: WRITE_BACKLOG, by admission.
             waiting: VecDeque::new(),
         }
     }
