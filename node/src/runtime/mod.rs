@@ -360,15 +360,8 @@ pub struct Runtime {
 
 /// The roster in force after applying every stored update to the genesis.
 fn load_roster(config: &NodeConfig, store: &Store) -> Result<Roster, StartError> {
-    let mut roster = Roster::genesis_pinned(&config.genesis, &config.genesis_hash)?;
-    for signed in store.load_rosters()? {
-        let version = signed.document()?.version;
-        if version <= roster.version() {
-            continue;
-        }
-        roster = roster.apply_update(&signed)?;
-    }
-    Ok(roster)
+    let genesis = Roster::genesis_pinned(&config.genesis, &config.genesis_hash)?;
+    Ok(genesis.replay(&store.load_rosters()?)?)
 }
 
 /// Starts a node's core: opens its database (which must exist, see
