@@ -294,7 +294,7 @@ impl EventLoop {
                 .and_then(|w| Envelope::parse(&w.envelope).ok().map(|e| e.kid));
             if let Some(author) = author
                 && self.ledger.roster().member(&author).is_some()
-                && !self.budgets.take(author, Instant::now())
+                && !self.budgets.has(author, Instant::now())
             {
                 self.metrics.ignore("rate_limited");
                 Some(MessageAcceptance::Ignore)
@@ -394,11 +394,17 @@ impl EventLoop {
                         Some(MessageAcceptance::Ignore)
                     }
                     Ok(entry) => {
+                        let author = entry.header().author;
                         let acks = vec![Ack::Gossip {
                             message_id: message_id.clone(),
                             source,
                         }];
-                        self.ledger.ingest(entry, acks, now_ms())
+                        let acceptance = self.ledger.ingest(entry, acks, now_ms());
+                        if acceptance.is_none() {
+                            // Accepted and new: only these spend the budget.
+                            self.budgets.charge(author, Instant::now());
+                        }
+                        acceptance
                     }
                 };
                 if let Some(acceptance) = acceptance {

@@ -727,3 +727,77 @@ async fn oversized_and_malformed_sync_requests_are_refused() {
     assert!(cluster.handle(0).metrics.penalties.load(Ordering::Relaxed) >= 2);
     cluster.shutdown().await;
 }
+
+/// Issue 9 (low), regression: the gossip rate limit was charged before
+/// verification, so anyone replaying an author's genuine old entries
+/// drained its budget and its new entries were ignored as `rate_limited`.
+/// Only new, valid entries are charged now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_genuine_entries_do_not_drain_the_authors_budget() {
+    use riskmesh_node::store::Store;
+    // 30 entries a minute per author by gossip.
+    let mut cluster = Cluster::start_rate_limited(&["amazon", "openai"], 0, &[], 30).await;
+    let roster = cluster.roster.clone();
+    let topics = Topics::new(roster.network());
+    // amazon already holds 40 of openai's entries.
+    let old: Vec<VerifiedEntry> = {
+        let org = testkit::org_secrets("openai");
+        let mut log = LogWriter::new(roster.network());
+        (0..40)
+            .map(|i| {
+                let draft = Draft {
+                    kind: Kind::Bulletin,
+                    tier: Tier::Public,
+                    body: Body::Bulletin(testkit::sample_bulletin(&format!("old {i}"))),
+                    recipients: None,
+                };
+                log.append(&org.signing, &roster, &draft, riskmesh_node::runtime::now_ms())
+                    .expect("entry")
+            })
+            .collect()
+    };
+    let mut store = Store::open(cluster.data_dir("amazon").join("riskmesh.db")).expect("open");
+    store.insert_entries(&old, 1_700_000_000_000).expect("insert");
+    store.close().expect("close");
+    cluster.nodes[0] = Some(cluster.launch(0).await);
+    // A member replays them all by gossip.
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topics.entries)
+        .expect("subscribe");
+    swarm.dial(addr(&cluster, 0)).expect("dial");
+    gossip_to(
+        &mut swarm,
+        &topics,
+        old.iter().map(|e| e.to_wire().to_bytes()).collect(),
+    )
+    .await;
+    let metrics = cluster.handle(0).metrics;
+    let seen = || metrics.ignored("duplicate") + metrics.ignored("rate_limited");
+    // Keep the adversary's swarm running until the node has judged every
+    // replay (an event, not a guessed wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while seen() < 40 && std::time::Instant::now() < deadline {
+        drive(
+            &mut swarm,
+            Duration::from_millis(200),
+            |_, _| SyncResponse::Refused("no".into()),
+            |_| {},
+        )
+        .await;
+    }
+    assert_eq!(
+        seen(),
+        40,
+        "the replays were not all judged: {}",
+        metrics.render()
+    );
+    assert_eq!(
+        metrics.ignored("rate_limited"),
+        0,
+        "replays of old entries drained the author's budget"
+    );
+    cluster.shutdown().await;
+}

@@ -333,15 +333,32 @@ impl RateBudgets {
         }
     }
 
-    /// Takes one entry from `author`'s budget if it has one.
-    pub fn take(&mut self, author: OrgKey, now: Instant) -> bool {
+    fn refill(&mut self, author: OrgKey, now: Instant) -> &mut f64 {
         let capacity = self.per_minute;
         let (tokens, last) = self.buckets.entry(author).or_insert((capacity, now));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * capacity / 60.0;
         *tokens = (*tokens + refill).min(capacity);
         *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        tokens
+    }
+
+    /// Whether `author` has budget left for one more entry. Checked before
+    /// the signature is verified; nothing is charged, so replays of the
+    /// author's genuine old entries (duplicates) cannot drain it.
+    pub fn has(&mut self, author: OrgKey, now: Instant) -> bool {
+        *self.refill(author, now) >= 1.0
+    }
+
+    /// Charges one new, valid entry of `author` (accepted into its chain).
+    pub fn charge(&mut self, author: OrgKey, now: Instant) {
+        let tokens = self.refill(author, now);
+        *tokens = (*tokens - 1.0).max(0.0);
+    }
+
+    /// Checks and charges in one step.
+    pub fn take(&mut self, author: OrgKey, now: Instant) -> bool {
+        if self.has(author, now) {
+            self.charge(author, now);
             true
         } else {
             false
@@ -507,5 +524,22 @@ mod tests {
         assert!(budgets.take(author, t0 + Duration::from_millis(1500)));
         // Another author has its own budget.
         assert!(budgets.take(OrgKey([8; 32]), t0));
+    }
+
+    /// Issue 9 (low): the budget was charged before verification, so
+    /// replaying an author's genuine old entries drained it and delayed its
+    /// new ones. Only accepted new entries are charged now.
+    #[test]
+    fn looking_at_the_budget_never_drains_it() {
+        let t0 = Instant::now();
+        let mut budgets = RateBudgets::new(30);
+        let author = OrgKey([9; 32]);
+        for _ in 0..1000 {
+            assert!(budgets.has(author, t0), "a replay (checked, not charged)");
+        }
+        for _ in 0..30 {
+            budgets.charge(author, t0);
+        }
+        assert!(!budgets.has(author, t0), "30 new entries spend a minute's budget");
     }
 }
