@@ -1377,15 +1377,19 @@ class Roster:
         return doc
 
     @staticmethod
-    def _verified_signers(signed):
+    def _signers(signed):
         signers = [s["signer"] for s in signed["signatures"]]
         if not strictly_ascending(signers):
             raise RosterError("invalid", "signatures not strictly ascending by signer")
+        return signers
+
+    @staticmethod
+    def _verify_signatures(signed):
+        # Last: signers and counts are checked first (spec 9.4 step 7, 9.5 step 8).
         message = ROSTER_SIG_PREFIX + signed["doc"]
         for s in signed["signatures"]:
             if not ed25519_verify(s["signer"], message, s["signature"]):
                 raise RosterError("bad_signature", s["signer"].hex())
-        return signers
 
     @classmethod
     def genesis(cls, signed_bytes: bytes, pinned: bytes | None = None) -> "Roster":
@@ -1395,7 +1399,7 @@ class Roster:
         doc = cls._document(signed)
         if doc["version"] != 1:
             raise RosterError("invalid", "genesis must be version 1")
-        signers = cls._verified_signers(signed)
+        signers = cls._signers(signed)
         voters = {m["signing_key"] for m in doc["members"] if m["role"] == MEMBER}
         for s in signers:
             if s not in voters:
@@ -1403,6 +1407,7 @@ class Roster:
         for m in doc["members"]:
             if m["role"] == MEMBER and m["signing_key"] not in signers:
                 raise RosterError("missing_founder", m["org"])
+        cls._verify_signatures(signed)
         return cls(doc, signed["doc"])
 
     def apply_update(self, signed_bytes: bytes) -> "Roster":
@@ -1414,7 +1419,7 @@ class Roster:
             raise RosterError("not_successor", "version")
         if doc["prev"] != self.hash:
             raise RosterError("not_successor", "prev")
-        signers = self._verified_signers(signed)
+        signers = self._signers(signed)
         voters = [m for m in self.doc["members"] if m["role"] == MEMBER]
         voter_keys = {m["signing_key"] for m in voters}
         for s in signers:
@@ -1424,6 +1429,7 @@ class Roster:
         d = self.doc["policy"]["quorum_denominator"]
         if len(signers) * d <= n * len(voters):
             raise RosterError("no_quorum", f"{len(signers)} of {len(voters)}")
+        self._verify_signatures(signed)
         return Roster(doc, signed["doc"])
 
 

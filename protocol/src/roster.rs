@@ -389,21 +389,27 @@ impl SignedRoster {
         Ok(doc)
     }
 
-    /// Verifies every signature; returns the signers.
-    fn verified_signers(&self) -> Result<Vec<OrgKey>, RosterError> {
+    /// The signers, checked to be strictly ascending; nothing verified yet.
+    fn signers(&self) -> Result<Vec<OrgKey>, RosterError> {
         let signers: Vec<OrgKey> = self.signatures.iter().map(|s| s.signer).collect();
         if !strictly_ascending(&signers) {
             return Err(RosterError::Invalid(
                 "signatures must be ascending by signer, without repeats".into(),
             ));
         }
+        Ok(signers)
+    }
+
+    /// Verifies every signature. Called last, once the signers and their
+    /// number are known to be acceptable (spec §9.4, §9.5).
+    fn verify_signatures(&self) -> Result<(), RosterError> {
         let input = roster_signing_input(&self.doc);
         for s in &self.signatures {
             if !verify_strict(&s.signer, &input, &s.signature) {
                 return Err(RosterError::BadSignature(s.signer));
             }
         }
-        Ok(signers)
+        Ok(())
     }
 }
 
@@ -415,7 +421,7 @@ impl Roster {
         if doc.version != 1 {
             return Err(RosterError::Invalid("genesis must be version 1".into()));
         }
-        let signers = signed.verified_signers()?;
+        let signers = signed.signers()?;
         for signer in &signers {
             if !doc
                 .members
@@ -430,6 +436,7 @@ impl Roster {
                 return Err(RosterError::MissingFounder(m.org.clone()));
             }
         }
+        signed.verify_signatures()?;
         Ok(Roster {
             hash: Hash32::of(&signed.doc),
             keys: parse_keys(&doc),
@@ -467,7 +474,7 @@ impl Roster {
                 "prev is not the hash of the current version".into(),
             ));
         }
-        let signers = signed.verified_signers()?;
+        let signers = signed.signers()?;
         let voters: Vec<&Member> = self
             .doc
             .members
@@ -492,6 +499,7 @@ impl Roster {
                 denominator: d,
             });
         }
+        signed.verify_signatures()?;
         Ok(Roster {
             hash: Hash32::of(&signed.doc),
             keys: parse_keys(&doc),
@@ -607,5 +615,40 @@ mod tests {
         assert_eq!(genesis.clone().replay([]).map(|r| r.version()), Ok(1));
         // A gap is not skipped: v3 does not follow v1.
         assert!(matches!(genesis.replay([&v3]), Err(RosterError::NotSuccessor(_))));
+    }
+
+    /// Issue 9 (medium), regression: junk roster updates stalled the event
+    /// loop because every signature was verified before checking that the
+    /// signers are voters (~2,500 verifications for one junk message).
+    /// Signers and the quorum are now checked first: an update whose signers
+    /// are strangers, or too few, is refused before any signature is
+    /// verified (the broken signatures here would otherwise be reported).
+    #[test]
+    fn signers_and_quorum_are_checked_before_any_signature_is_verified() {
+        let genesis = testkit::signatories().roster;
+        let mut signed = without(&genesis, "inflection");
+        // 300 strangers with garbage signatures, ascending by signer.
+        let mut strangers: Vec<RosterSignature> = (0..300u32)
+            .map(|i| RosterSignature {
+                signer: testkit::org_secrets(&format!("stranger-{i}")).signing.public(),
+                signature: [0x5a; 64],
+            })
+            .collect();
+        strangers.sort_by_key(|s| s.signer);
+        signed.signatures = strangers;
+        assert!(matches!(
+            genesis.apply_update(&signed),
+            Err(RosterError::UnknownSigner(_))
+        ));
+        // One voter with a broken signature: too few, whatever the signature.
+        let voter = testkit::org_secrets("amazon").signing.public();
+        signed.signatures = vec![RosterSignature {
+            signer: voter,
+            signature: [0; 64],
+        }];
+        assert!(matches!(
+            genesis.apply_update(&signed),
+            Err(RosterError::NoQuorum { .. })
+        ));
     }
 }

@@ -182,6 +182,32 @@ pub(super) fn roster_file(fx: &Fixture) -> Json {
         &bad,
         reject("bad_signature"),
     ));
+    // Signers and the quorum are checked before any signature (spec §9.5):
+    // a stranger's signature is `unknown_signer` even when broken, and too
+    // few signatures are `no_quorum` even when one is broken.
+    let mut stranger = v2_five.clone();
+    stranger.sign(&testkit::org_secrets("stranger").signing);
+    for s in &mut stranger.signatures {
+        s.signature[40] ^= 0x01;
+    }
+    vectors.push(update(
+        "update_stranger_checked_before_signatures",
+        "The quorum-signed update plus a signature by an organization on no roster, with one bit flipped in \
+         every signature: refused for the stranger before any signature is verified.",
+        &genesis,
+        &stranger,
+        reject("unknown_signer"),
+    ));
+    let mut few_broken = signed_by(&v2, &SIGNATORIES[..4]);
+    few_broken.signatures[0].signature[40] ^= 0x01;
+    vectors.push(update(
+        "update_quorum_checked_before_signatures",
+        "Four of seven members sign and one of those signatures has a flipped bit: refused for the quorum \
+         before any signature is verified.",
+        &genesis,
+        &few_broken,
+        reject("no_quorum"),
+    ));
     let mut wrong_prev = v2.clone();
     wrong_prev.prev = Some(Hash32::of(b"not the current roster"));
     vectors.push(update(
