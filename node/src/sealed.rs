@@ -5,6 +5,7 @@
 //! from the OS random number generator.
 
 use riskmesh_protocol::keys::{EncryptionKey, EncryptionSecret};
+use riskmesh_protocol::limits::{MAX_AGE_HEADER_BYTES, MAX_AGE_STANZAS};
 use std::str::FromStr;
 
 /// Why a restricted body could not be sealed or opened.
@@ -23,6 +24,55 @@ pub enum SealError {
     /// This organization is not a recipient, or the ciphertext is damaged.
     #[error("cannot decrypt: {0}")]
     Decrypt(String),
+    /// The age header is longer than `MAX_AGE_HEADER_BYTES` (or has no end
+    /// within it): refused before any parse.
+    #[error("age header over {max} bytes")]
+    HeaderTooLarge {
+        /// The bound.
+        max: usize,
+    },
+    /// The age header has more than `MAX_AGE_STANZAS` stanzas.
+    #[error("age header with more than {max} stanzas")]
+    TooManyStanzas {
+        /// The bound.
+        max: usize,
+    },
+    /// Not an age v1 file.
+    #[error("not an age v1 file")]
+    NotAge,
+}
+
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
+
+/// Checks the age header's size and stanza count before anything parses
+/// it: the `age` crate re-parses the header after every line it reads, so a
+/// crafted header costs time quadratic in its size (1 MiB: tens of seconds).
+pub fn check_header(ciphertext: &[u8]) -> Result<(), SealError> {
+    if !ciphertext.starts_with(AGE_MAGIC) {
+        return Err(SealError::NotAge);
+    }
+    let window = &ciphertext[..ciphertext.len().min(MAX_AGE_HEADER_BYTES)];
+    // The header ends with the line `--- <mac>\n`.
+    let end = window
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .and_then(|at| {
+            window[at + 1..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|nl| at + 1 + nl)
+        })
+        .ok_or(SealError::HeaderTooLarge {
+            max: MAX_AGE_HEADER_BYTES,
+        })?;
+    let stanzas = window[..end]
+        .split(|&b| b == b'\n')
+        .filter(|line| line.starts_with(b"-> "))
+        .count();
+    if stanzas > MAX_AGE_STANZAS {
+        return Err(SealError::TooManyStanzas { max: MAX_AGE_STANZAS });
+    }
+    Ok(())
 }
 
 /// Encrypts `plaintext` so that any one of `recipients` can decrypt it.
@@ -48,8 +98,10 @@ pub fn seal(recipients: &[EncryptionKey], plaintext: &[u8]) -> Result<Vec<u8>, S
     Ok(out)
 }
 
-/// Decrypts a restricted body with this organization's secret key.
+/// Decrypts a restricted body (or a sealed release) with this
+/// organization's secret key, after [`check_header`].
 pub fn open(secret: &EncryptionSecret, ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+    check_header(ciphertext)?;
     let identity = age::x25519::Identity::from_str(&secret.to_age_identity())
         .map_err(|e| SealError::Decrypt(e.to_string()))?;
     age::decrypt(&identity, ciphertext).map_err(|e| SealError::Decrypt(e.to_string()))
@@ -85,5 +137,46 @@ mod tests {
             identity.to_public().to_string(),
             secret.public().to_age_recipient()
         );
+    }
+
+    /// A syntactically plausible age header of `stanzas` stanzas, each with
+    /// a body of `line` bytes, then the MAC line and a payload.
+    fn crafted(stanzas: usize, line: usize) -> Vec<u8> {
+        let mut out = AGE_MAGIC.to_vec();
+        for _ in 0..stanzas {
+            out.extend_from_slice(b"-> X25519 AAAA\n");
+            out.extend(std::iter::repeat_n(b'A', line));
+            out.push(b'\n');
+        }
+        out.extend_from_slice(b"--- AAAA\n");
+        out.extend_from_slice(&[0u8; 64]);
+        out
+    }
+
+    /// Issue 9, item 5 (regression): a 1.06 MiB crafted age header cost
+    /// 42.7 s of CPU to reject, and the release stream accepted that much
+    /// from any roster peer. The header is now bounded before any parse.
+    #[test]
+    fn a_huge_or_crowded_age_header_is_refused_before_parsing() {
+        let secret = EncryptionSecret::from_seed([3; 32]);
+        let huge = crafted(16, 64 * 1024);
+        assert!(huge.len() > 1024 * 1024);
+        assert!(matches!(
+            open(&secret, &huge),
+            Err(SealError::HeaderTooLarge { .. })
+        ));
+        let crowded = crafted(MAX_AGE_STANZAS + 1, 4);
+        assert!(crowded.len() < MAX_AGE_HEADER_BYTES);
+        assert!(matches!(
+            open(&secret, &crowded),
+            Err(SealError::TooManyStanzas { .. })
+        ));
+        assert!(matches!(open(&secret, b"not age at all"), Err(SealError::NotAge)));
+        // Real files with the most recipients pass the check.
+        let keys: Vec<EncryptionKey> = (0..riskmesh_protocol::limits::MAX_RECIPIENTS)
+            .map(|i| EncryptionSecret::from_seed([u8::try_from(i).unwrap_or(0); 32]).public())
+            .collect();
+        let sealed = seal(&keys, b"hello").expect("seal");
+        assert!(check_header(&sealed).is_ok());
     }
 }

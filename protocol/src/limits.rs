@@ -103,3 +103,12 @@ pub const MAX_RELEASE_BYTES: usize = 1024 * 1024;
 pub const MAX_SEALED_RELEASE_BYTES: usize = MAX_RELEASE_BYTES + 64 * 1024;
 /// Largest release verdict (`ok`, `mismatch`, `refused: <reason>`).
 pub const MAX_RELEASE_VERDICT_BYTES: usize = 1024;
+/// Largest age header (everything before the payload, through the `---`
+/// MAC line) a node hands to its age implementation: 64 X25519 stanzas of
+/// about 100 bytes plus age's grease stanza fit in a quarter of it. Checked
+/// before any parse, because a crafted header costs the parser time
+/// quadratic in its size.
+pub const MAX_AGE_HEADER_BYTES: usize = 16 * 1024;
+/// Most stanzas (`-> ` lines) in an age header: one per recipient
+/// ([`MAX_RECIPIENTS`]) plus one grease stanza and one spare.
+pub const MAX_AGE_STANZAS: usize = MAX_RECIPIENTS + 2;

@@ -52,7 +52,11 @@ pub(super) struct State {
 struct Workers {
     verify: VerifyPool,
     writer: StoreWriter,
+    /// Sync ranges, rosters, proofs, release preparation, audit.
     reader: StoreReader,
+    /// Releases sent to us (decryption of peer-supplied data): a thread of
+    /// its own, so a costly release never delays sync serving or the API.
+    receiver: StoreReader,
 }
 
 pub(super) struct EventLoop {
@@ -80,6 +84,7 @@ impl EventLoop {
         state: State,
         store: Store,
         reader: Store,
+        receiver: Store,
         metrics: Arc<Metrics>,
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
@@ -95,7 +100,16 @@ impl EventLoop {
             verify: VerifyPool::start(threads, Arc::clone(&state.shared_roster), events_tx.clone()),
             writer: StoreWriter::start(store, events_tx.clone()),
             reader: StoreReader::start(
+                "reader",
                 reader,
+                events_tx.clone(),
+                Arc::clone(&state.shared_roster),
+                Arc::clone(&config.org),
+                Arc::clone(&metrics),
+            ),
+            receiver: StoreReader::start(
+                "receiver",
+                receiver,
                 events_tx,
                 Arc::clone(&state.shared_roster),
                 Arc::clone(&config.org),
@@ -175,6 +189,7 @@ impl EventLoop {
         self.workers.verify.stop();
         self.workers.writer.stop();
         self.workers.reader.stop();
+        self.workers.receiver.stop();
         self.fatal.map_or(Ok(()), Err)
     }
 
@@ -673,11 +688,21 @@ impl EventLoop {
                 ..
             } => {
                 tracing::info!(%peer, "release received; verifying against the commitments");
+                let sender = self
+                    .peers
+                    .org(&peer)
+                    .and_then(|org| self.ledger.roster().member_by_org(org))
+                    .map(|m| m.signing_key);
+                let Some(sender) = sender else {
+                    let refusal = DeliveryVerdict::Refused("not a roster node".into());
+                    return self.io.send_verdict(channel, &refusal);
+                };
                 let job = ReadJob::ReceiveRelease {
+                    sender,
                     channel,
                     bytes: request,
                 };
-                if let Err(job) = self.workers.reader.submit(job)
+                if let Err(job) = self.workers.receiver.submit(job)
                     && let ReadJob::ReceiveRelease { channel, .. } = *job
                 {
                     self.io

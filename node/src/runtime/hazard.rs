@@ -210,9 +210,29 @@ pub fn open_requests(store: &Store, org: &OrgSecrets) -> Vec<EntryId> {
         .collect()
 }
 
-/// Decrypts and verifies a release sent to this organization.
-pub fn receive_release(store: &Store, org: &OrgSecrets, bytes: &[u8]) -> Received {
+/// Whether this organization ever asked for a hazardous entry by `author`:
+/// only such an author's node may send it a release. Checked before
+/// anything in the release is parsed or decrypted.
+pub fn asked_author(store: &Store, org: &OrgSecrets, author: &OrgKey) -> bool {
+    let filter = crate::store::ListFilter {
+        kind: Some(Kind::AccessRequest),
+        author: Some(org.signing.public()),
+        ..Default::default()
+    };
+    store.list(&filter).unwrap_or_default().iter().any(|request| {
+        request_body(request)
+            .and_then(|b| store.get(&b.target).ok().flatten())
+            .is_some_and(|t| t.meta.author == *author)
+    })
+}
+
+/// Decrypts and verifies a release sent to this organization by the node
+/// of `sender` (its organization's signing key, from the roster).
+pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: &[u8]) -> Received {
     let own = org.signing.public();
+    if !asked_author(store, org, sender) {
+        return Received::Refused("this organization asked the sender for nothing".into());
+    }
     let Ok(plain) = sealed::open(&org.encryption, bytes) else {
         return Received::Refused("cannot decrypt: not encrypted to this organization".into());
     };

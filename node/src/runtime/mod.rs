@@ -385,6 +385,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
     let entries = store.count()?;
     let proofs = store.equivocations()?;
     let reader = Store::open_read_only(config.db_path())?;
+    let receiver = Store::open_read_only(config.db_path())?;
 
     let metrics = Arc::new(Metrics::default());
     metrics
@@ -414,6 +415,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         },
         store,
         reader,
+        receiver,
         metrics,
         command_rx,
         shutdown,

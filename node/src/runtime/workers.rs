@@ -182,6 +182,8 @@ pub enum ReadJob {
     ScanReleases,
     /// Verify a release sent to us.
     ReceiveRelease {
+        /// The sending node's organization (signing key).
+        sender: OrgKey,
         /// Where to answer.
         channel: ResponseChannel<Vec<u8>>,
         /// The sealed signed release.
@@ -576,6 +578,7 @@ impl Worker<ReadJob> {
     /// Starts the reader on a read-only connection. It holds the
     /// organization's secrets to open withheld fields for releases.
     pub fn start(
+        name: &str,
         store: Store,
         events: mpsc::Sender<WorkerEvent>,
         roster: SharedRoster,
@@ -584,7 +587,7 @@ impl Worker<ReadJob> {
     ) -> Self {
         let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
         let thread = std::thread::Builder::new()
-            .name("riskmesh-reader".into())
+            .name(format!("riskmesh-{name}"))
             .spawn(move || read_worker(&store, &rx, &events, &roster, &org, &metrics))
             .expect("spawning the reader thread");
         Worker {
@@ -640,9 +643,13 @@ fn read_worker(
                 }
                 continue;
             }
-            ReadJob::ReceiveRelease { channel, bytes } => WorkerEvent::ReleaseReceived {
+            ReadJob::ReceiveRelease {
+                sender,
                 channel,
-                received: hazard::receive_release(store, org, &bytes),
+                bytes,
+            } => WorkerEvent::ReleaseReceived {
+                channel,
+                received: hazard::receive_release(store, org, &sender, &bytes),
             },
             ReadJob::Released { target, reply } => {
                 let _ = reply.send(hazard::released(store, org, &target).map_err(NodeError::Internal));

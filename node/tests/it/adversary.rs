@@ -801,3 +801,102 @@ async fn replayed_genuine_entries_do_not_drain_the_authors_budget() {
     );
     cluster.shutdown().await;
 }
+
+/// Issue 9, item 5 (regression): the release stream accepted up to a MiB
+/// from any roster peer and decrypted it on the thread that serves sync.
+/// A release is now looked at only when it comes from the node of an
+/// organization this node asked for something, on a thread of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn releases_are_taken_only_from_authors_this_node_asked() {
+    use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField, redact};
+    let cluster = Cluster::start_some(&["amazon", "google", "meta", "openai"], 2, &[]).await;
+    let roster = cluster.roster.clone();
+    let author = testkit::org_secrets("openai");
+    let mut full = testkit::sample_bulletin("hazard");
+    full.details = "the real details".into();
+    let redaction = Redaction {
+        fields: vec![],
+        sanitized_title: None,
+        sanitized_summary: None,
+        release: ReleasePolicy::default(),
+    };
+    let (redacted, _) = redact(&full, &redaction, &[[5; 32]; 5]);
+    let hazardous = LogWriter::new(roster.network())
+        .append(
+            &author.signing,
+            &roster,
+            &Draft {
+                kind: Kind::Bulletin,
+                tier: Tier::Hazardous,
+                body: Body::Bulletin(redacted),
+                recipients: None,
+            },
+            riskmesh_node::runtime::now_ms(),
+        )
+        .expect("entry");
+    let google = cluster.handle(1);
+    // google holds openai's entry (served by a stand-in for openai's node)
+    // and asks openai for its details.
+    let mut openai = adversary_swarm(&node_key("openai"), &roster);
+    openai.dial(addr(&cluster, 1)).expect("dial google");
+    let head = Head {
+        author: author.signing.public(),
+        seq: 1,
+        id: hazardous.id(),
+    };
+    drive(
+        &mut openai,
+        Duration::from_secs(2),
+        |_, request| match request {
+            SyncRequest::Heads => SyncResponse::Heads {
+                heads: vec![head.clone()],
+                roster_version: 1,
+                proofs: 0,
+            },
+            SyncRequest::Range { .. } => SyncResponse::Entries(vec![hazardous.to_wire()]),
+            _ => SyncResponse::Refused("no".into()),
+        },
+        |_| {},
+    )
+    .await;
+    google
+        .request_access(hazardous.id(), vec![WithheldField::Details], "mitigation".into())
+        .await
+        .expect("request");
+    // meta, asked for nothing, sends google a large "release".
+    let mut meta = adversary_swarm(&node_key("meta"), &roster);
+    meta.dial(addr(&cluster, 1)).expect("dial google");
+    drive(
+        &mut meta,
+        Duration::from_secs(1),
+        |_, _| SyncResponse::Refused("no".into()),
+        |_| {},
+    )
+    .await;
+    let mut junk = b"age-encryption.org/v1\n".to_vec();
+    junk.resize(512 * 1024, b'A');
+    meta.behaviour_mut().release.send_request(&google.peer_id, junk);
+    let mut verdict = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while verdict.is_none() && std::time::Instant::now() < deadline {
+        drive(
+            &mut meta,
+            Duration::from_millis(200),
+            |_, _| SyncResponse::Refused("no".into()),
+            |event| {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Release(request_response::Event::Message {
+                    message: Message::Response { response, .. },
+                    ..
+                })) = event
+                {
+                    verdict = Some(String::from_utf8_lossy(response).to_string());
+                }
+            },
+        )
+        .await;
+    }
+    assert_eq!(
+        verdict.as_deref(),
+        Some("refused: this organization asked the sender for nothing")
+    );
+}
