@@ -303,6 +303,17 @@ impl EquivocationProof {
         Ok(cbor::decode_canonical(bytes, MAX_PROOF_BYTES)?)
     }
 
+    /// The `(author, seq)` the proof claims, read from its first envelope
+    /// without verifying anything: a cheap key to skip proofs already held
+    /// before paying for two signature checks. Never a substitute for
+    /// [`EquivocationProof::verify`].
+    pub fn claimed_position(&self) -> Option<(OrgKey, u64)> {
+        let envelope = crate::entry::Envelope::parse(&self.first).ok()?;
+        let header: crate::entry::Header =
+            cbor::decode_canonical(envelope.payload, crate::limits::MAX_HEADER_BYTES).ok()?;
+        Some((header.author, header.seq))
+    }
+
     /// Verifies the proof; returns the equivocating author and seq. The
     /// strict byte order also guarantees the two envelopes differ.
     pub fn verify(&self, roster: &Roster) -> Result<(OrgKey, u64), ProofError> {

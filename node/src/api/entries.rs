@@ -118,7 +118,8 @@ pub(crate) async fn list(
     let filter = filter(&query, &roster)?;
     let secrets = state.org.clone();
     let me = state.node.org_key;
-    let list = with_store(&state, move |store| {
+    let limit = filter.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    let entries = with_store(&state, move |store| {
         if let Some(after) = &filter.after
             && !store.contains(after).map_err(ApiError::store)?
         {
@@ -126,16 +127,21 @@ pub(crate) async fn list(
                 "after {after}: no such entry on this node; pass the `next` id of the previous page"
             )));
         }
-        let entries = store.list(&filter).map_err(ApiError::store)?;
-        Ok(page(
+        store.list(&filter).map_err(ApiError::store)
+    })
+    .await?;
+    // Restricted bodies are decrypted after the store lock is released, so
+    // costly ciphertexts never hold up other readers.
+    let list = off_lock(move || {
+        page(
             &entries,
-            filter.limit.unwrap_or(DEFAULT_LIST_LIMIT),
+            limit,
             &Reader {
                 roster: &roster,
                 me,
                 secrets: &secrets,
             },
-        ))
+        )
     })
     .await?;
     Ok(Json(list))
@@ -165,7 +171,7 @@ pub(crate) async fn show(
     let roster = state.node.current_roster();
     let secrets = state.org.clone();
     let me = state.node.org_key;
-    with_store(&state, move |store| {
+    let (entry, referencing) = with_store(&state, move |store| {
         let Some(entry) = store.get(&id).map_err(ApiError::store)? else {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -173,14 +179,29 @@ pub(crate) async fn show(
             ));
         };
         let referencing = store.referencing(&id).map_err(ApiError::store)?;
+        Ok((entry, referencing))
+    })
+    .await?;
+    off_lock(move || {
         let reader = Reader {
             roster: &roster,
             me,
             secrets: &secrets,
         };
-        Ok(Json(detail(&reader, &entry, &referencing)))
+        Json(detail(&reader, &entry, &referencing))
     })
     .await
+}
+
+/// Runs CPU work (decryption, view building) on the blocking pool without
+/// the store lock.
+async fn off_lock<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("building the answer failed: {e}"),
+        )
+    })
 }
 
 pub(super) fn detail(reader: &Reader<'_>, entry: &StoredEntry, referencing: &[EntryMeta]) -> EntryDetail {

@@ -172,6 +172,14 @@ impl Ledger {
         proof: EquivocationProof,
         acks: Vec<Ack>,
     ) -> Option<MessageAcceptance> {
+        // A copy of a proof already held is ignored before its two
+        // signatures are checked (relays resend proofs).
+        if proof
+            .claimed_position()
+            .is_some_and(|position| self.known_proofs.contains(&position))
+        {
+            return Some(MessageAcceptance::Ignore);
+        }
         match proof.verify(&self.roster) {
             Ok((author, seq)) if self.known_proofs.contains(&(author, seq)) => {
                 Some(MessageAcceptance::Ignore)
@@ -598,5 +606,35 @@ mod tests {
         );
         assert!(l.check_roster(&unsigned).is_err());
         assert!(l.take_effects().is_empty());
+    }
+
+    /// Issue 9 (low), regression: gossiped equivocation proofs were verified
+    /// (two signatures) before checking whether they were already known.
+    /// A copy of a known proof is now ignored unverified: this one's
+    /// signatures are broken, yet it is ignored, not rejected.
+    #[test]
+    fn a_proof_for_a_known_position_is_ignored_before_verification() {
+        let (mut l, c) = ledger("anthropic");
+        let a = entries(&c, "google", 1).remove(0);
+        let mut b_log = LogWriter::new(c.roster.network());
+        let other = Draft {
+            kind: Kind::Bulletin,
+            tier: Tier::Consortium,
+            body: Body::Bulletin(testkit::sample_bulletin("the other version")),
+            recipients: None,
+        };
+        let b = b_log
+            .append(&c.org("google").signing, &c.roster, &other, NOW)
+            .expect("entry");
+        let proof = EquivocationProof::new(&a, &b).expect("proof");
+        assert_eq!(
+            l.offer_proof(proof.clone(), Vec::new()),
+            None,
+            "a new proof is kept"
+        );
+        let mut broken = proof;
+        let last = broken.second.len() - 1;
+        broken.second[last] ^= 1;
+        assert_eq!(l.offer_proof(broken, Vec::new()), Some(MessageAcceptance::Ignore));
     }
 }
