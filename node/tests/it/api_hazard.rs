@@ -315,9 +315,23 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         ]
     );
 
+    // anthropic is one of the two approvers the policy needs, and its own
+    // decisions never count: its request could never be granted, so the
+    // API refuses it and says why.
+    assert_error(
+        anthropic
+            .request(
+                &id,
+                &json!({"fields": ["references"], "reason": "Cross-check sources"}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "could never be granted",
+    );
+
     // A denial is recorded with its reason and settles the request.
     let second = created(
-        anthropic
+        google
             .request(
                 &id,
                 &json!({"fields": ["references"], "reason": "Cross-check sources"}),
