@@ -1034,12 +1034,24 @@ def receipt_body(request: bytes, target: bytes, reveals: list[dict]) -> bytes:
     return cbor_encode({0: request, 1: target, 2: received})
 
 
-def evaluate(roster: "Roster", author: bytes, policy: dict, requester: bytes, decisions) -> dict:
-    """Spec 8.6: the release policy's decision. `decisions` are (approver, grant) in log order."""
+def evaluate(roster: "Roster", author: bytes, policy: dict, entry: bytes, request: bytes, requester: bytes,
+             decisions, retractions) -> dict:
+    """Spec 8.6: the release policy's verdict. `decisions` are (id, approver, grant) in log order;
+    `retractions` are (author, target). A retraction counts only by the retracted entry's author."""
+    def retracted(target: bytes, by: bytes) -> bool:
+        return (by, target) in retractions
+
+    if retracted(entry, author):
+        return {"decision": "revoked", "why": "entry_retracted"}
+    if retracted(request, requester):
+        return {"decision": "revoked", "why": "request_retracted"}
     member = roster.member(requester)
-    if member is None or requester == author or (
-            member["role"] == OBSERVER and not policy["observers_may_request"]):
-        return {"decision": "not_allowed"}
+    if member is None:
+        return {"decision": "not_allowed", "why": "not_on_roster"}
+    if requester == author:
+        return {"decision": "not_allowed", "why": "author"}
+    if member["role"] == OBSERVER and not policy["observers_may_request"]:
+        return {"decision": "not_allowed", "why": "observer"}
     if policy["approvers"]:
         approvers = [a for a in policy["approvers"]
                      if roster.member(a) is not None and roster.member(a)["role"] == MEMBER
@@ -1047,12 +1059,16 @@ def evaluate(roster: "Roster", author: bytes, policy: dict, requester: bytes, de
     else:
         approvers = [author]
     needed = max(policy["threshold"], 1)
+    if len(approvers) < needed:
+        return {"decision": "never_grantable", "approvers": len(approvers), "needed": needed}
     latest = {}
-    for who, grant in decisions:
+    for decision_id, who, grant in decisions:
         if who in approvers:
-            latest[who] = grant
-    grants = sum(1 for g in latest.values() if g)
-    denials = len(latest) - grants
+            latest[who] = (decision_id, grant)
+    # A retracted latest decision leaves its approver with no standing decision.
+    standing = [grant for who, (decision_id, grant) in latest.items() if not retracted(decision_id, who)]
+    grants = sum(1 for g in standing if g)
+    denials = len(standing) - grants
     if grants >= needed:
         return {"decision": "granted"}
     if max(len(approvers) - denials, 0) < needed:
@@ -1935,8 +1951,10 @@ def run_evaluate(ctx, v):
     p = v["policy"]
     policy = {"observers_may_request": p["observers_may_request"],
               "approvers": [_hex(a) for a in p["approvers"]], "threshold": p["threshold"]}
-    decisions = [(_hex(d["approver"]), d["grant"]) for d in v["decisions"]]
-    out = evaluate(ctx["roster"], _hex(v["author"]), policy, _hex(v["requester"]), decisions)
+    decisions = [(_hex(d["id"]), _hex(d["approver"]), d["grant"]) for d in v["decisions"]]
+    retractions = {(_hex(r["author"]), _hex(r["target"])) for r in v["retractions"]}
+    out = evaluate(ctx["roster"], _hex(v["author"]), policy, _hex(v["entry"]), _hex(v["request"]),
+                   _hex(v["requester"]), decisions, retractions)
     return {"outcome": "accept", **out}
 
 

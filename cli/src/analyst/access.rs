@@ -4,7 +4,7 @@
 use super::read::ShowArgs;
 use super::text::utc;
 use super::{CliError, Common, client, emit, emit_json};
-use riskmesh_node::api::access::{HELD_NOTICE, HeldValue};
+use riskmesh_node::api::access::{HELD_NOTICE, HeldValue, LogPositionView};
 use riskmesh_node::api::names::parse;
 use riskmesh_node::api::views::{BodyView, EntryDetail};
 use riskmesh_node::api::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
@@ -192,28 +192,64 @@ pub fn audit_text(a: &AuditView) -> String {
         "members may request"
     };
     field("policy", format!("{approvers}; {askers}"));
+    if let Some(r) = &a.retraction {
+        field(
+            "retracted",
+            format!(
+                "by {}{}: {}  {}",
+                a.author,
+                if r.purge { " with purge" } else { "" },
+                r.reason,
+                logged(&r.logged)
+            ),
+        );
+    }
     text.push('\n');
     if a.requests.is_empty() {
         text.push_str("no access requests yet\n");
         return text;
     }
+    text.push_str(
+        "times are each organization's own claim; [seq N] is the entry's place in its author's log, \
+         `received` this node's clock\n\n",
+    );
     for r in &a.requests {
         text.push_str(&format!(
-            "{} UTC  {} requested {}\n",
+            "{} UTC  {} requested {}  {}\n",
             utc(r.at_ms),
             r.org,
-            r.fields.join(", ")
+            r.fields.join(", "),
+            logged(&r.logged)
         ));
         text.push_str(&format!("{:24}reason: {}\n", "", r.reason));
         text.push_str(&format!("{:24}request {}\n", "", r.request));
-        for d in &r.decisions {
+        if let Some(x) = &r.retraction {
             text.push_str(&format!(
-                "{} UTC    {} {}: {}\n",
+                "{} UTC    {} retracted the request: {}  {}\n",
+                utc(x.at_ms),
+                r.org,
+                x.reason,
+                logged(&x.logged)
+            ));
+        }
+        for d in &r.decisions {
+            let verb = if d.grant { "approved" } else { "denied" };
+            text.push_str(&format!(
+                "{} UTC    {} {verb}: {}  {}\n",
                 utc(d.at_ms),
                 d.org,
-                if d.grant { "approved" } else { "denied" },
-                d.reason
+                d.reason,
+                logged(&d.logged)
             ));
+            if let Some(x) = &d.retraction {
+                text.push_str(&format!(
+                    "{} UTC    {} retracted that decision (it no longer counts): {}  {}\n",
+                    utc(x.at_ms),
+                    d.org,
+                    x.reason,
+                    logged(&x.logged)
+                ));
+            }
         }
         if let Some(at) = r.received_at_ms {
             text.push_str(&format!(
@@ -222,9 +258,18 @@ pub fn audit_text(a: &AuditView) -> String {
                 r.org
             ));
         }
-        text.push_str(&format!("{:24}status: {}\n\n", "", r.status));
+        text.push_str(&format!("{:24}status: {}\n", "", r.status));
+        if let Some(why) = &r.why {
+            text.push_str(&format!("{:24}why: {why}\n", ""));
+        }
+        text.push('\n');
     }
     text
+}
+
+/// Where an entry stands in the log, beside its claimed time.
+fn logged(p: &LogPositionView) -> String {
+    format!("[seq {}, received {} UTC]", p.seq, utc(p.received_ms))
 }
 
 /// `riskmesh show ENTRY --withheld`.
@@ -265,7 +310,73 @@ pub fn withheld_text(h: &HeldFields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use riskmesh_node::api::access::{AuditDecisionView, AuditRequestView, HeldField};
+    use riskmesh_node::api::access::{AuditDecisionView, AuditRequestView, AuditRetractionView, HeldField};
+
+    fn position(id: &str, seq: u64, received_ms: u64) -> LogPositionView {
+        LogPositionView {
+            entry: id.repeat(32),
+            seq,
+            received_ms,
+        }
+    }
+
+    #[test]
+    fn audit_shows_log_order_and_receive_time_beside_claimed_times() {
+        // The decider claims a time before the request's; the table shows
+        // the seq and this node's receive time, which do not.
+        let at = 1_714_573_800_000;
+        let request = AuditRequestView {
+            request: "cd".repeat(32),
+            org: "google".into(),
+            reason: "classifier work".into(),
+            fields: vec!["details".into()],
+            at_ms: at,
+            logged: position("cd", 4, at),
+            decisions: vec![AuditDecisionView {
+                org: "anthropic".into(),
+                grant: true,
+                reason: "backdated".into(),
+                at_ms: at - 3_600_000,
+                logged: position("ef", 9, at + 5_000),
+                retraction: Some(AuditRetractionView {
+                    reason: "approved in error".into(),
+                    purge: false,
+                    at_ms: at + 10_000,
+                    logged: position("aa", 10, at + 11_000),
+                }),
+            }],
+            status: "pending (0 of 1 approvals)".into(),
+            why: None,
+            retraction: None,
+            received_at_ms: None,
+        };
+        let trail = AuditView {
+            entry: "ab".repeat(32),
+            title: None,
+            author: "meta".into(),
+            withheld: vec!["details".into()],
+            approvers: vec!["anthropic".into()],
+            threshold: 1,
+            observers_may_request: false,
+            retraction: None,
+            requests: vec![request],
+        };
+        let text = audit_text(&trail);
+        assert!(text.contains("own claim"), "{text}");
+        assert!(
+            text.contains(
+                "2024-05-01 13:30:00 UTC    anthropic approved: backdated  [seq 9, received 2024-05-01 14:30:05 UTC]"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "anthropic retracted that decision (it no longer counts): approved in error  [seq 10, received \
+                 2024-05-01 14:30:11 UTC]"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn the_audit_timeline_shows_who_asked_decided_and_received() {
@@ -284,15 +395,21 @@ mod tests {
                 reason: "classifier work".into(),
                 fields: vec!["details".into()],
                 at_ms: at,
+                logged: position("cd", 4, at + 2_000),
                 decisions: vec![AuditDecisionView {
                     org: "anthropic".into(),
                     grant: true,
                     reason: "justified".into(),
                     at_ms: at + 60_000,
+                    logged: position("ef", 9, at + 61_000),
+                    retraction: None,
                 }],
                 status: "granted".into(),
+                why: None,
+                retraction: None,
                 received_at_ms: Some(at + 120_000),
             }],
+            retraction: None,
         };
         let text = audit_text(&trail);
         assert!(
@@ -300,12 +417,16 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("2024-05-01 14:30:00 UTC  google requested details"),
+            text.contains(
+                "2024-05-01 14:30:00 UTC  google requested details  [seq 4, received 2024-05-01 14:30:02 UTC]"
+            ),
             "{text}"
         );
         assert!(text.contains("reason: classifier work"), "{text}");
         assert!(
-            text.contains("2024-05-01 14:31:00 UTC    anthropic approved: justified"),
+            text.contains(
+                "2024-05-01 14:31:00 UTC    anthropic approved: justified  [seq 9, received 2024-05-01 14:31:01 UTC]"
+            ),
             "{text}"
         );
         assert!(

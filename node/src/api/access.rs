@@ -17,7 +17,7 @@ use super::names::named_list;
 use super::publish::{parse_id, unprocessable};
 use super::views::EntryDetail;
 use super::{ApiError, ApiState, with_store};
-use crate::runtime::hazard::AuditTrail;
+use crate::runtime::hazard::{AuditRetraction, AuditTrail, LogPosition};
 use crate::store::{Store, StoredEntry};
 use axum::Json;
 use axum::body::Bytes;
@@ -28,7 +28,7 @@ use riskmesh_protocol::body::AccessRequestBody;
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::limits::MAX_BODY_BYTES;
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
-use riskmesh_protocol::release::{self, Ineligible};
+use riskmesh_protocol::release::{self, Ineligible, Verdict};
 use riskmesh_protocol::{Body, BulletinBody, EntryId, Kind, OrgKey, Roster, Tier};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -54,6 +54,53 @@ pub struct DecisionInput {
     pub reason: Option<String>,
 }
 
+/// Where an entry of an audit trail stands in the log. `at_ms` elsewhere
+/// is its author's claim; `seq` (signed, chained) and `received_ms` (this
+/// node's clock) are what the claim can be checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPositionView {
+    /// The entry's id, hex.
+    pub entry: String,
+    /// Its position in its author's log.
+    pub seq: u64,
+    /// When this node stored it (this node's clock), Unix ms.
+    pub received_ms: u64,
+}
+
+impl From<&LogPosition> for LogPositionView {
+    fn from(p: &LogPosition) -> Self {
+        LogPositionView {
+            entry: p.entry.clone(),
+            seq: p.seq,
+            received_ms: p.received_ms,
+        }
+    }
+}
+
+/// A retraction in an audit trail, by the retracted entry's own author.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRetractionView {
+    /// Why, as the retracting organization wrote it.
+    pub reason: String,
+    /// Whether it also purged the retracted entry's body.
+    pub purge: bool,
+    /// When (the retracting organization's clock), Unix ms.
+    pub at_ms: u64,
+    /// The retraction entry in the log.
+    pub logged: LogPositionView,
+}
+
+impl From<&AuditRetraction> for AuditRetractionView {
+    fn from(r: &AuditRetraction) -> Self {
+        AuditRetractionView {
+            reason: r.reason.clone(),
+            purge: r.purge,
+            at_ms: r.logged.at_ms,
+            logged: LogPositionView::from(&r.logged),
+        }
+    }
+}
+
 /// One decision in an audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditDecisionView {
@@ -63,8 +110,15 @@ pub struct AuditDecisionView {
     pub grant: bool,
     /// Why.
     pub reason: String,
-    /// When (the decider's clock), Unix ms.
+    /// When (the decider's clock: a claim), Unix ms.
     pub at_ms: u64,
+    /// The decision entry in the log: the decider's seq and this node's
+    /// receive time.
+    pub logged: LogPositionView,
+    /// Its retraction by the decider, if any: a retracted decision never
+    /// counts toward a grant.
+    #[serde(default)]
+    pub retraction: Option<AuditRetractionView>,
 }
 
 /// One access request in an audit trail.
@@ -78,13 +132,23 @@ pub struct AuditRequestView {
     pub reason: String,
     /// Fields asked for.
     pub fields: Vec<String>,
-    /// When, Unix ms.
+    /// When (the requester's clock: a claim), Unix ms.
     pub at_ms: u64,
+    /// The request entry in the log: the requester's seq and this node's
+    /// receive time.
+    pub logged: LogPositionView,
     /// Decisions, in log order.
     pub decisions: Vec<AuditDecisionView>,
-    /// The policy's verdict now: `not-allowed`, `pending (g of k approvals)`,
-    /// `granted` or `denied`.
+    /// The policy's verdict now: `revoked`, `not-allowed`,
+    /// `never-grantable`, `pending (g of k approvals)`, `granted` or
+    /// `denied`.
     pub status: String,
+    /// Why, for `revoked`, `not-allowed` and `never-grantable`.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Its retraction by the requester, if any.
+    #[serde(default)]
+    pub retraction: Option<AuditRetractionView>,
     /// When the requester published its receipt, if it did.
     pub received_at_ms: Option<u64>,
 }
@@ -107,6 +171,9 @@ pub struct AuditView {
     pub threshold: u64,
     /// Whether observers may request.
     pub observers_may_request: bool,
+    /// Its retraction by its author, if any: nothing is released after it.
+    #[serde(default)]
+    pub retraction: Option<AuditRetractionView>,
     /// Requests, oldest first.
     pub requests: Vec<AuditRequestView>,
 }
@@ -123,10 +190,13 @@ impl From<AuditTrail> for AuditView {
             approvers,
             threshold: t.threshold,
             observers_may_request: t.observers_may_request,
+            retraction: t.retraction.as_ref().map(AuditRetractionView::from),
             requests: t
                 .requests
                 .into_iter()
                 .map(|r| AuditRequestView {
+                    logged: LogPositionView::from(&r.logged),
+                    retraction: r.retraction.as_ref().map(AuditRetractionView::from),
                     request: r.request,
                     org: r.org,
                     reason: r.reason,
@@ -136,6 +206,8 @@ impl From<AuditTrail> for AuditView {
                         .decisions
                         .into_iter()
                         .map(|d| AuditDecisionView {
+                            logged: LogPositionView::from(&d.logged),
+                            retraction: d.retraction.as_ref().map(AuditRetractionView::from),
                             org: d.org,
                             grant: d.grant,
                             reason: d.reason,
@@ -143,6 +215,7 @@ impl From<AuditTrail> for AuditView {
                         })
                         .collect(),
                     status: r.status,
+                    why: r.why,
                     received_at_ms: r.received_at_ms,
                 })
                 .collect(),
@@ -305,6 +378,36 @@ fn check_request(
             )));
         }
     }
+    // A request that no decision can ever grant would sit on the record as
+    // `never-grantable`; refuse it here, by the author's node's own rule.
+    let none_yet = release::RequestLog {
+        entry: *target,
+        request: *target,
+        requester: me,
+        decisions: &[],
+        retractions: &[],
+    };
+    if let Verdict::NeverGrantable { approvers, needed } =
+        release::evaluate(roster, &author, &policy, &none_yet)
+    {
+        let why = if policy.approvers.contains(&me) {
+            format!(
+                "your organization is one of its named approvers, and an organization's decisions on its own \
+                 request never count, which leaves {approvers} approver(s) for the {needed} approval(s) it needs"
+            )
+        } else {
+            format!(
+                "only {approvers} of its named approvers are member organizations on the roster in force, fewer \
+                 than the {needed} approval(s) it needs"
+            )
+        };
+        return Err(unprocessable(format!(
+            "a request for entry {target} could never be granted under its release policy: {why}; ask its author \
+             `{}` to share the details another way or to publish a correction with a release policy that \
+             other approvers can satisfy",
+            org_of(roster, &author)
+        )));
+    }
     let withheld = hazard.withheld();
     let mut fields = input
         .fields
@@ -453,14 +556,23 @@ fn check_decision(
         .map_err(ApiError::store)?
         .into_iter()
         .filter(|m| m.kind == Kind::AccessDecision && m.author == me)
-        .filter_map(|m| store.get(&m.id).ok().flatten())
-        .filter_map(
+        .max_by_key(|m| m.seq)
+        // A retracted latest decision leaves no standing decision (spec
+        // §8.6 step 7), so the same decision may be made again.
+        .filter(|m| {
+            !store
+                .referencing(&m.id)
+                .unwrap_or_default()
+                .iter()
+                .any(|r| r.kind == Kind::Retraction && r.author == me)
+        })
+        .and_then(|m| store.get(&m.id).ok().flatten())
+        .and_then(
             |e| match Body::decode(e.meta.kind, e.meta.tier, e.body.as_deref()?) {
                 Ok(Body::AccessDecision(d)) => Some(d.grant),
                 _ => None,
             },
-        )
-        .next_back();
+        );
     if mine == Some(grant) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

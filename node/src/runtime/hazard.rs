@@ -9,13 +9,16 @@
 //! analysts, and never logged.
 
 use crate::sealed;
-use crate::store::{Store, StoredEntry};
-use riskmesh_protocol::body::{AccessDecisionBody, AccessReceiptBody, AccessRequestBody};
+use crate::store::{EntryMeta, MAX_LIST_LIMIT, Store, StoredEntry};
+use riskmesh_protocol::body::{AccessDecisionBody, AccessReceiptBody, AccessRequestBody, RetractionBody};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::limits::MAX_RELEASE_BYTES;
-use riskmesh_protocol::redaction::{Reveal, WithheldField};
-use riskmesh_protocol::release::{Decision, ReleaseError, ReleasePayload, SignedRelease, evaluate};
+use riskmesh_protocol::redaction::{ReleasePolicy, Reveal, WithheldField};
+use riskmesh_protocol::release::{
+    RecordedDecision, RecordedRetraction, ReleaseError, ReleasePayload, RequestLog, Revocation,
+    SignedRelease, Verdict, evaluate,
+};
 use riskmesh_protocol::{Body, BulletinBody, Draft, EntryId, Kind, OrgKey, Roster, Tier};
 use serde::Serialize;
 
@@ -81,22 +84,142 @@ fn request_body(entry: &StoredEntry) -> Option<AccessRequestBody> {
     }
 }
 
-/// The latest decisions on a request, in log order: `(approver, grant, reason, time)`.
-fn decisions(store: &Store, request: &EntryId) -> Vec<(OrgKey, bool, String, u64)> {
-    let metas = store.referencing(request).unwrap_or_default();
-    metas
-        .into_iter()
-        .filter(|m| m.kind == Kind::AccessDecision)
-        .filter_map(|m| {
-            let entry = store.get(&m.id).ok()??;
-            match decode_body(&entry)? {
-                Body::AccessDecision(AccessDecisionBody { grant, reason, .. }) => {
-                    Some((m.author, grant, reason, m.timestamp_ms))
-                }
-                _ => None,
+/// The entries referring to `id`, or an error when there may be more than
+/// one read returns: a retraction among the ones left out must not be
+/// missed, so a decision over a truncated list is not made (fail closed).
+fn referencing_all(store: &Store, id: &EntryId) -> Result<Vec<EntryMeta>, String> {
+    let metas = store.referencing(id).map_err(|e| e.to_string())?;
+    if metas.len() >= MAX_LIST_LIMIT {
+        return Err(format!(
+            "{} or more entries refer to {id}; the release policy is not evaluated over a partial log",
+            MAX_LIST_LIMIT
+        ));
+    }
+    Ok(metas)
+}
+
+/// A retraction of an entry by that entry's own author (the only kind that
+/// counts), as stored.
+#[derive(Debug, Clone)]
+struct Retracted {
+    meta: EntryMeta,
+    body: RetractionBody,
+}
+
+/// The first retraction of `id` by `author` in the log, if any.
+fn retraction_of(store: &Store, id: &EntryId, author: &OrgKey) -> Result<Option<Retracted>, String> {
+    for meta in referencing_all(store, id)? {
+        if meta.kind != Kind::Retraction || meta.author != *author {
+            continue;
+        }
+        let Some(entry) = store.get(&meta.id).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        if let Some(Body::Retraction(body)) = decode_body(&entry) {
+            return Ok(Some(Retracted { meta, body }));
+        }
+    }
+    Ok(None)
+}
+
+/// One access decision as stored, with its retraction by its author.
+#[derive(Debug, Clone)]
+struct Decided {
+    meta: EntryMeta,
+    grant: bool,
+    reason: String,
+    retraction: Option<Retracted>,
+}
+
+/// What the log holds about one access request: its decisions (in the
+/// order `referencing` gives) and the retractions that count for it.
+#[derive(Debug, Clone)]
+struct RequestFacts {
+    entry: EntryId,
+    request: EntryId,
+    requester: OrgKey,
+    entry_retraction: Option<Retracted>,
+    request_retraction: Option<Retracted>,
+    decisions: Vec<Decided>,
+}
+
+impl RequestFacts {
+    /// Reads the log's facts about `request` (by `requester`) for the
+    /// hazardous entry `entry` by `author`.
+    fn read(
+        store: &Store,
+        entry: &EntryId,
+        author: &OrgKey,
+        request: &EntryId,
+        requester: &OrgKey,
+    ) -> Result<Self, String> {
+        let mut decisions = Vec::new();
+        for meta in referencing_all(store, request)? {
+            if meta.kind != Kind::AccessDecision {
+                continue;
             }
+            let Some(stored) = store.get(&meta.id).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let Some(Body::AccessDecision(AccessDecisionBody { grant, reason, .. })) = decode_body(&stored)
+            else {
+                continue;
+            };
+            let retraction = retraction_of(store, &meta.id, &meta.author)?;
+            decisions.push(Decided {
+                meta,
+                grant,
+                reason,
+                retraction,
+            });
+        }
+        Ok(RequestFacts {
+            entry: *entry,
+            request: *request,
+            requester: *requester,
+            entry_retraction: retraction_of(store, entry, author)?,
+            request_retraction: retraction_of(store, request, requester)?,
+            decisions,
         })
-        .collect()
+    }
+
+    /// Runs `f` over these facts in the protocol's terms.
+    fn with_log<R>(&self, f: impl FnOnce(&RequestLog<'_>) -> R) -> R {
+        // For one approver, log order is its seq order; the evaluator only
+        // compares an approver's decisions with each other.
+        let mut ordered: Vec<&Decided> = self.decisions.iter().collect();
+        ordered.sort_by_key(|d| d.meta.seq);
+        let decisions: Vec<RecordedDecision> = ordered
+            .iter()
+            .map(|d| RecordedDecision {
+                id: d.meta.id,
+                approver: d.meta.author,
+                grant: d.grant,
+            })
+            .collect();
+        let retractions: Vec<RecordedRetraction> = self
+            .entry_retraction
+            .iter()
+            .chain(&self.request_retraction)
+            .chain(self.decisions.iter().filter_map(|d| d.retraction.as_ref()))
+            .map(|r| RecordedRetraction {
+                author: r.meta.author,
+                target: r.body.target,
+            })
+            .collect();
+        f(&RequestLog {
+            entry: self.entry,
+            request: self.request,
+            requester: self.requester,
+            decisions: &decisions,
+            retractions: &retractions,
+        })
+    }
+
+    /// The release policy's verdict over these facts.
+    fn verdict(&self, roster: &Roster, author: &OrgKey, policy: &ReleasePolicy) -> Verdict {
+        self.with_log(|log| evaluate(roster, author, policy, log))
+    }
 }
 
 /// Opens this organization's sealed withheld fields of `target`.
@@ -154,12 +277,11 @@ pub fn prepare_release(
     if store.release(request_id).map_err(|e| e.to_string())?.is_some() {
         return Ok(None);
     }
-    let votes: Vec<(OrgKey, bool)> = decisions(store, request_id)
-        .into_iter()
-        .map(|(a, g, _, _)| (a, g))
-        .collect();
+    // The verdict over the log as it stands now, just before signing: a
+    // retraction committed since the request was queued is seen here.
     let requester = request.meta.author;
-    if evaluate(roster, &own, policy, &requester, &votes) != Decision::Granted {
+    let facts = RequestFacts::read(store, &body.target, &own, request_id, &requester)?;
+    if facts.verdict(roster, &own, policy) != Verdict::Granted {
         return Ok(None);
     }
     let reveals: Vec<Reveal> = released(store, org, &body.target)?
@@ -206,8 +328,27 @@ pub fn open_requests(store: &Store, org: &OrgSecrets) -> Vec<EntryId> {
                 .is_some_and(|t| t.meta.author == own && t.meta.tier == Tier::Hazardous)
         })
         .filter(|request| matches!(store.release(&request.meta.id), Ok(None)))
+        .filter(|request| !revoked(store, &own, request))
         .map(|request| request.meta.id)
         .collect()
+}
+
+/// Whether a retraction revoked `request` for an entry by `author` (the
+/// roster-free steps of the evaluation): such a request is never re-checked.
+/// An unreadable log is left for `prepare_release`, which refuses it.
+fn revoked(store: &Store, author: &OrgKey, request: &StoredEntry) -> bool {
+    request_body(request)
+        .and_then(|body| {
+            RequestFacts::read(
+                store,
+                &body.target,
+                author,
+                &request.meta.id,
+                &request.meta.author,
+            )
+            .ok()
+        })
+        .is_some_and(|facts| facts.with_log(|log| log.revocation(author)).is_some())
 }
 
 /// Whether this organization ever asked for a hazardous entry by `author`:
@@ -305,6 +446,53 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: 
     }
 }
 
+/// Where an entry stands in the log, beside the time its author claims:
+/// the claim is unchecked, the author's `seq` is signed and chained, and the
+/// receive time is this node's own clock.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LogPosition {
+    /// The entry's id, hex.
+    pub entry: String,
+    /// When, by its author's clock (a claim), Unix ms.
+    pub at_ms: u64,
+    /// Its position in its author's log.
+    pub seq: u64,
+    /// When this node stored it, by this node's clock, Unix ms.
+    pub received_ms: u64,
+}
+
+impl LogPosition {
+    fn of(meta: &EntryMeta) -> Self {
+        LogPosition {
+            entry: meta.id.to_hex(),
+            at_ms: meta.timestamp_ms,
+            seq: meta.seq,
+            received_ms: meta.received_ms,
+        }
+    }
+}
+
+/// A retraction (by the retracted entry's own author) in an audit trail.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AuditRetraction {
+    /// Why, as the retracting organization wrote it.
+    pub reason: String,
+    /// Whether it also purged the retracted entry's body.
+    pub purge: bool,
+    /// The retraction entry and where it stands in the log.
+    pub logged: LogPosition,
+}
+
+impl AuditRetraction {
+    fn of(r: &Retracted) -> Self {
+        AuditRetraction {
+            reason: r.body.reason.clone(),
+            purge: r.body.purge,
+            logged: LogPosition::of(&r.meta),
+        }
+    }
+}
+
 /// One decision in an audit trail.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AuditDecision {
@@ -316,6 +504,11 @@ pub struct AuditDecision {
     pub reason: String,
     /// When (author's clock), Unix ms.
     pub at_ms: u64,
+    /// The decision entry and where it stands in the log.
+    pub logged: LogPosition,
+    /// Its retraction by the deciding organization, if any: a retracted
+    /// decision never counts.
+    pub retraction: Option<AuditRetraction>,
 }
 
 /// One request in an audit trail.
@@ -331,10 +524,19 @@ pub struct AuditRequest {
     pub fields: Vec<String>,
     /// When, Unix ms.
     pub at_ms: u64,
+    /// The request entry and where it stands in the log.
+    pub logged: LogPosition,
     /// Decisions, in log order.
     pub decisions: Vec<AuditDecision>,
-    /// The policy's verdict now: not-allowed, pending, granted or denied.
+    /// The policy's verdict now: `revoked`, `not-allowed`,
+    /// `never-grantable`, `pending (g of k approvals)`, `granted` or
+    /// `denied`.
     pub status: String,
+    /// Why, for a verdict that is final without a release (revoked, not
+    /// allowed, never grantable).
+    pub why: Option<String>,
+    /// Its retraction by the requester, if any.
+    pub retraction: Option<AuditRetraction>,
     /// When the requester published its receipt, if it did.
     pub received_at_ms: Option<u64>,
 }
@@ -354,8 +556,45 @@ pub struct AuditTrail {
     pub threshold: u64,
     /// Whether observers may request.
     pub observers_may_request: bool,
+    /// Its retraction by its author, if any: nothing is released after it.
+    pub retraction: Option<AuditRetraction>,
     /// Requests, oldest first.
     pub requests: Vec<AuditRequest>,
+}
+
+/// The audit status of a verdict and, for a final one without a release,
+/// a sentence saying why.
+fn describe(verdict: Verdict, policy: &ReleasePolicy, requester: &OrgKey) -> (String, Option<String>) {
+    match verdict {
+        Verdict::Revoked(Revocation::EntryRetracted) => (
+            "revoked".into(),
+            Some("the author retracted the hazardous entry; nothing is released".into()),
+        ),
+        Verdict::Revoked(Revocation::RequestRetracted) => (
+            "revoked".into(),
+            Some("the requester retracted its request; nothing is released".into()),
+        ),
+        Verdict::Revoked(other) => ("revoked".into(), Some(other.name().replace('_', " "))),
+        Verdict::NotAllowed(why) => ("not-allowed".into(), Some(why.to_string())),
+        Verdict::NeverGrantable { approvers, needed } => {
+            let why = if policy.approvers.contains(requester) {
+                format!(
+                    "the requester is a named approver and its own decisions never count, which leaves {approvers} \
+                     approver(s) for a threshold of {needed}"
+                )
+            } else {
+                format!(
+                    "only {approvers} of the named approvers are member organizations on the roster, fewer than \
+                     the threshold of {needed}"
+                )
+            };
+            ("never-grantable".into(), Some(why))
+        }
+        Verdict::Pending { grants, needed } => (format!("pending ({grants} of {needed} approvals)"), None),
+        Verdict::Granted => ("granted".into(), None),
+        Verdict::Denied => ("denied".into(), None),
+        other => (other.name().replace('_', "-"), None),
+    }
 }
 
 /// Builds the audit trail of a hazardous entry from the log.
@@ -365,10 +604,11 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         .get(target_id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("entry {target_id} is not held by this node"))?;
+    let author = target.meta.author;
     let redacted = redacted_body(&target).ok_or("not a hazardous entry (or its body is not held)")?;
     let policy = redacted.release.clone().unwrap_or_default();
     let mut requests = Vec::new();
-    let referencing = store.referencing(target_id).map_err(|e| e.to_string())?;
+    let referencing = referencing_all(store, target_id)?;
     // Receipts name the hazardous entry as their target and the request in
     // their body.
     let receipts: Vec<(EntryId, OrgKey, u64)> = referencing
@@ -384,7 +624,7 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
             }
         })
         .collect();
-    for meta in referencing {
+    for meta in &referencing {
         if meta.kind != Kind::AccessRequest {
             continue;
         }
@@ -394,17 +634,11 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         let Some(body) = request_body(&entry) else {
             continue;
         };
-        let decided = decisions(store, &meta.id);
-        let votes: Vec<(OrgKey, bool)> = decided.iter().map(|(a, g, _, _)| (*a, *g)).collect();
-        let status = match evaluate(roster, &target.meta.author, &policy, &meta.author, &votes) {
-            Decision::NotAllowed => "not-allowed".to_string(),
-            Decision::Pending { grants, needed } => format!("pending ({grants} of {needed} approvals)"),
-            Decision::Granted => "granted".to_string(),
-            Decision::Denied => "denied".to_string(),
-        };
+        let facts = RequestFacts::read(store, target_id, &author, &meta.id, &meta.author)?;
+        let (status, why) = describe(facts.verdict(roster, &author, &policy), &policy, &meta.author);
         let received_at_ms = receipts
             .iter()
-            .find(|(request, author, _)| *request == meta.id && *author == meta.author)
+            .find(|(request, by, _)| *request == meta.id && *by == meta.author)
             .map(|(_, _, at)| *at);
         requests.push(AuditRequest {
             request: meta.id.to_hex(),
@@ -412,22 +646,28 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
             reason: body.reason,
             fields: body.fields.iter().map(|f| f.name().to_string()).collect(),
             at_ms: meta.timestamp_ms,
-            decisions: decided
-                .into_iter()
-                .map(|(a, grant, reason, at_ms)| AuditDecision {
-                    org: org(&a),
-                    grant,
-                    reason,
-                    at_ms,
+            logged: LogPosition::of(meta),
+            decisions: facts
+                .decisions
+                .iter()
+                .map(|d| AuditDecision {
+                    org: org(&d.meta.author),
+                    grant: d.grant,
+                    reason: d.reason.clone(),
+                    at_ms: d.meta.timestamp_ms,
+                    logged: LogPosition::of(&d.meta),
+                    retraction: d.retraction.as_ref().map(AuditRetraction::of),
                 })
                 .collect(),
             status,
+            why,
+            retraction: facts.request_retraction.as_ref().map(AuditRetraction::of),
             received_at_ms,
         });
     }
     Ok(AuditTrail {
         entry: target_id.to_hex(),
-        author: org(&target.meta.author),
+        author: org(&author),
         withheld: redacted
             .withheld
             .unwrap_or_default()
@@ -437,6 +677,9 @@ pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<Audi
         approvers: policy.approvers.iter().map(org).collect(),
         threshold: policy.threshold,
         observers_may_request: policy.observers_may_request,
+        retraction: retraction_of(store, target_id, &author)?
+            .as_ref()
+            .map(AuditRetraction::of),
         requests,
     })
 }

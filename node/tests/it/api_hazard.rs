@@ -315,9 +315,23 @@ async fn api_hazardous_details_reach_only_the_author_and_the_approved_requester(
         ]
     );
 
+    // anthropic is one of the two approvers the policy needs, and its own
+    // decisions never count: its request could never be granted, so the
+    // API refuses it and says why.
+    assert_error(
+        anthropic
+            .request(
+                &id,
+                &json!({"fields": ["references"], "reason": "Cross-check sources"}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "could never be granted",
+    );
+
     // A denial is recorded with its reason and settles the request.
     let second = created(
-        anthropic
+        google
             .request(
                 &id,
                 &json!({"fields": ["references"], "reason": "Cross-check sources"}),
@@ -609,5 +623,37 @@ async fn api_bad_hazardous_requests_get_clear_errors() {
     for node in [&google, &lab] {
         assert!(!node.everything_readable().await.contains(CANARY));
     }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_refuses_a_request_by_the_sole_approver_that_could_never_be_granted() {
+    let cluster = Cluster::start(&["google", "meta"]).await;
+    let (google, meta) = (api(&cluster, 0), api(&cluster, 1));
+    let hazardous = created(
+        meta.post(&finding(
+            json!({"release": {"approvers": ["google"], "threshold": 1}}),
+        ))
+        .await,
+    )
+    .entry
+    .id;
+    wait_for(WAIT, "google to hold the entry", || async {
+        google.has(&hazardous).await
+    })
+    .await;
+    let answer = google
+        .request(&hazardous, &json!({"reason": "our own classifier work"}))
+        .await;
+    assert_error(
+        answer.clone(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "could never be granted",
+    );
+    assert_error(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "decisions on its own request never count",
+    );
     cluster.shutdown().await;
 }

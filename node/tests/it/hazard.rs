@@ -4,8 +4,9 @@
 //! the withheld details never rests in plaintext on any disk.
 
 use riskmesh_node::testnet::{Cluster, wait_for};
+use riskmesh_protocol::body::RetractionBody;
 use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField};
-use riskmesh_protocol::{BulletinBody, Category, EntryId, Severity, testkit};
+use riskmesh_protocol::{Body, BulletinBody, Category, Draft, EntryId, Kind, Severity, Tier, testkit};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -439,5 +440,179 @@ async fn a_release_granted_while_the_author_is_offline_goes_out_when_it_returns(
         },
     )
     .await;
+    cluster.shutdown().await;
+}
+
+/// `approver` approves `request`, then waits until the author's node has
+/// evaluated the approval.
+async fn approve_and_evaluate(cluster: &Cluster, approver: usize, author: usize, request: EntryId) {
+    let before = checks(cluster, author);
+    cluster
+        .handle(approver)
+        .decide_access(request, true, "approved".into())
+        .await
+        .expect("approve");
+    evaluated(cluster, author, before, 1).await;
+}
+
+/// Whether `org` holds no released field of `target`.
+async fn holds_nothing(cluster: &Cluster, org: usize, target: EntryId) -> bool {
+    cluster
+        .handle(org)
+        .released(target)
+        .await
+        .expect("released")
+        .is_empty()
+}
+
+/// Publishes `org`'s retraction (without purge) of `target` and waits until
+/// every node holds it.
+async fn retract(cluster: &Cluster, org: usize, target: EntryId, reason: &str) -> EntryId {
+    let retraction = cluster
+        .handle(org)
+        .publish(Draft {
+            kind: Kind::Retraction,
+            tier: Tier::Consortium,
+            body: Body::Retraction(RetractionBody {
+                target,
+                reason: reason.into(),
+                purge: false,
+            }),
+            recipients: None,
+        })
+        .await
+        .expect("retract");
+    everyone_holds(cluster, retraction.id()).await;
+    retraction.id()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retracted_approval_does_not_count_toward_a_release() {
+    let cluster = Cluster::start(&["amazon", "anthropic", "google", "meta"]).await;
+    let (amazon, anthropic, google, meta) = (0, 1, 2, 3);
+    let entry = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), policy(&cluster, &["amazon", "anthropic"], 2, false))
+        .await
+        .expect("publish");
+    let target = entry.id();
+    everyone_holds(&cluster, target).await;
+    let request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "classifier".into())
+        .await
+        .expect("request");
+    everyone_holds(&cluster, request.id()).await;
+
+    // anthropic approves, then retracts its approval; amazon approves.
+    let approval = cluster
+        .handle(anthropic)
+        .decide_access(request.id(), true, "Justified".into())
+        .await
+        .expect("approve");
+    everyone_holds(&cluster, approval.id()).await;
+    retract(&cluster, anthropic, approval.id(), "approved in error").await;
+    approve_and_evaluate(&cluster, amazon, meta, request.id()).await;
+    assert_eq!(
+        prepared(&cluster, meta),
+        0,
+        "a release prepared with a retracted approval counted"
+    );
+    assert!(holds_nothing(&cluster, google, target).await);
+    // The audit trail shows the retraction, does not count it, and puts
+    // each decision in log order with this node's receive time.
+    let audit = cluster.handle(amazon).audit(target).await.expect("audit");
+    let r = &audit.requests[0];
+    assert_eq!(r.status, "pending (1 of 2 approvals)", "{audit:?}");
+    let retracted: Vec<(&str, bool)> = r
+        .decisions
+        .iter()
+        .map(|d| (d.org.as_str(), d.retraction.is_some()))
+        .collect();
+    assert_eq!(retracted, [("anthropic", true), ("amazon", false)]);
+    let first = &r.decisions[0];
+    assert_eq!(first.logged.entry, approval.id().to_hex());
+    assert!(first.logged.seq >= 1 && first.logged.received_ms >= r.logged.received_ms);
+    let retraction = first.retraction.as_ref().expect("retraction");
+    assert!(retraction.logged.seq > first.logged.seq);
+    assert_eq!(retraction.reason, "approved in error");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retracted_request_or_hazardous_entry_is_not_released_after_approval() {
+    let cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (amazon, google, meta) = (0, 1, 2);
+    // The author alone approves.
+    let entry = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), policy(&cluster, &[], 1, false))
+        .await
+        .expect("publish");
+    let target = entry.id();
+    everyone_holds(&cluster, target).await;
+    let google_request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "classifier".into())
+        .await
+        .expect("request");
+    let amazon_request = cluster
+        .handle(amazon)
+        .request_access(target, vec![WithheldField::Details], "mitigation".into())
+        .await
+        .expect("request");
+    everyone_holds(&cluster, google_request.id()).await;
+    everyone_holds(&cluster, amazon_request.id()).await;
+
+    // google retracts its request; the author then approves it.
+    retract(&cluster, google, google_request.id(), "no longer needed").await;
+    approve_and_evaluate(&cluster, meta, meta, google_request.id()).await;
+    assert_eq!(prepared(&cluster, meta), 0, "a retracted request was released");
+
+    // The author retracts the hazardous entry (no purge), then approves
+    // amazon's request.
+    retract(&cluster, meta, target, "finding withdrawn").await;
+    approve_and_evaluate(&cluster, meta, meta, amazon_request.id()).await;
+    assert_eq!(prepared(&cluster, meta), 0, "a retracted entry was released");
+    for org in [google, amazon] {
+        assert!(holds_nothing(&cluster, org, target).await);
+    }
+    let audit = cluster.handle(google).audit(target).await.expect("audit");
+    assert!(audit.retraction.is_some(), "{audit:?}");
+    for r in &audit.requests {
+        assert_eq!(r.status, "revoked", "{audit:?}");
+        assert!(r.why.as_deref().is_some_and(|w| w.contains("retracted")), "{r:?}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_says_why_a_sole_approvers_own_request_can_never_be_granted() {
+    let cluster = Cluster::start(&["google", "meta"]).await;
+    let (google, meta) = (0, 1);
+    let entry = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), policy(&cluster, &["google"], 1, false))
+        .await
+        .expect("publish");
+    let target = entry.id();
+    everyone_holds(&cluster, target).await;
+    // The node handle publishes what the API would refuse, as a request
+    // arriving from another implementation could be.
+    let request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "mine".into())
+        .await
+        .expect("request");
+    everyone_holds(&cluster, request.id()).await;
+    let audit = cluster.handle(meta).audit(target).await.expect("audit");
+    let r = &audit.requests[0];
+    assert_eq!(r.status, "never-grantable", "{audit:?}");
+    assert!(
+        r.why
+            .as_deref()
+            .is_some_and(|w| w.contains("own decisions never count")),
+        "{r:?}"
+    );
     cluster.shutdown().await;
 }

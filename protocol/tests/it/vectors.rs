@@ -11,7 +11,10 @@ use riskmesh_protocol::chain::{EquivocationProof, ProofError};
 use riskmesh_protocol::keys::{check_public_key, verify_strict};
 use riskmesh_protocol::limits::{MAX_BODY_BYTES, MAX_RELEASE_BYTES};
 use riskmesh_protocol::redaction::{self, ReleasePolicy, Reveal, WithheldField};
-use riskmesh_protocol::release::{Decision, ReleaseError, ReleasePayload, SignedRelease, evaluate};
+use riskmesh_protocol::release::{
+    RecordedDecision, RecordedRetraction, ReleaseError, ReleasePayload, RequestLog, SignedRelease, Verdict,
+    evaluate,
+};
 use riskmesh_protocol::roster::{RosterError, SignedRoster};
 use riskmesh_protocol::testkit;
 use riskmesh_protocol::validate::{verify_entry, verify_gossip, verify_wire};
@@ -594,15 +597,16 @@ fn boolean(v: &Value, key: &str) -> Result<bool, String> {
         .ok_or_else(|| format!("`{key}` is not a boolean"))
 }
 
-fn decision_got(decision: Decision) -> Got {
-    match decision {
-        Decision::NotAllowed => Got::accept().with("decision", "not_allowed"),
-        Decision::Pending { grants, needed } => Got::accept()
-            .with("decision", "pending")
-            .with("grants", grants)
-            .with("needed", needed),
-        Decision::Granted => Got::accept().with("decision", "granted"),
-        Decision::Denied => Got::accept().with("decision", "denied"),
+fn decision_got(verdict: Verdict) -> Got {
+    let got = Got::accept().with("decision", verdict.name());
+    match verdict {
+        Verdict::Revoked(why) => got.with("why", why.name()),
+        Verdict::NotAllowed(why) => got.with("why", why.name()),
+        Verdict::NeverGrantable { approvers, needed } => {
+            got.with("approvers", approvers).with("needed", needed)
+        }
+        Verdict::Pending { grants, needed } => got.with("grants", grants).with("needed", needed),
+        _ => got,
     }
 }
 
@@ -674,15 +678,40 @@ fn run_release(file: &Value, v: &Value) -> Result<(), String> {
                 approvers: keys(policy, "approvers")?,
                 threshold: number(policy, "threshold")?,
             };
-            let decisions = field(v, "decisions")?
-                .as_array()
-                .ok_or("`decisions` is not an array")?
+            let list = |key: &str| -> Result<Vec<Value>, String> {
+                Ok(field(v, key)?
+                    .as_array()
+                    .ok_or_else(|| format!("`{key}` is not an array"))?
+                    .clone())
+            };
+            let decisions = list("decisions")?
                 .iter()
-                .map(|d| Ok((OrgKey(array(d, "approver")?), boolean(d, "grant")?)))
+                .map(|d| {
+                    Ok(RecordedDecision {
+                        id: Hash32(array(d, "id")?),
+                        approver: OrgKey(array(d, "approver")?),
+                        grant: boolean(d, "grant")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let retractions = list("retractions")?
+                .iter()
+                .map(|r| {
+                    Ok(RecordedRetraction {
+                        author: OrgKey(array(r, "author")?),
+                        target: Hash32(array(r, "target")?),
+                    })
+                })
                 .collect::<Result<Vec<_>, String>>()?;
             let author = OrgKey(array(v, "author")?);
-            let requester = OrgKey(array(v, "requester")?);
-            decision_got(evaluate(&roster, &author, &policy, &requester, &decisions))
+            let log = RequestLog {
+                entry: Hash32(array(v, "entry")?),
+                request: Hash32(array(v, "request")?),
+                requester: OrgKey(array(v, "requester")?),
+                decisions: &decisions,
+                retractions: &retractions,
+            };
+            decision_got(evaluate(&roster, &author, &policy, &log))
         }
         _ => return Err(unknown_type(v)),
     };

@@ -389,6 +389,10 @@ fn decision(name: &str) -> Json {
     accept_with(vec![("decision", text(name))])
 }
 
+fn decision_why(name: &str, why: &str) -> Json {
+    accept_with(vec![("decision", text(name)), ("why", text(why))])
+}
+
 fn pending(grants: u64, needed: u64) -> Json {
     accept_with(vec![
         ("decision", text("pending")),
@@ -397,18 +401,50 @@ fn pending(grants: u64, needed: u64) -> Json {
     ])
 }
 
+fn never_grantable(approvers: u64, needed: u64) -> Json {
+    accept_with(vec![
+        ("decision", text("never_grantable")),
+        ("approvers", Json::Int(approvers)),
+        ("needed", Json::Int(needed)),
+    ])
+}
+
+/// The ids of an `evaluate` vector's entries: opaque labels hashed, since
+/// the evaluation only compares them.
+fn label_id(label: &str) -> EntryId {
+    Hash32::of(label.as_bytes())
+}
+
+/// What a retraction in an `evaluate` vector names.
+#[derive(Clone, Copy)]
+enum Retracted {
+    /// The hazardous entry.
+    Entry,
+    /// The access request.
+    Request,
+    /// The decision at this index of the vector's decisions.
+    Decision(usize),
+}
+
 fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
     let mut vectors = Vec::new();
     let key = |org: &str| fx.key(org);
     let k_of_n = policy_json(false, &[key("anthropic"), key("google"), key("openai")], 2);
     let closed = policy_json(false, &[], 1);
     let open = policy_json(true, &[], 1);
-    let mut case = |name: &str,
-                    description: &str,
-                    policy: &Json,
-                    requester: &str,
-                    decisions: &[(&str, bool)],
-                    expected: Json| {
+    let mut case_with = |name: &str,
+                         description: &str,
+                         policy: &Json,
+                         requester: &str,
+                         decisions: &[(&str, bool)],
+                         retractions: &[(&str, Retracted)],
+                         expected: Json| {
+        let decision_id = |i: usize| label_id(&format!("{name}/decision/{i}"));
+        let id_of = |r: Retracted| match r {
+            Retracted::Entry => label_id("hazardous entry"),
+            Retracted::Request => label_id("access request"),
+            Retracted::Decision(i) => decision_id(i),
+        };
         vectors.push(vector(
             name,
             "evaluate",
@@ -416,14 +452,32 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
             vec![
                 ("author", hx(key("meta").0)),
                 ("policy", policy.clone_json()),
+                ("entry", hx(id_of(Retracted::Entry).0)),
+                ("request", hx(id_of(Retracted::Request).0)),
                 ("requester", hx(key(requester).0)),
                 (
                     "decisions",
                     Json::Arr(
                         decisions
                             .iter()
-                            .map(|(org, grant)| {
-                                Json::Obj(vec![("approver", hx(key(org).0)), ("grant", Json::Bool(*grant))])
+                            .enumerate()
+                            .map(|(i, (org, grant))| {
+                                Json::Obj(vec![
+                                    ("id", hx(decision_id(i).0)),
+                                    ("approver", hx(key(org).0)),
+                                    ("grant", Json::Bool(*grant)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
+                (
+                    "retractions",
+                    Json::Arr(
+                        retractions
+                            .iter()
+                            .map(|(org, what)| {
+                                Json::Obj(vec![("author", hx(key(org).0)), ("target", hx(id_of(*what).0))])
                             })
                             .collect(),
                     ),
@@ -431,6 +485,14 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
             ],
             expected,
         ));
+    };
+    let mut case = |name: &str,
+                    description: &str,
+                    policy: &Json,
+                    requester: &str,
+                    decisions: &[(&str, bool)],
+                    expected: Json| {
+        case_with(name, description, policy, requester, decisions, &[], expected)
     };
     case(
         "k_of_n_no_decisions",
@@ -530,11 +592,12 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
     );
     case(
         "threshold_unreachable_from_the_start",
-        "2 of anthropic and safety-institute: only anthropic is a member, so 2 grants can never be reached.",
+        "2 of anthropic and safety-institute: only anthropic is a member, so 2 grants can never be reached: \
+         never grantable, with the effective approvers and the threshold.",
         &policy_json(false, &[key("anthropic"), key("safety-institute")], 2),
         "microsoft",
         &[],
-        decision("denied"),
+        never_grantable(1, 2),
     );
     case(
         "author_alone_pending",
@@ -567,7 +630,7 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
         &closed,
         "safety-institute",
         &[("meta", true)],
-        decision("not_allowed"),
+        decision_why("not_allowed", "observer"),
     );
     case(
         "observer_allowed",
@@ -583,7 +646,7 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
         &open,
         "meta",
         &[("meta", true)],
-        decision("not_allowed"),
+        decision_why("not_allowed", "author"),
     );
     case(
         "requester_not_on_roster",
@@ -591,7 +654,80 @@ fn evaluate_vectors(fx: &Fixture) -> Vec<Json> {
         &open,
         "mallory",
         &[("meta", true)],
-        decision("not_allowed"),
+        decision_why("not_allowed", "not_on_roster"),
+    );
+    case_with(
+        "retracted_approval_not_counted",
+        "2 of 3; anthropic grants, then retracts that decision; google grants. A retracted decision never \
+         counts: one grant of the two needed.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("google", true)],
+        &[("anthropic", Retracted::Decision(0))],
+        pending(1, 2),
+    );
+    case_with(
+        "retraction_by_another_org_ignored",
+        "2 of 3; anthropic and google grant. openai retracts anthropic's decision, microsoft (the requester) \
+         the hazardous entry, anthropic the request: a retraction counts only by the retracted entry's author.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("google", true)],
+        &[
+            ("openai", Retracted::Decision(0)),
+            ("microsoft", Retracted::Entry),
+            ("anthropic", Retracted::Request),
+        ],
+        decision("granted"),
+    );
+    case_with(
+        "retracted_latest_decision_revives_nothing",
+        "2 of 3; anthropic grants, then denies, then retracts the denial; google grants. anthropic has no \
+         standing decision: the retraction does not revive the grant its denial replaced.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("anthropic", false), ("google", true)],
+        &[("anthropic", Retracted::Decision(1))],
+        pending(1, 2),
+    );
+    case_with(
+        "grant_after_retraction_counts",
+        "2 of 3; anthropic grants and retracts it, then grants again; google grants: the new grant counts.",
+        &k_of_n,
+        "microsoft",
+        &[("anthropic", true), ("anthropic", true), ("google", true)],
+        &[("anthropic", Retracted::Decision(0))],
+        decision("granted"),
+    );
+    case_with(
+        "retracted_request",
+        "No approvers named; the author grants, and google, the requester, retracts its request: revoked, \
+         nothing is released.",
+        &closed,
+        "google",
+        &[("meta", true)],
+        &[("google", Retracted::Request)],
+        decision_why("revoked", "request_retracted"),
+    );
+    case_with(
+        "retracted_hazardous_entry",
+        "No approvers named; the author grants, then retracts the hazardous entry (with or without purge): \
+         revoked, nothing is released.",
+        &closed,
+        "google",
+        &[("meta", true)],
+        &[("meta", Retracted::Entry)],
+        decision_why("revoked", "entry_retracted"),
+    );
+    case_with(
+        "sole_approver_requests",
+        "1 of google; google requests and grants its own request. Its own decisions never count, so no \
+         approver is left: never grantable.",
+        &policy_json(false, &[key("google")], 1),
+        "google",
+        &[("google", true)],
+        &[],
+        never_grantable(0, 1),
     );
     vectors
 }
