@@ -43,6 +43,8 @@ pub struct Metrics {
     pub release_checks: AtomicU64,
     /// Releases this node prepared as author (granted requests).
     pub releases_prepared: AtomicU64,
+    /// Prepared releases waiting for delivery to their requester.
+    pub releases_pending: AtomicU64,
     ignored: Mutex<BTreeMap<&'static str, u64>>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -199,6 +201,13 @@ impl Metrics {
             "Releases prepared for delivery as author.",
             "counter",
             get(&self.releases_prepared),
+        );
+        gauge(
+            &mut out,
+            "releases_pending",
+            "Prepared releases waiting for delivery.",
+            "gauge",
+            get(&self.releases_pending),
         );
         for (name, map, help) in [
             (

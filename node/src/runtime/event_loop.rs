@@ -172,6 +172,9 @@ impl EventLoop {
             }
             // Whatever the ledger decided while handling the event.
             self.apply();
+            self.metrics
+                .releases_pending
+                .store(self.releases.len() as u64, Ordering::Relaxed);
             let writer = &self.workers.writer;
             self.backlog.flush(|job| writer.submit(job).map_err(|b| *b));
             if self.fatal.is_some() {
@@ -486,7 +489,13 @@ impl EventLoop {
     ) {
         let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
         self.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
-        for request in self.ledger.committed(inserted.iter().map(|i| i.id)) {
+        let (mut recheck, retraction) = self.ledger.committed(inserted.iter().map(|i| i.id));
+        if retraction {
+            // The log changed under the queued releases: take them back and
+            // evaluate each again from the log as it stands now.
+            recheck.extend(self.releases.take_all());
+        }
+        for request in recheck {
             let _ = self.workers.reader.submit(ReadJob::PrepareRelease { request });
         }
         for ack in acks {

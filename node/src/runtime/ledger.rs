@@ -55,6 +55,8 @@ pub(super) struct Ledger {
     /// Accepted access entries not yet committed: entry id → the request to
     /// re-evaluate once it is. Bounded by the write backlog's admission.
     release_checks: HashMap<EntryId, EntryId>,
+    /// Accepted retractions not yet committed. Bounded like `release_checks`.
+    retractions: HashSet<EntryId>,
     batch: Batch<VerifiedEntry, Ack>,
     metrics: Arc<Metrics>,
     effects: Vec<Effect>,
@@ -77,6 +79,7 @@ impl Ledger {
             org,
             known_proofs,
             release_checks: HashMap::new(),
+            retractions: HashSet::new(),
             batch: Batch::new(),
             metrics,
             effects: Vec::new(),
@@ -299,14 +302,27 @@ impl Ledger {
                     self.release_checks.insert(entry.id(), request);
                 }
             }
+            // A retraction can revoke a release already queued (of its
+            // request, its hazardous entry or one of its decisions).
+            Kind::Retraction => {
+                self.retractions.insert(entry.id());
+            }
             _ => {}
         }
     }
 
     /// Entries were committed: the requests whose release policy must be
-    /// evaluated again.
-    pub(super) fn committed(&mut self, ids: impl Iterator<Item = EntryId>) -> Vec<EntryId> {
-        ids.filter_map(|id| self.release_checks.remove(&id)).collect()
+    /// evaluated again, and whether a retraction was among them (then every
+    /// queued release must be evaluated again before it goes out).
+    pub(super) fn committed(&mut self, ids: impl Iterator<Item = EntryId>) -> (Vec<EntryId>, bool) {
+        let mut retraction = false;
+        let recheck = ids
+            .filter_map(|id| {
+                retraction |= self.retractions.remove(&id);
+                self.release_checks.remove(&id)
+            })
+            .collect();
+        (recheck, retraction)
     }
 
     /// Signs and commits a draft of this organization at `now_ms`; the

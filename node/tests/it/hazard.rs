@@ -616,3 +616,60 @@ async fn audit_says_why_a_sole_approvers_own_request_can_never_be_granted() {
     );
     cluster.shutdown().await;
 }
+
+fn pending(cluster: &Cluster, node: usize) -> u64 {
+    cluster
+        .handle(node)
+        .metrics
+        .releases_pending
+        .load(Ordering::Relaxed)
+}
+
+/// Issue 9, item 1 (retraction race, regression): a release granted while
+/// its requester is offline waits in the author's delivery queue; when the
+/// approval is retracted meanwhile, the queued release is taken back and
+/// evaluated again from the log as it stands, so it never goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_release_is_withdrawn_when_its_approval_is_retracted() {
+    let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (amazon, google, meta) = (0, 1, 2);
+    let target = cluster
+        .handle(meta)
+        .publish_hazardous(finding(), policy(&cluster, &["amazon"], 1, false))
+        .await
+        .expect("publish")
+        .id();
+    everyone_holds(&cluster, target).await;
+    let request = cluster
+        .handle(google)
+        .request_access(target, vec![WithheldField::Details], "need it".into())
+        .await
+        .expect("request");
+    everyone_holds(&cluster, request.id()).await;
+    // The requester goes offline; amazon approves; the release is queued.
+    cluster.stop(google).await;
+    let approval = cluster
+        .handle(amazon)
+        .decide_access(request.id(), true, "granted".into())
+        .await
+        .expect("approve");
+    wait_for(Duration::from_secs(20), "the release to be queued", || async {
+        pending(&cluster, meta) == 1
+    })
+    .await;
+    // amazon retracts its approval before the requester returns.
+    let before = checks(&cluster, meta);
+    retract(&cluster, amazon, approval.id(), "approved in error").await;
+    evaluated(&cluster, meta, before, 1).await;
+    assert_eq!(
+        pending(&cluster, meta),
+        0,
+        "the queued release survived the retraction"
+    );
+    cluster.restart(google).await;
+    everyone_holds(&cluster, approval.id()).await;
+    // Nothing is queued, so nothing can reach google.
+    assert_eq!(pending(&cluster, meta), 0);
+    assert!(holds_nothing(&cluster, google, target).await);
+    cluster.shutdown().await;
+}

@@ -200,6 +200,16 @@ impl ReleaseDelivery {
         }
     }
 
+    /// Takes every pending release back (a retraction was committed: each
+    /// must be evaluated again before it may go out). Deliveries in flight
+    /// are forgotten; their verdicts are dropped when they arrive.
+    pub fn take_all(&mut self) -> Vec<EntryId> {
+        self.tokens.clear();
+        let mut requests: Vec<EntryId> = self.pending.drain().map(|(r, _)| r).collect();
+        requests.sort();
+        requests
+    }
+
     /// Stops delivering a release (its request was retracted, its requester
     /// left the roster).
     pub fn cancel(&mut self, request: &EntryId) -> bool {
@@ -343,5 +353,17 @@ mod tests {
             d.ready(o);
         }
         assert_eq!(d.len(), MAX_PENDING_RELEASES);
+    }
+
+    #[test]
+    fn take_all_empties_the_queue_and_late_verdicts_are_dropped() {
+        let t0 = Instant::now();
+        let mut d = ReleaseDelivery::new();
+        d.ready(out(8));
+        d.ready(out(9));
+        let sent = d.attempt(t0, |_| Some(peer()));
+        assert_eq!(d.take_all(), vec![Hash32([8; 32]), Hash32([9; 32])]);
+        assert!(d.is_empty());
+        assert_eq!(d.on_verdict(sent[0].token, DeliveryVerdict::Accepted), None);
     }
 }
