@@ -57,7 +57,9 @@ pub enum Received {
         request: EntryId,
         /// The hazardous entry.
         target: EntryId,
-        /// The signed release (transferable proof with the hazardous entry).
+        /// The signed release (transferable proof with the hazardous
+        /// entry), age-encrypted to this organization: it holds the valid
+        /// openings too, so it never rests in plaintext.
         evidence: Vec<u8>,
         /// What did not match.
         why: String,
@@ -436,11 +438,14 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: 
                 Err(e) => Received::Refused(e),
             }
         }
-        Err(ReleaseError::Reveal(e)) => Received::Fault {
-            request: payload.request,
-            target: payload.target,
-            evidence: signed.to_bytes(),
-            why: e.to_string(),
+        Err(ReleaseError::Reveal(e)) => match sealed::seal(&[org.encryption.public()], &signed.to_bytes()) {
+            Ok(evidence) => Received::Fault {
+                request: payload.request,
+                target: payload.target,
+                evidence,
+                why: e.to_string(),
+            },
+            Err(seal) => Received::Refused(format!("cannot keep the evidence sealed: {seal}")),
         },
         Err(e) => Received::Refused(e.to_string()),
     }

@@ -521,7 +521,17 @@ async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
     assert!(receipts.is_empty(), "no receipt for a tampered release");
     // The kept evidence convinces a third party: the author's signature
     // holds and the openings contradict the author's signed commitments.
-    let evidence = SignedRelease::from_bytes(&record.evidence.expect("evidence")).expect("decodes");
+    // The evidence rests sealed to google (it holds the valid openings too).
+    let sealed_evidence = record.evidence.expect("evidence");
+    assert!(
+        !sealed_evidence
+            .windows(b"the real details".len())
+            .any(|w| w == b"the real details"),
+        "evidence in plaintext"
+    );
+    let plain = riskmesh_node::sealed::open(&testkit::org_secrets("google").encryption, &sealed_evidence)
+        .expect("sealed to google");
+    let evidence = SignedRelease::from_bytes(&plain).expect("decodes");
     let verdict = evidence.open(
         &author.signing.public(),
         &request.id(),
