@@ -13,15 +13,12 @@ use super::policy::release::{Delivered, ReleaseDelivery};
 use super::policy::sync::{SyncOutput, SyncPlanner};
 use super::policy::writes::{Intake, WriteBacklog};
 use super::swarm_io::{SwarmIo, Topic};
-use super::workers::{
-    Ack, EVENT_QUEUE, ReadJob, SharedRoster, StoreReader, StoreWriter, VerifyJob, VerifyPool, WorkerEvent,
-    WriteJob,
-};
-use super::{Command, NodeError, NodeStatus, PeerStatus, StartError, now_ms};
+use super::workers::{Ack, ReadJob, VerifyJob, WorkerEvent, Workers, WriteJob};
+use super::{Command, NodeError, NodeStatus, PeerStatus, now_ms};
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::net::BehaviourEvent;
-use crate::store::{ReleaseState, Store};
+use crate::store::ReleaseState;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
@@ -30,8 +27,7 @@ use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
-use riskmesh_protocol::{ChainValidator, EquivocationProof, LogWriter, OrgKey, Roster};
-use std::collections::HashSet;
+use riskmesh_protocol::{EquivocationProof, OrgKey, Roster};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -39,25 +35,6 @@ use tokio::sync::{mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
 const TICK: Duration = Duration::from_millis(250);
-
-/// The protocol state the loop starts from.
-pub(super) struct State {
-    pub(super) shared_roster: SharedRoster,
-    pub(super) chain: ChainValidator,
-    pub(super) log: LogWriter,
-    pub(super) known_proofs: HashSet<(OrgKey, u64)>,
-}
-
-/// The worker threads.
-struct Workers {
-    verify: VerifyPool,
-    writer: StoreWriter,
-    /// Sync ranges, rosters, proofs, release preparation, audit.
-    reader: StoreReader,
-    /// Releases sent to us (decryption of peer-supplied data): a thread of
-    /// its own, so a costly release never delays sync serving or the API.
-    receiver: StoreReader,
-}
 
 pub(super) struct EventLoop {
     io: SwarmIo,
@@ -78,57 +55,25 @@ pub(super) struct EventLoop {
 }
 
 impl EventLoop {
+    /// A loop over started parts; it dials the roster's nodes and the
+    /// configured bootstrap addresses once it runs.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn new(
+    pub(super) fn new(
         config: &NodeConfig,
-        state: State,
-        store: Store,
-        reader: Store,
-        receiver: Store,
+        io: SwarmIo,
+        ledger: Ledger,
+        workers: Workers,
+        events: mpsc::Receiver<WorkerEvent>,
         metrics: Arc<Metrics>,
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<(Self, Vec<Multiaddr>), StartError> {
-        let network = super::workers::current(&state.shared_roster)
-            .network()
-            .to_string();
-        let io = SwarmIo::start(config, &network, Arc::clone(&metrics)).await?;
-        let listen = io.listen().to_vec();
-        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-        let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
-        let workers = Workers {
-            verify: VerifyPool::start(threads, Arc::clone(&state.shared_roster), events_tx.clone()),
-            writer: StoreWriter::start(store, events_tx.clone()),
-            reader: StoreReader::start(
-                "reader",
-                reader,
-                events_tx.clone(),
-                Arc::clone(&state.shared_roster),
-                Arc::clone(&config.org),
-                Arc::clone(&metrics),
-            ),
-            receiver: StoreReader::start(
-                "receiver",
-                receiver,
-                events_tx,
-                Arc::clone(&state.shared_roster),
-                Arc::clone(&config.org),
-                Arc::clone(&metrics),
-            ),
-        };
+    ) -> Self {
         let mut this = EventLoop {
             io,
             org: config.org.org.clone(),
-            ledger: Ledger::new(
-                state.shared_roster,
-                state.chain,
-                state.log,
-                Arc::clone(&config.org),
-                state.known_proofs,
-                Arc::clone(&metrics),
-            ),
+            ledger,
             workers,
-            events: events_rx,
+            events,
             commands,
             shutdown,
             metrics,
@@ -144,7 +89,7 @@ impl EventLoop {
         for addr in &config.bootstrap {
             this.remember_address(addr.clone());
         }
-        Ok((this, listen))
+        this
     }
 
     pub(super) async fn run(mut self) -> Result<(), String> {
@@ -189,10 +134,7 @@ impl EventLoop {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        self.workers.verify.stop();
-        self.workers.writer.stop();
-        self.workers.reader.stop();
-        self.workers.receiver.stop();
+        self.workers.stop();
         self.fatal.map_or(Ok(()), Err)
     }
 
@@ -616,26 +558,13 @@ impl EventLoop {
                     }
                 }
                 SyncOutput::Rosters { peer, rosters } => {
-                    for bytes in rosters {
-                        let refused = match SignedRoster::from_bytes(&bytes) {
-                            Ok(signed) => {
-                                self.ledger.offer_roster(&signed, Vec::new())
-                                    == Some(MessageAcceptance::Reject)
-                            }
-                            Err(_) => true,
-                        };
-                        if refused {
-                            self.penalize(peer, "invalid roster in sync response");
-                            break;
-                        }
+                    if let Err(why) = self.ledger.offer_synced_rosters(&rosters) {
+                        self.penalize(peer, why);
                     }
                 }
                 SyncOutput::Proofs { peer, proofs } => {
-                    for proof in proofs {
-                        if self.ledger.offer_proof(proof, Vec::new()) == Some(MessageAcceptance::Reject) {
-                            self.penalize(peer, "invalid equivocation proof in sync response");
-                            break;
-                        }
+                    if let Err(why) = self.ledger.offer_synced_proofs(proofs) {
+                        self.penalize(peer, why);
                     }
                 }
                 SyncOutput::Strike { peer, why } => {

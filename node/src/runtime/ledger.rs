@@ -160,6 +160,29 @@ impl Ledger {
         }
     }
 
+    /// Offers roster versions a peer served by sync, in order. Stops at the
+    /// first that is malformed or invalid and says why (the peer's fault).
+    pub(super) fn offer_synced_rosters(&mut self, rosters: &[Vec<u8>]) -> Result<(), &'static str> {
+        for bytes in rosters {
+            let signed = SignedRoster::from_bytes(bytes).map_err(|_| "malformed roster in sync response")?;
+            if self.offer_roster(&signed, Vec::new()) == Some(MessageAcceptance::Reject) {
+                return Err("invalid roster in sync response");
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers equivocation proofs a peer served by sync. Stops at the first
+    /// invalid one and says why (the peer's fault).
+    pub(super) fn offer_synced_proofs(&mut self, proofs: Vec<EquivocationProof>) -> Result<(), &'static str> {
+        for proof in proofs {
+            if self.offer_proof(proof, Vec::new()) == Some(MessageAcceptance::Reject) {
+                return Err("invalid equivocation proof in sync response");
+            }
+        }
+        Ok(())
+    }
+
     /// Checks whether a roster update is the valid next version, without
     /// applying it.
     pub(super) fn check_roster(&self, signed: &SignedRoster) -> Result<(), NodeError> {

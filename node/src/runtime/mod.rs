@@ -405,22 +405,25 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         roster: Arc::clone(&shared_roster),
     };
     let known_proofs = proofs.iter().map(|p| (p.author, p.seq)).collect();
-    let (event_loop, listen_addrs) = event_loop::EventLoop::new(
-        config,
-        event_loop::State {
-            shared_roster,
-            chain,
-            log,
-            known_proofs,
-        },
-        store,
-        reader,
-        receiver,
-        metrics,
-        command_rx,
-        shutdown,
-    )
-    .await?;
+    let network = workers::current(&shared_roster).network().to_string();
+    let io = swarm_io::SwarmIo::start(config, &network, Arc::clone(&metrics)).await?;
+    let listen_addrs = io.listen().to_vec();
+    let stores = workers::WorkerStores {
+        write: store,
+        read: reader,
+        receive: receiver,
+    };
+    let (workers, events) = workers::Workers::start(stores, &shared_roster, &config.org, &metrics);
+    let ledger = ledger::Ledger::new(
+        shared_roster,
+        chain,
+        log,
+        Arc::clone(&config.org),
+        known_proofs,
+        Arc::clone(&metrics),
+    );
+    let event_loop =
+        event_loop::EventLoop::new(config, io, ledger, workers, events, metrics, command_rx, shutdown);
     let task = tokio::spawn(event_loop.run());
     Ok(Runtime {
         handle,

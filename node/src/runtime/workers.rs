@@ -336,6 +336,72 @@ impl<J> std::fmt::Debug for Worker<J> {
     }
 }
 
+/// The runtime's worker threads.
+#[derive(Debug)]
+pub struct Workers {
+    /// Signature verification (one thread per core).
+    pub verify: VerifyPool,
+    /// The single writer (group commit).
+    pub writer: StoreWriter,
+    /// Sync ranges, rosters, proofs, release preparation, audit.
+    pub reader: StoreReader,
+    /// Releases sent to this node (decryption of peer-supplied data): a
+    /// thread of its own, so a costly release never delays sync serving or
+    /// the API.
+    pub receiver: StoreReader,
+}
+
+/// The store connections the workers own: read-write for the writer,
+/// read-only for the two readers.
+#[derive(Debug)]
+pub struct WorkerStores {
+    /// The writer's read-write connection.
+    pub write: Store,
+    /// The reader's connection.
+    pub read: Store,
+    /// The receiver's connection.
+    pub receive: Store,
+}
+
+impl Workers {
+    /// Starts every worker; they report on the returned channel
+    /// ([`EVENT_QUEUE`] events).
+    pub fn start(
+        stores: WorkerStores,
+        roster: &SharedRoster,
+        org: &Arc<OrgSecrets>,
+        metrics: &Arc<Metrics>,
+    ) -> (Self, mpsc::Receiver<WorkerEvent>) {
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let reader = |name, store, events| {
+            StoreReader::start(
+                name,
+                store,
+                events,
+                Arc::clone(roster),
+                Arc::clone(org),
+                Arc::clone(metrics),
+            )
+        };
+        let workers = Workers {
+            verify: VerifyPool::start(threads, Arc::clone(roster), events_tx.clone()),
+            writer: StoreWriter::start(stores.write, events_tx.clone()),
+            reader: reader("reader", stores.read, events_tx.clone()),
+            receiver: reader("receiver", stores.receive, events_tx),
+        };
+        (workers, events_rx)
+    }
+
+    /// Stops every worker; the writer commits what is queued first.
+    pub fn stop(self) {
+        self.verify.stop();
+        self.writer.stop();
+        self.reader.stop();
+        self.receiver.stop();
+    }
+}
+
 /// The verification pool.
 pub type VerifyPool = Worker<VerifyJob>;
 /// The writer thread (the only read-write store connection).
