@@ -688,6 +688,13 @@ mod tests {
         }
     }
 
+    /// A node's data directory is 0700 (`riskmesh init` makes it so); a
+    /// temporary directory's mode depends on the umask.
+    fn private_dir(dir: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    }
+
     fn answer(status: &str, body: &str) -> String {
         format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
@@ -701,6 +708,7 @@ mod tests {
         // A stand-in node on a private socket that refuses any token, as the
         // real one does.
         let dir = tempfile::tempdir().expect("dir");
+        private_dir(dir.path());
         let socket = dir.path().join("api.sock");
         let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
         let server = tokio::spawn(stand_in(
@@ -713,8 +721,10 @@ mod tests {
         };
         let client = ApiClient::new(endpoint, "wrong".into(), PathBuf::from("cfg.toml"));
         let err = client.status().await.expect_err("bad token");
-        server.await.expect("server");
+        // Checked before waiting for the stand-in, which a client that
+        // never connected would leave waiting.
         assert!(matches!(&err, ClientError::Api { status: 401, .. }), "{err}");
+        server.await.expect("server");
         assert!(
             err.to_string()
                 .contains("named in cfg.toml: check that --config is this node's config"),
@@ -743,7 +753,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("dir");
         let socket = dir.path().join("api.sock");
-        assert!(check_socket(&socket, dir.path()).is_ok(), "0700 and ours");
+        private_dir(dir.path());
+        if let Err(e) = check_socket(&socket, dir.path()) {
+            panic!("0700 and ours: {e}");
+        }
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let err = check_socket(&socket, dir.path()).expect_err("0755");
         assert!(err.to_string().contains("chmod 700"), "{err}");
