@@ -93,11 +93,14 @@ if (( N >= 3 )); then
   mid=${ORGS[1]}
   echo
   echo "== $first publishes a hazardous finding: the details stay on its node, encrypted at rest"
-  hazard=$("$BIN" publish --config "$BASE/$first/config.toml" --json --tier hazardous \
+  # Withheld text comes from a file or stdin, never from the command line
+  # (where `ps` and the shell history would show it).
+  hazard=$(printf '%s\n' "(the withheld recipe)" |
+    "$BIN" publish --config "$BASE/$first/config.toml" --json --tier hazardous \
     --title "Model gives meaningful uplift for pathogen enhancement" \
     --summary "Red-teaming found step-level uplift; mitigations below, details withheld." \
     --category bio --severity critical --mitigation "Refusal training on the uncovered prompts." \
-    --details "(the withheld recipe)" --withhold details --approver "$first" --commitment 1 |
+    --details-file - --withhold details --approver "$first" --commitment 1 |
     sed -n 's/.*"id": *"\([0-9a-f]\{64\}\)".*/\1/p' | head -1)
   echo "   hazardous entry $hazard"
   for _ in $(seq 1 100); do

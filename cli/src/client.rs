@@ -1,13 +1,24 @@
-//! The analysts' client for the node's local HTTP API: finds the port and
-//! the bearer token from the node's config file, sends JSON, and turns every
-//! failure into an error that says what to do.
+//! The analysts' client for the node's local HTTP API. By default it talks
+//! to the node's Unix socket `api.sock` in the data directory, after
+//! checking that the socket and the directory belong to this user and the
+//! directory is closed to everyone else; with `--api tcp` it talks to
+//! 127.0.0.1 at the config's `api_port`, and first makes the listener prove
+//! it holds the token (a challenge on the same connection) before the token
+//! or any request is sent. See `SECURITY.md`, "The local analyst channel".
+//! Every failure is an error that says what to do.
 
-use reqwest::{Method, StatusCode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use riskmesh_node::api::views::{EntryDetail, EntryList, PeerList, StatusView};
 use riskmesh_node::api::{
-    AccessRequestInput, AuditView, DecisionInput, ExportQuery, HeldFields, PublishRequest,
+    AccessRequestInput, AuditView, CHALLENGE_NONCE_BYTES, ChallengeAnswer, DecisionInput, ExportQuery,
+    HeldFields, PublishRequest, verify_challenge,
 };
-use riskmesh_node::config::TOKEN_FILE;
+use riskmesh_node::config::{API_SOCKET_FILE, TOKEN_FILE};
 use riskmesh_node::config_file::{ConfigError, ConfigFile, read_capped};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,10 +29,47 @@ use std::time::Duration;
 
 /// How long to wait for the node to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a request (other than an export) may take.
+/// How long a request (other than an export's body) may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest token file read.
 const MAX_TOKEN_BYTES: u64 = 4096;
+/// Largest error or JSON answer read from the node (an export streams).
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+
+/// How the CLI reaches its node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// The Unix socket `api.sock` in the node's data directory, checked to
+    /// be this user's before anything is sent.
+    #[default]
+    Unix,
+    /// TCP on 127.0.0.1 at the config's `api_port`; the listener must prove
+    /// it holds the token before the token or a request is sent.
+    Tcp,
+}
+
+/// Where the node's API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A Unix socket inside the data directory `dir`.
+    Unix {
+        /// The socket.
+        socket: PathBuf,
+        /// The data directory that holds it.
+        dir: PathBuf,
+    },
+    /// A TCP address on loopback.
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix { socket, .. } => write!(f, "{}", socket.display()),
+            Endpoint::Tcp(addr) => write!(f, "{addr}"),
+        }
+    }
+}
 
 /// Why a call to the node failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,23 +97,48 @@ pub enum ClientError {
         /// The underlying error.
         error: io::Error,
     },
+    /// The socket or its data directory is not safe to talk to: nothing was
+    /// sent.
+    #[error("refusing to talk to the node through {path}: {problem}. Nothing was sent")]
+    UnsafeSocket {
+        /// The socket or data directory at fault.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+    /// The TCP listener could not prove it holds the token: it is not this
+    /// node. Nothing secret was sent.
+    #[error(
+        "the listener at {addr} is not your node: it could not prove it holds the API token ({why}). \
+         Neither the token nor the request was sent. Another program may hold the port while the \
+         node is down: check `riskmesh node --config {config}` is running, or use the Unix socket \
+         (leave out --api tcp)"
+    )]
+    Unauthenticated {
+        /// The TCP address.
+        addr: SocketAddr,
+        /// The config file.
+        config: PathBuf,
+        /// What the listener answered.
+        why: String,
+    },
     /// Nothing answered at the API address.
     #[error(
-        "could not reach the node at {addr}: is `riskmesh node` running? (API port from {config}; {error})"
+        "could not reach the node at {endpoint}: is `riskmesh node` running? (API address from {config}; {error})"
     )]
     Unreachable {
-        /// The API address.
-        addr: SocketAddr,
+        /// The socket or TCP address.
+        endpoint: String,
         /// The config file.
         config: PathBuf,
         /// What failed.
         error: String,
     },
     /// The node accepted the connection but did not answer in time.
-    #[error("the node at {addr} did not answer within {secs} s; it may be overloaded, try again")]
+    #[error("the node at {endpoint} did not answer within {secs} s; it may be overloaded, try again")]
     Timeout {
-        /// The API address.
-        addr: SocketAddr,
+        /// The socket or TCP address.
+        endpoint: String,
         /// The timeout.
         secs: u64,
     },
@@ -91,8 +164,7 @@ pub type Params = Vec<(&'static str, String)>;
 /// A client of one node's API.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
-    addr: SocketAddr,
+    endpoint: Endpoint,
     token: String,
     config: PathBuf,
 }
@@ -112,12 +184,80 @@ pub fn config_base(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new(""))
 }
 
+/// Checks that the data directory and the socket in it belong to this
+/// user and that nobody else may enter the directory, so whatever answers
+/// on the socket is this user's own process.
+fn check_socket(socket: &Path, dir: &Path) -> Result<(), ClientError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let me = rustix::process::geteuid().as_raw();
+    let unsafe_path = |path: &Path, problem: String| ClientError::UnsafeSocket {
+        path: path.to_path_buf(),
+        problem,
+    };
+    // A missing directory or socket means no node: reported by the connect.
+    let Ok(dir_meta) = std::fs::metadata(dir) else {
+        return Ok(());
+    };
+    if dir_meta.uid() != me {
+        return Err(unsafe_path(
+            dir,
+            format!(
+                "the data directory is owned by uid {}, not by you (uid {me}); run the CLI as the \
+                 node's user",
+                dir_meta.uid()
+            ),
+        ));
+    }
+    let mode = dir_meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(unsafe_path(
+            dir,
+            format!(
+                "the data directory has mode {mode:04o}, so other users could plant a socket or read \
+                 the token; run `chmod 700 {}`",
+                dir.display()
+            ),
+        ));
+    }
+    let Ok(socket_meta) = std::fs::symlink_metadata(socket) else {
+        return Ok(());
+    };
+    if !socket_meta.file_type().is_socket() {
+        return Err(unsafe_path(
+            socket,
+            "it is not a socket; stop the node, remove it, and start the node again".into(),
+        ));
+    }
+    if socket_meta.uid() != me {
+        return Err(unsafe_path(
+            socket,
+            format!(
+                "the socket is owned by uid {}, not by you (uid {me}): it is not your node",
+                socket_meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl ApiClient {
-    /// A client for the node whose config file is `path`: the API is on
-    /// 127.0.0.1 at `api_port`, the token in `data_dir/api-token`.
-    pub fn from_config(path: &Path) -> Result<ApiClient, ClientError> {
+    /// A client for the node whose config file is `path`: over `transport`,
+    /// the Unix socket `data_dir/api.sock` or 127.0.0.1 at `api_port`; the
+    /// token in `data_dir/api-token`.
+    pub fn from_config(path: &Path, transport: Transport) -> Result<ApiClient, ClientError> {
         let file = read_config(path)?;
-        let token_path = config_base(path).join(&file.data_dir).join(TOKEN_FILE);
+        let data_dir = config_base(path).join(&file.data_dir);
+        let endpoint = match transport {
+            Transport::Unix => Endpoint::Unix {
+                socket: data_dir.join(API_SOCKET_FILE),
+                dir: data_dir.clone(),
+            },
+            Transport::Tcp => Endpoint::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, file.api_port))),
+        };
+        if let Endpoint::Unix { socket, dir } = &endpoint {
+            check_socket(socket, dir)?;
+        }
+        let token_path = data_dir.join(TOKEN_FILE);
         let token = read_capped(&token_path, MAX_TOKEN_BYTES)
             .and_then(|bytes| {
                 String::from_utf8(bytes)
@@ -128,28 +268,25 @@ impl ApiClient {
                 config: path.to_path_buf(),
                 error,
             })?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, file.api_port));
-        Ok(ApiClient::new(addr, token.trim().to_string(), path.to_path_buf()))
+        Ok(ApiClient::new(
+            endpoint,
+            token.trim().to_string(),
+            path.to_path_buf(),
+        ))
     }
 
-    /// A client for the API at `addr` with `token`; `config` only labels errors.
-    pub fn new(addr: SocketAddr, token: String, config: PathBuf) -> ApiClient {
-        // The API is on loopback: never send it (or its token) through a proxy.
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
+    /// A client for the API at `endpoint` with `token`; `config` only labels errors.
+    pub fn new(endpoint: Endpoint, token: String, config: PathBuf) -> ApiClient {
         ApiClient {
-            http,
-            addr,
+            endpoint,
             token,
             config,
         }
     }
 
-    fn url(&self, path: &str, params: &[(&'static str, String)]) -> String {
-        let mut url = format!("http://{}{path}", self.addr);
+    /// The request target: path and percent-encoded query.
+    fn target(&self, path: &str, params: &[(&'static str, String)]) -> String {
+        let mut url = path.to_string();
         for (i, (name, value)) in params.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(name);
@@ -159,21 +296,104 @@ impl ApiClient {
         url
     }
 
-    fn transport(&self, error: reqwest::Error) -> ClientError {
-        if error.is_timeout() {
-            ClientError::Timeout {
-                addr: self.addr,
-                secs: REQUEST_TIMEOUT.as_secs(),
-            }
-        } else if error.is_connect() {
-            ClientError::Unreachable {
-                addr: self.addr,
-                config: self.config.clone(),
-                error: root_cause(&error),
-            }
-        } else {
-            ClientError::Protocol(root_cause(&error))
+    /// The `Host` header: the TCP address, or `localhost` on the socket.
+    fn host(&self) -> String {
+        match &self.endpoint {
+            Endpoint::Unix { .. } => "localhost".into(),
+            Endpoint::Tcp(addr) => addr.to_string(),
         }
+    }
+
+    fn unreachable(&self, error: impl std::fmt::Display) -> ClientError {
+        ClientError::Unreachable {
+            endpoint: self.endpoint.to_string(),
+            config: self.config.clone(),
+            error: error.to_string(),
+        }
+    }
+
+    /// Opens one HTTP/1.1 connection to the node. On TCP the listener
+    /// first proves it holds the token; nothing secret is sent before.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
+        let handshake = async {
+            match &self.endpoint {
+                Endpoint::Unix { socket, dir } => {
+                    // Checked again right before connecting: the node may
+                    // have been restarted since the client was built.
+                    check_socket(socket, dir)?;
+                    let stream = tokio::net::UnixStream::connect(socket)
+                        .await
+                        .map_err(|e| self.unreachable(e))?;
+                    self.handshake(TokioIo::new(stream)).await
+                }
+                Endpoint::Tcp(addr) => {
+                    let stream = tokio::net::TcpStream::connect(addr)
+                        .await
+                        .map_err(|e| self.unreachable(e))?;
+                    let mut sender = self.handshake(TokioIo::new(stream)).await?;
+                    self.authenticate_listener(*addr, &mut sender).await?;
+                    Ok(sender)
+                }
+            }
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, handshake)
+            .await
+            .map_err(|_| self.unreachable(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())))?
+    }
+
+    async fn handshake<T>(&self, io: T) -> Result<SendRequest<Full<Bytes>>, ClientError>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let (sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        tokio::spawn(async move {
+            // The connection ends with the command; its errors surface on
+            // the request that was in flight.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// The challenge: a fresh nonce out, `HMAC(token, nonce)` back, checked
+    /// in constant time. Only then does the token go over this connection.
+    async fn authenticate_listener(
+        &self,
+        addr: SocketAddr,
+        sender: &mut SendRequest<Full<Bytes>>,
+    ) -> Result<(), ClientError> {
+        let fail = |why: String| ClientError::Unauthenticated {
+            addr,
+            config: self.config.clone(),
+            why,
+        };
+        let nonce: [u8; CHALLENGE_NONCE_BYTES] = rand::random();
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/challenge?nonce={}", hex::encode(nonce)))
+            .header(hyper::header::HOST, self.host())
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| fail(format!("no valid HTTP answer: {}", root_cause(&e))))?;
+        let status = response.status();
+        let bytes = read_limited(response.into_body(), 4096)
+            .await
+            .map_err(|e| fail(format!("no complete answer: {e}")))?;
+        if status != StatusCode::OK {
+            return Err(fail(format!("it answered HTTP {}", status.as_u16())));
+        }
+        let proof = serde_json::from_slice::<ChallengeAnswer>(&bytes)
+            .ok()
+            .and_then(|answer| hex::decode(answer.proof).ok())
+            .ok_or_else(|| fail("its answer holds no proof".into()))?;
+        if !verify_challenge(&self.token, &nonce, &proof) {
+            return Err(fail("its proof is wrong".into()));
+        }
+        Ok(())
     }
 
     async fn send(
@@ -182,26 +402,31 @@ impl ApiClient {
         path: &str,
         params: &[(&'static str, String)],
         body: Option<Vec<u8>>,
-        timeout: Option<Duration>,
-    ) -> Result<reqwest::Response, ClientError> {
-        let mut request = self
-            .http
-            .request(method, self.url(path, params))
-            .bearer_auth(&self.token);
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
+    ) -> Result<Response<Incoming>, ClientError> {
+        let mut sender = self.connect().await?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(self.target(path, params))
+            .header(hyper::header::HOST, self.host())
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {}", self.token));
+        if body.is_some() {
+            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
         }
-        if let Some(body) = body {
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-        }
-        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| ClientError::Protocol(root_cause(&e)))?;
         if response.status().is_success() {
             return Ok(response);
         }
         let status = response.status();
-        let text = response.text().await.map_err(|e| self.transport(e))?;
+        let text = read_limited(response.into_body(), MAX_ANSWER_BYTES)
+            .await
+            .map_err(ClientError::Protocol)?;
+        let text = String::from_utf8_lossy(&text).into_owned();
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .and_then(|v| v.get("error").and_then(|m| m.as_str()).map(str::to_string))
@@ -228,10 +453,19 @@ impl ApiClient {
         params: &[(&'static str, String)],
         body: Option<Vec<u8>>,
     ) -> Result<T, ClientError> {
-        let response = self
-            .send(method, path, params, body, Some(REQUEST_TIMEOUT))
-            .await?;
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+        let call = async {
+            let response = self.send(method, path, params, body).await?;
+            read_limited(response.into_body(), MAX_ANSWER_BYTES)
+                .await
+                .map_err(ClientError::Protocol)
+        };
+        let bytes =
+            tokio::time::timeout(REQUEST_TIMEOUT, call)
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    endpoint: self.endpoint.to_string(),
+                    secs: REQUEST_TIMEOUT.as_secs(),
+                })??;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
@@ -316,25 +550,46 @@ impl ApiClient {
         if let Some(tier) = &query.max_tier {
             params.push(("max_tier", tier.clone()));
         }
-        let mut response = self.send(Method::GET, "/v1/export", &params, None, None).await?;
+        let response = self.send(Method::GET, "/v1/export", &params, None).await?;
+        let mut body = response.into_body();
         let mut written = 0u64;
-        while let Some(chunk) = response.chunk().await.map_err(|e| ClientError::Protocol(format!(
-            "the export was cut off after {written} bytes ({}); nothing complete was written, run it again",
-            root_cause(&e)
-        )))? {
-            out.write_all(&chunk).map_err(ClientError::Output)?;
-            written += chunk.len() as u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                ClientError::Protocol(format!(
+                    "the export was cut off after {written} bytes ({}); nothing complete was written, run it again",
+                    root_cause(&e)
+                ))
+            })?;
+            if let Ok(chunk) = frame.into_data() {
+                out.write_all(&chunk).map_err(ClientError::Output)?;
+                written += chunk.len() as u64;
+            }
         }
         out.flush().map_err(ClientError::Output)?;
         Ok(written)
     }
 }
 
+/// Reads a whole answer body, refusing one over `limit` bytes.
+async fn read_limited(mut body: Incoming, limit: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| root_cause(&e))?;
+        if let Ok(chunk) = frame.into_data() {
+            if bytes.len() + chunk.len() > limit {
+                return Err(format!("an answer over {limit} bytes"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok(bytes)
+}
+
 fn encode(value: &impl Serialize) -> Result<Vec<u8>, ClientError> {
     serde_json::to_vec(value).map_err(|e| ClientError::Protocol(e.to_string()))
 }
 
-/// The innermost error message (reqwest's own is often just "error sending request").
+/// The innermost error message (hyper's own is often just "error sending request").
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause: &(dyn std::error::Error + 'static) = error;
     while let Some(next) = cause.source() {
@@ -360,21 +615,21 @@ pub fn percent_encode(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn tcp_client(addr: SocketAddr, token: &str) -> ApiClient {
+        ApiClient::new(Endpoint::Tcp(addr), token.into(), PathBuf::from("cfg.toml"))
+    }
+
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(percent_encode("cyber-offense"), "cyber-offense");
         assert_eq!(percent_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        let client = ApiClient::new(
-            "127.0.0.1:4620".parse().expect("addr"),
-            "t".into(),
-            PathBuf::from("config.toml"),
-        );
+        let client = tcp_client("127.0.0.1:4620".parse().expect("addr"), "t");
         assert_eq!(
-            client.url(
+            client.target(
                 "/v1/entries",
                 &[("tier", "public".into()), ("author", "x y".into())]
             ),
-            "http://127.0.0.1:4620/v1/entries?tier=public&author=x%20y"
+            "/v1/entries?tier=public&author=x%20y"
         );
     }
 
@@ -382,41 +637,133 @@ mod tests {
     fn a_missing_config_or_token_says_what_to_do() {
         let dir = tempfile::tempdir().expect("dir");
         let missing = dir.path().join("config.toml");
-        let err = ApiClient::from_config(&missing).expect_err("no config");
+        let err = ApiClient::from_config(&missing, Transport::Unix).expect_err("no config");
         assert!(matches!(err, ClientError::NoConfig(_)), "{err}");
         assert!(err.to_string().contains("RISKMESH_CONFIG"), "{err}");
         std::fs::write(&missing, "api_port = 1\n").expect("write");
-        let err = ApiClient::from_config(&missing).expect_err("no token");
+        let err = ApiClient::from_config(&missing, Transport::Unix).expect_err("no token");
         assert!(err.to_string().contains("riskmesh node --config"), "{err}");
+    }
+
+    /// A stand-in node on `listener` that answers every request on one
+    /// connection with `answer` and returns what it received.
+    async fn stand_in<L>(listener: L, answer: String) -> Vec<u8>
+    where
+        L: StandIn,
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut socket = listener.accept_one().await;
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&buf[..n]);
+            if received.windows(4).any(|w| w == b"\r\n\r\n") {
+                let _ = socket.write_all(answer.as_bytes()).await;
+                break;
+            }
+        }
+        received
+    }
+
+    trait StandIn {
+        type Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin;
+        async fn accept_one(self) -> Self::Stream;
+    }
+
+    impl StandIn for tokio::net::TcpListener {
+        type Stream = tokio::net::TcpStream;
+        async fn accept_one(self) -> Self::Stream {
+            self.accept().await.expect("accept").0
+        }
+    }
+
+    impl StandIn for tokio::net::UnixListener {
+        type Stream = tokio::net::UnixStream;
+        async fn accept_one(self) -> Self::Stream {
+            self.accept().await.expect("accept").0
+        }
+    }
+
+    /// A node's data directory is 0700 (`riskmesh init` makes it so); a
+    /// temporary directory's mode depends on the umask.
+    fn private_dir(dir: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    }
+
+    fn answer(status: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
     }
 
     #[tokio::test]
     async fn a_refused_token_points_at_the_config() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        // A stand-in node that refuses any token, as the real one does.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.expect("accept");
-            let mut request = [0u8; 4096];
-            let _ = socket.read(&mut request).await;
-            let body = r#"{"error":"missing or wrong bearer token"}"#;
-            let answer = format!(
-                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            socket.write_all(answer.as_bytes()).await.expect("answer");
-        });
-        let client = ApiClient::new(addr, "wrong".into(), PathBuf::from("cfg.toml"));
+        // A stand-in node on a private socket that refuses any token, as the
+        // real one does.
+        let dir = tempfile::tempdir().expect("dir");
+        private_dir(dir.path());
+        let socket = dir.path().join("api.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).expect("bind");
+        let server = tokio::spawn(stand_in(
+            listener,
+            answer("401 Unauthorized", r#"{"error":"missing or wrong bearer token"}"#),
+        ));
+        let endpoint = Endpoint::Unix {
+            socket,
+            dir: dir.path().to_path_buf(),
+        };
+        let client = ApiClient::new(endpoint, "wrong".into(), PathBuf::from("cfg.toml"));
         let err = client.status().await.expect_err("bad token");
-        server.await.expect("server");
+        // Checked before waiting for the stand-in, which a client that
+        // never connected would leave waiting.
         assert!(matches!(&err, ClientError::Api { status: 401, .. }), "{err}");
+        server.await.expect("server");
         assert!(
             err.to_string()
                 .contains("named in cfg.toml: check that --config is this node's config"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_tcp_listener_without_the_token_gets_neither_token_nor_request() {
+        let token = "ab".repeat(32);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let proof = format!(r#"{{"proof":"{}"}}"#, "00".repeat(32));
+        let server = tokio::spawn(stand_in(listener, answer("200 OK", &proof)));
+        let err = tcp_client(addr, &token).status().await.expect_err("not the node");
+        let received = server.await.expect("server");
+        assert!(matches!(&err, ClientError::Unauthenticated { .. }), "{err}");
+        assert!(err.to_string().contains("is not your node"), "{err}");
+        let text = String::from_utf8_lossy(&received);
+        assert!(text.starts_with("GET /challenge?nonce="), "{text}");
+        assert!(!text.contains(&token) && !text.contains("/v1/"), "{text}");
+    }
+
+    #[test]
+    fn a_data_directory_open_to_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let socket = dir.path().join("api.sock");
+        private_dir(dir.path());
+        if let Err(e) = check_socket(&socket, dir.path()) {
+            panic!("0700 and ours: {e}");
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let err = check_socket(&socket, dir.path()).expect_err("0755");
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::fs::write(&socket, "not a socket").expect("write");
+        let err = check_socket(&socket, dir.path()).expect_err("a file");
+        assert!(err.to_string().contains("not a socket"), "{err}");
     }
 
     #[tokio::test]
@@ -426,11 +773,7 @@ mod tests {
             .and_then(|l| l.local_addr())
             .expect("port")
             .port();
-        let client = ApiClient::new(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            "t".into(),
-            PathBuf::from("config.toml"),
-        );
+        let client = tcp_client(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), "t");
         let err = client.status().await.expect_err("nothing listens");
         let text = err.to_string();
         assert!(

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 #[command(
     about = "Run this organization's node until interrupted",
     long_about = "Run this organization's node in the foreground: connect to the roster's other nodes, \
-    gossip and sync entries, store them in SQLite, and serve the local HTTP API on 127.0.0.1 for \
-    analysts. Stops cleanly on Ctrl-C or SIGTERM after finishing in-flight commits. Logs go to \
+    gossip and sync entries, store them in SQLite, and serve the local HTTP API for analysts on the \
+    Unix socket api.sock in the data directory and on 127.0.0.1. Refuses to start while another node \
+    runs on the same data directory. Stops cleanly on Ctrl-C or SIGTERM after finishing in-flight commits. Logs go to \
     stderr; set RUST_LOG (for example RUST_LOG=debug or RUST_LOG=riskmesh_node=debug) for more."
 )]
 pub struct NodeArgs {
@@ -68,8 +69,12 @@ fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,libp2p_gossipsub=warn,libp2p_swarm=warn")
     });
+    // Colour codes only for a person at a terminal: in a log file or a
+    // journal they are noise that breaks grep.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -104,7 +109,11 @@ pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
         for addr in &node.listen_addrs {
             tracing::info!(%addr, "listening");
         }
-        tracing::info!(api = %node.api_addr, "local API (token in the data directory's api-token file)");
+        tracing::info!(
+            socket = %node.api_socket.display(),
+            tcp = %node.api_addr,
+            "local API (token in the data directory's api-token file)"
+        );
         node.run_until(shutdown_signal())
             .await
             .map_err(anyhow::Error::msg)?;

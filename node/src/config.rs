@@ -25,6 +25,13 @@ pub const DEFAULT_AUTHOR_RATE_PER_MINUTE: u32 = 600;
 pub const DB_FILE: &str = "riskmesh.db";
 /// API bearer-token file name inside the data directory.
 pub const TOKEN_FILE: &str = "api-token";
+/// The local API's Unix socket inside the data directory: the analysts'
+/// CLI talks to it by default (see `SECURITY.md`, "The local analyst
+/// channel").
+pub const API_SOCKET_FILE: &str = "api.sock";
+/// The lock file a running node holds in its data directory (it records
+/// the node's process id).
+pub const LOCK_FILE: &str = "node.lock";
 
 /// Everything a node needs to run, already loaded and checked.
 #[derive(Clone)]
@@ -77,5 +84,10 @@ impl NodeConfig {
     /// Path of the API token file.
     pub fn token_path(&self) -> PathBuf {
         self.data_dir.join(TOKEN_FILE)
+    }
+
+    /// Path of the API's Unix socket.
+    pub fn api_socket_path(&self) -> PathBuf {
+        self.data_dir.join(API_SOCKET_FILE)
     }
 }

@@ -18,5 +18,5 @@ pub mod store;
 #[cfg(feature = "testnet")]
 pub mod testnet;
 
-pub use node::{RunningNode, ensure_token, start, write_private};
-pub use runtime::{NodeError, NodeHandle, Refusal, StartError};
+pub use node::{RunningNode, StartError, TOKEN_HEX_LEN, ensure_token, start, write_private};
+pub use runtime::{NodeError, NodeHandle, Refusal};

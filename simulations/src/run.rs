@@ -359,11 +359,15 @@ impl Harness {
             match riskmesh_node::start(config.clone()).await {
                 Ok(node) => break node,
                 // The old port may linger for a moment after a restart.
-                Err(riskmesh_node::StartError::Network(_)) if port != 0 && attempt < 10 => {
+                Err(riskmesh_node::StartError::Runtime(riskmesh_node::runtime::StartError::Network(_)))
+                    if port != 0 && attempt < 10 =>
+                {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(riskmesh_node::StartError::Network(_)) if port != 0 => {
+                Err(riskmesh_node::StartError::Runtime(riskmesh_node::runtime::StartError::Network(_)))
+                    if port != 0 =>
+                {
                     config.listen = vec![listen(0)];
                     break riskmesh_node::start(config.clone())
                         .await

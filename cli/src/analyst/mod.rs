@@ -16,7 +16,7 @@ pub use publish::{AckArgs, CorrectArgs, PublishArgs, RetractArgs};
 pub use read::{ExportArgs, ListArgs, PeersArgs, ShowArgs, StatusArgs};
 pub use verify::VerifyArgs;
 
-use crate::client::{ApiClient, ClientError};
+use crate::client::{ApiClient, ClientError, Transport};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -32,6 +32,12 @@ pub struct Common {
         value_name = "PATH"
     )]
     pub config: PathBuf,
+    /// How to reach the node: `unix`, its socket in the data directory
+    /// (checked to be yours before anything is sent), or `tcp`, 127.0.0.1 at
+    /// the config's api_port (the listener must first prove it holds the
+    /// token).
+    #[arg(long, env = "RISKMESH_API", value_enum, default_value_t = Transport::Unix, value_name = "HOW")]
+    pub api: Transport,
     /// Print JSON instead of a table (for scripts).
     #[arg(long)]
     pub json: bool,
@@ -138,7 +144,7 @@ fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(future: F) ->
 }
 
 fn client(common: &Common) -> Result<ApiClient, CliError> {
-    Ok(ApiClient::from_config(&common.config)?)
+    Ok(ApiClient::from_config(&common.config, common.api)?)
 }
 
 /// Writes text to standard output; a closed pipe is an error, not a panic.

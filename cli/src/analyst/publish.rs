@@ -74,10 +74,14 @@ pub struct ContentArgs {
     /// An affected system or model (repeat for several).
     #[arg(long = "affected", value_name = "SYSTEM")]
     pub affected: Vec<String>,
-    /// Technical details.
-    #[arg(long, conflicts_with = "details_file")]
+    /// Refused: text on the command line is readable by every local user
+    /// (`ps`, /proc/<pid>/cmdline) and lands in shell history. Kept only to
+    /// say so and point at --details-file.
+    #[arg(long, hide = true, value_name = "TEXT")]
     pub details: Option<String>,
-    /// Read the technical details from a file.
+    /// Read the technical details from a file, or from standard input with
+    /// `-` (never from the command line: at the hazardous tier they are
+    /// the withheld text).
     #[arg(long, value_name = "PATH")]
     pub details_file: Option<PathBuf>,
     /// A mitigation (repeat for several).
@@ -109,9 +113,20 @@ pub struct ContentArgs {
 impl ContentArgs {
     /// The fields the flags set.
     fn flags(&self) -> Result<PublishRequest, CliError> {
+        if self.details.is_some() {
+            return Err(CliError::Input(INLINE_DETAILS_REFUSED.into()));
+        }
+        let stdin = Path::new("-");
+        if self.file.as_deref() == Some(stdin) && self.details_file.as_deref() == Some(stdin) {
+            return Err(CliError::Input(
+                "--file - and --details-file - cannot both read standard input: put the details in \
+                 the file's `details` field, or one of them in a file"
+                    .into(),
+            ));
+        }
         let details = match &self.details_file {
             Some(path) => Some(read_text(path, MAX_DETAILS_BYTES as u64, "details file")?),
-            None => self.details.clone(),
+            None => None,
         };
         let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         Ok(PublishRequest {
@@ -140,6 +155,46 @@ impl ContentArgs {
         };
         overlay(&mut request, self.flags()?);
         Ok(request)
+    }
+}
+
+/// Why `--details TEXT` is refused, and what to use instead.
+pub const INLINE_DETAILS_REFUSED: &str = "--details is not accepted: text on the command line is readable \
+    by every user of this machine (ps, /proc/<pid>/cmdline) and stays in your shell history. Write the \
+    details to a file and pass --details-file PATH, pipe them in with --details-file -, or give them \
+    as `details` in --file";
+
+impl ContentArgs {
+    /// Refuses a withheld field of a hazardous entry given as a flag: it
+    /// would sit in the process list and shell history. Withheld fields
+    /// come from --file or --details-file only.
+    fn refuse_inline_withheld(&self, request: &PublishRequest) -> Result<(), CliError> {
+        if request.tier != Some(Tier::Hazardous) {
+            return Ok(());
+        }
+        let withheld = request.withhold.as_deref().unwrap_or_default();
+        let inline = [
+            (WithheldField::Title, "--title", self.title.is_some()),
+            (WithheldField::Summary, "--summary", self.summary.is_some()),
+            (WithheldField::Affected, "--affected", !self.affected.is_empty()),
+            (
+                WithheldField::References,
+                "--reference",
+                !self.references.is_empty(),
+            ),
+        ];
+        for (field, flag, given) in inline {
+            if given && withheld.contains(&field) {
+                return Err(CliError::Input(format!(
+                    "{flag} is withheld here (--withhold {}), so it may not come from the command line, \
+                     where every user of this machine can read it (ps, /proc/<pid>/cmdline) and your \
+                     shell history keeps it: put it in a TOML or JSON file and pass --file PATH (or \
+                     --file - for standard input)",
+                    field.name()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -207,7 +262,11 @@ impl HazardArgs {
     riskmesh publish --file finding.toml\n  \
     riskmesh publish --tier restricted --recipient google --recipient openai --file finding.json\n  \
     riskmesh publish --tier hazardous --withhold details,references --approver anthropic --approver google \\\n    \
-    --threshold 2 --file finding.toml"
+    --threshold 2 --file finding.toml\n  \
+    riskmesh publish --tier hazardous --title \"…\" --category bio --severity critical --details-file recipe.txt\n\n\
+    Withheld text never goes on the command line, where every local user and your shell history can \
+    read it: --details is refused (use --details-file PATH or --details-file -), and so is a withheld \
+    --title, --summary, --affected or --reference (put it in --file)."
 )]
 pub struct PublishArgs {
     /// The bulletin.
@@ -379,6 +438,7 @@ fn overlay(base: &mut PublishRequest, top: PublishRequest) {
 pub(super) async fn publish(args: &PublishArgs) -> Result<(), CliError> {
     let mut request = args.content.request()?;
     args.hazard.apply(&mut request);
+    args.content.refuse_inline_withheld(&request)?;
     if request == PublishRequest::default() {
         return Err(CliError::Input(
             "nothing to publish: give at least --title, --category and --severity, or --file \
@@ -413,6 +473,7 @@ pub(super) async fn correct(args: &CorrectArgs) -> Result<(), CliError> {
         _ => PublishRequest::default(),
     };
     overlay(&mut request, args.content.request()?);
+    args.content.refuse_inline_withheld(&request)?;
     request.kind = Some(Kind::Correction);
     request.supersedes = Some(args.id.trim().to_string());
     let detail = client.publish(&request).await?;

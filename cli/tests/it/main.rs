@@ -2,5 +2,6 @@
 
 mod durability;
 mod e2e;
+mod local_channel;
 mod setup;
 mod support;

@@ -1,6 +1,17 @@
-//! The local HTTP API (127.0.0.1 only): analysts' CLI and scripts talk to
-//! their node here. Every route but `/metrics` and `/healthz` needs the
-//! bearer token from the data directory.
+//! The local HTTP API: analysts' CLI and scripts talk to their node here,
+//! on the Unix socket `api.sock` in the data directory (the CLI's default)
+//! and on TCP at 127.0.0.1. Every route but `/metrics`, `/healthz` and
+//! `/challenge` needs the bearer token from the data directory.
+//!
+//! On TCP a request must name the bound address (or `localhost`) with the
+//! bound port in its `Host` header (421 otherwise), so a web page whose
+//! domain was rebound to 127.0.0.1 cannot read the API; a request carrying
+//! an `Origin` that is not this API's own is refused (403) on either
+//! listener. `GET /challenge?nonce=<64 hex>` proves, without the client
+//! sending anything secret, that the listener holds the token: it answers
+//! `{"proof": HMAC-SHA256(token, "riskmesh-api-challenge-v1\0" || nonce)}`
+//! (see [`challenge_proof`]); the CLI checks it before it sends the token
+//! over TCP.
 //!
 //! Routes (JSON in and out; every error is `{"error": "<what to do>"}` with
 //! a fitting status code):
@@ -19,7 +30,8 @@
 //!   holds (as author, or released to it); 404 when it holds none.
 //! - `GET /v1/equivocations` — stored equivocation proofs.
 //! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
-//! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`.
+//! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`;
+//!   `GET /challenge?nonce` — the token-holder proof above.
 
 pub mod access;
 mod entries;
@@ -44,7 +56,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hmac::{KeyInit, Mac};
 use riskmesh_protocol::keys::OrgSecrets;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use views::{EquivocationList, PeerList, Reader, StatusView};
@@ -287,6 +301,137 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Domain prefix of the message [`challenge_proof`] authenticates.
+pub const CHALLENGE_DOMAIN: &[u8] = b"riskmesh-api-challenge-v1\0";
+/// Length of a challenge nonce in bytes (64 hex digits on the wire).
+pub const CHALLENGE_NONCE_BYTES: usize = 32;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn challenge_mac(token: &str, nonce: &[u8; CHALLENGE_NONCE_BYTES]) -> HmacSha256 {
+    // HMAC takes keys of any length; this cannot fail.
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(token.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(CHALLENGE_DOMAIN);
+    mac.update(nonce);
+    mac
+}
+
+/// The proof that a listener holds `token`: HMAC-SHA256 keyed with the
+/// token over [`CHALLENGE_DOMAIN`] and the client's fresh nonce.
+pub fn challenge_proof(token: &str, nonce: &[u8; CHALLENGE_NONCE_BYTES]) -> [u8; 32] {
+    challenge_mac(token, nonce).finalize().into_bytes().into()
+}
+
+/// Checks a listener's answer to a challenge, in constant time.
+pub fn verify_challenge(token: &str, nonce: &[u8; CHALLENGE_NONCE_BYTES], proof: &[u8]) -> bool {
+    challenge_mac(token, nonce).verify_slice(proof).is_ok()
+}
+
+/// Query of `GET /challenge`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ChallengeQuery {
+    /// The client's fresh nonce, 64 hex digits.
+    pub nonce: String,
+}
+
+/// Answer of `GET /challenge`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ChallengeAnswer {
+    /// `challenge_proof(token, nonce)`, 64 hex digits.
+    pub proof: String,
+}
+
+async fn challenge(
+    State(state): State<ApiState>,
+    query: Result<axum::extract::Query<ChallengeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ChallengeAnswer>, ApiError> {
+    let nonce = query
+        .ok()
+        .and_then(|q| hex::decode(&q.nonce).ok())
+        .and_then(|bytes| <[u8; CHALLENGE_NONCE_BYTES]>::try_from(bytes).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("give ?nonce= with {} hex digits", CHALLENGE_NONCE_BYTES * 2),
+            )
+        })?;
+    Ok(Json(ChallengeAnswer {
+        proof: hex::encode(challenge_proof(&state.token, &nonce)),
+    }))
+}
+
+/// Which `Host` and `Origin` values a TCP listener accepts: its own bound
+/// address, or `localhost`, with its bound port.
+#[derive(Debug, Clone)]
+struct LocalOrigin {
+    bound: SocketAddr,
+}
+
+impl LocalOrigin {
+    /// Whether `host` (a `Host` header or an origin's authority) names
+    /// this listener.
+    fn is_ours(&self, host: &str) -> bool {
+        let (name, port) = match host.rsplit_once(':') {
+            Some((name, port)) if !port.contains(']') => (name, port.parse::<u16>().ok()),
+            _ => (host, Some(80)),
+        };
+        let ip = match self.bound.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        port == Some(self.bound.port()) && (name.eq_ignore_ascii_case("localhost") || name == ip)
+    }
+}
+
+/// Refuses a request whose `Origin` is not this API's own (403), and on TCP
+/// (`local` set) one whose `Host` does not name the bound address (421).
+fn check_origin(local: Option<&LocalOrigin>, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(local) = local {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        match host {
+            Some(host) if local.is_ours(host) => {}
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    format!(
+                        "the Host header must name this API: {} or localhost:{}",
+                        local.bound,
+                        local.bound.port()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.strip_prefix("http://"))
+            .is_some_and(|authority| local.is_some_and(|l| l.is_ours(authority)));
+        if !same {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross-origin requests are refused: the API is for this machine's CLI and scripts, not web pages",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn require_local_origin(
+    State(local): State<Option<LocalOrigin>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check_origin(local.as_ref(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
 /// The router.
 pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
@@ -305,6 +450,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/challenge", get(challenge))
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -312,15 +458,41 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// Serves the API until `shutdown` turns true.
-pub async fn serve(listener: tokio::net::TcpListener, state: ApiState, mut shutdown: watch::Receiver<bool>) {
-    let app = router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(error = %e, "api server stopped");
+/// Where the API listens: TCP on loopback and the Unix socket in the data
+/// directory.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The TCP listener (127.0.0.1).
+    pub tcp: tokio::net::TcpListener,
+    /// The Unix socket listener (`api.sock`).
+    pub unix: tokio::net::UnixListener,
+}
+
+/// Serves the API on both listeners until `shutdown` turns true.
+pub async fn serve(listeners: Listeners, state: ApiState, shutdown: watch::Receiver<bool>) {
+    let stop = |mut shutdown: watch::Receiver<bool>| async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    let local = match listeners.tcp.local_addr() {
+        Ok(bound) => Some(LocalOrigin { bound }),
+        Err(e) => {
+            tracing::error!(error = %e, "api listener has no address");
+            return;
+        }
+    };
+    let layered = |local: Option<LocalOrigin>| {
+        router(state.clone()).layer(middleware::from_fn_with_state(local, require_local_origin))
+    };
+    let tcp = axum::serve(listeners.tcp, layered(local))
+        .with_graceful_shutdown(stop(shutdown.clone()))
+        .into_future();
+    let unix = axum::serve(listeners.unix, layered(None))
+        .with_graceful_shutdown(stop(shutdown))
+        .into_future();
+    let (tcp, unix) = tokio::join!(tcp, unix);
+    for result in [tcp, unix] {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "api server stopped");
+        }
     }
 }

@@ -64,6 +64,37 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Takes group and other permissions off a database (and its -wal and
+/// -shm files) that a version before mode 0600 created, before SQLite opens
+/// it, so the journal files it creates inherit the tightened mode.
+fn restrict_mode(path: &Path, metadata: &std::fs::Metadata) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let tighten = |file: &Path, mode: u32| -> StoreResult<()> {
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700))
+                    .map_err(StoreError::Io)?;
+            }
+            Ok(())
+        };
+        tighten(path, metadata.permissions().mode())?;
+        for suffix in ["-wal", "-shm"] {
+            let mut journal = path.as_os_str().to_owned();
+            journal.push(suffix);
+            let journal = PathBuf::from(journal);
+            if let Ok(m) = std::fs::symlink_metadata(&journal)
+                && m.file_type().is_file()
+            {
+                tighten(&journal, m.permissions().mode())?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, metadata);
+    Ok(())
+}
+
 impl Store {
     /// Creates a new database at `path`. Fails with
     /// [`StoreError::AlreadyExists`] if anything is there: an existing
@@ -71,7 +102,14 @@ impl Store {
     pub fn create(path: impl AsRef<Path>) -> StoreResult<Store> {
         let path = path.as_ref();
         // `create_new` is atomic: of two racing creators, one fails here.
-        match OpenOptions::new().write(true).create_new(true).open(path) {
+        // Mode 0600: the database holds what other members shared with this
+        // organization only; SQLite gives its -wal and -shm files the
+        // database file's mode.
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
             Ok(file) => drop(file),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(StoreError::AlreadyExists(path.to_path_buf()));
@@ -134,6 +172,9 @@ impl Store {
         // a destroyed one.
         if metadata.len() == 0 {
             return Err(StoreError::Empty(path.to_path_buf()));
+        }
+        if access == Access::ReadWrite {
+            restrict_mode(path, &metadata)?;
         }
         let mode = match access {
             Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
