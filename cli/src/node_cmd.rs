@@ -83,9 +83,28 @@ fn init_logging(json: bool) {
     }
 }
 
+/// Keeps secrets out of core dumps and away from same-user debuggers: the
+/// node holds the organization's keys and, in memory, withheld details it
+/// releases or shows its analysts. Best effort: a failure is logged.
+fn harden_process() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    let none = Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    if let Err(e) = setrlimit(Resource::Core, none) {
+        tracing::warn!(error = %e, "could not disable core dumps");
+    }
+    // Not dumpable also refuses ptrace from other processes of this user.
+    if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "could not mark the process non-dumpable");
+    }
+}
+
 /// Runs the node until a signal arrives.
 pub fn run(args: &NodeArgs) -> anyhow::Result<()> {
     init_logging(args.json_logs);
+    harden_process();
     let config = config_file::load_with(&args.config, &Overrides::from(&args.overrides))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -215,3 +215,20 @@ async fn node_logs_written_to_a_file_carry_no_colour_codes() {
     assert!(log.contains("node started"), "{log}");
     assert!(!log.contains("\x1b["), "colour codes in the log file:\n{log:?}");
 }
+
+/// Issue 9 (low), regression: the node allowed core dumps and ptrace by
+/// default, so a crash or a same-user debugger could copy keys and withheld
+/// details out of its memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_process_makes_no_core_dumps() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let orgs = consortium(base.path(), &["solo"]);
+    let node = running(&orgs[0]).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", node.0.id())).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core line");
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}
