@@ -72,6 +72,8 @@ MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 MAX_GAP_WINDOW = 4096
 MAX_PENDING_PER_AUTHOR = 1024
 MAX_PENDING_TOTAL = 16 * 1024
+MAX_PENDING_BYTES_PER_AUTHOR = 8 * 1024 * 1024
+MAX_PENDING_BYTES = 64 * 1024 * 1024
 MAX_SEQ = (1 << 53) - 1
 MAX_TIMESTAMP_MS = (1 << 53) - 1
 MAX_PROOF_BYTES = 2 * MAX_ENVELOPE_BYTES + 16
@@ -1461,11 +1463,13 @@ class ChainState:
     def __init__(self):
         self.ids = {}       # author -> list of accepted ids (index seq-1)
         self.last_ts = {}   # author -> head timestamp
-        self.pending = {}   # author -> {seq: (id, envelope, header)}
+        self.pending = {}   # author -> {seq: (id, envelope, header, size)}
         self.pending_total = 0
+        self.pending_bytes = {}  # author -> bytes queued (envelope + body)
+        self.pending_bytes_total = 0
         self.seen = {}      # id -> (envelope, header) of accepted entries
 
-    def ingest(self, eid: bytes, envelope: bytes, header: dict, now_ms: int) -> dict:
+    def ingest(self, eid: bytes, envelope: bytes, body: bytes | None, header: dict, now_ms: int) -> dict:
         """Returns {outcome, reason, accepted, discarded, fork}."""
         def result(outcome, reason=None, accepted=(), discarded=0, fork=None):
             return {"outcome": outcome, "reason": reason, "accepted": list(accepted),
@@ -1477,6 +1481,7 @@ class ChainState:
         ids = self.ids.setdefault(author, [])
         self.last_ts.setdefault(author, 0)
         pending = self.pending.setdefault(author, {})
+        self.pending_bytes.setdefault(author, 0)
         nxt = len(ids) + 1
         if seq < nxt:  # step 2
             existing = ids[seq - 1]
@@ -1490,16 +1495,21 @@ class ChainState:
             if seq - nxt > MAX_GAP_WINDOW:
                 return result("ignore", "too_far_ahead")
             if seq in pending:
-                qid, qenv, qheader = pending[seq]
+                qid, qenv, qheader, _ = pending[seq]
                 if qid == eid:
                     return result("ignore", "duplicate")
                 proof = make_proof(qenv, qheader, envelope, header)
                 fork = {"type": "proven", "proof": proof} if proof is not None else None
                 return result("ignore", "equivocation", fork=fork)
-            if len(pending) >= MAX_PENDING_PER_AUTHOR or self.pending_total >= MAX_PENDING_TOTAL:
+            size = len(envelope) + (len(body) if body is not None else 0)
+            if (len(pending) >= MAX_PENDING_PER_AUTHOR or self.pending_total >= MAX_PENDING_TOTAL
+                    or self.pending_bytes[author] + size > MAX_PENDING_BYTES_PER_AUTHOR
+                    or self.pending_bytes_total + size > MAX_PENDING_BYTES):
                 return result("ignore", "queue_full")
-            pending[seq] = (eid, envelope, header)
+            pending[seq] = (eid, envelope, header, size)
             self.pending_total += 1
+            self.pending_bytes[author] += size
+            self.pending_bytes_total += size
             return result("ignore", "gap")
         problem = self._links(author, header)  # step 4
         if problem is not None:
@@ -1508,8 +1518,10 @@ class ChainState:
         self._push(author, eid, envelope, header)
         discarded = 0
         while len(ids) + 1 in pending:  # step 4d
-            qid, qenv, qheader = pending.pop(len(ids) + 1)
+            qid, qenv, qheader, qsize = pending.pop(len(ids) + 1)
             self.pending_total -= 1
+            self.pending_bytes[author] -= qsize
+            self.pending_bytes_total -= qsize
             if self._links(author, qheader) is None:
                 self._push(author, qid, qenv, qheader)
                 accepted.append(qid)
@@ -1721,7 +1733,7 @@ def self_test(samples_path: str | None, verbose: bool) -> tuple[int, int]:
             eid, header = verify_entry(roster, wire["envelope"], wire["body"])
             check(f"sample entry {i} verifies", True)
             check(f"sample entry {i} id", eid.hex() == e["id"])
-            r = chain.ingest(eid, wire["envelope"], header, header["timestamp_ms"])
+            r = chain.ingest(eid, wire["envelope"], wire["body"], header, header["timestamp_ms"])
             check(f"sample entry {i} chain accept", r["outcome"] == "accept")
             if header["tier"] == HAZARDOUS:
                 body = decode_body(header["kind"], header["tier"], wire["body"])
@@ -1783,11 +1795,12 @@ def run_sequence(ctx, v):
     for step in v["steps"]:
         envelope = _hex(step["envelope"])
         try:
-            eid, header = verify_entry(ctx["roster"], envelope, _hex(step.get("body")))
+            body = _hex(step.get("body"))
+            eid, header = verify_entry(ctx["roster"], envelope, body)
         except Reject as e:
             steps.append(_outcome_of_reject(e))
             continue
-        r = chain.ingest(eid, envelope, header, step["now_ms"])
+        r = chain.ingest(eid, envelope, body, header, step["now_ms"])
         out = {"outcome": r["outcome"]}
         if r["reason"] is not None:
             out["reason"] = r["reason"]
@@ -1804,6 +1817,7 @@ def run_sequence(ctx, v):
     final = {
         "heads": [{"author": a.hex(), "seq": s, "entry_id": i.hex()} for a, s, i in chain.heads()],
         "pending": chain.pending_total,
+        "pending_bytes": chain.pending_bytes_total,
         "gaps": [{"author": a.hex(), "from": f, "to": t} for a, f, t in chain.gaps()],
     }
     return {"steps": steps, "final": final}

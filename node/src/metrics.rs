@@ -45,6 +45,16 @@ pub struct Metrics {
     pub releases_prepared: AtomicU64,
     /// Prepared releases waiting for delivery to their requester.
     pub releases_pending: AtomicU64,
+    /// Bytes (envelopes and held bodies) stored for member authors.
+    pub stored_bytes_members: AtomicU64,
+    /// Bytes stored for observer authors.
+    pub stored_bytes_observers: AtomicU64,
+    /// Bytes stored for authors no longer on the roster.
+    pub stored_bytes_former: AtomicU64,
+    /// New entries refused because their author's storage budget is spent.
+    pub storage_budget_refusals: AtomicU64,
+    /// New entries refused because free disk space is below the floor.
+    pub disk_floor_refusals: AtomicU64,
     ignored: Mutex<BTreeMap<&'static str, u64>>,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -209,6 +219,32 @@ impl Metrics {
             "gauge",
             get(&self.releases_pending),
         );
+        gauge(
+            &mut out,
+            "storage_budget_refusals_total",
+            "New entries refused because their author's storage budget is spent.",
+            "counter",
+            get(&self.storage_budget_refusals),
+        );
+        gauge(
+            &mut out,
+            "disk_floor_refusals_total",
+            "New entries refused because free disk space is below the floor.",
+            "counter",
+            get(&self.disk_floor_refusals),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP riskmesh_stored_bytes Bytes of envelopes and bodies stored, by the author's role.\n\
+             # TYPE riskmesh_stored_bytes gauge"
+        );
+        for (role, value) in [
+            ("member", &self.stored_bytes_members),
+            ("observer", &self.stored_bytes_observers),
+            ("former", &self.stored_bytes_former),
+        ] {
+            let _ = writeln!(out, "riskmesh_stored_bytes{{role=\"{role}\"}} {}", get(value));
+        }
         for (name, map, help) in [
             (
                 "entries_ignored_total",
@@ -251,5 +287,21 @@ mod tests {
         assert!(text.contains("riskmesh_entries_ignored_total{reason=\"duplicate\"} 1"));
         assert!(text.contains("riskmesh_peers 3"));
         assert_eq!(m.rejected("bad_signature"), 2);
+    }
+
+    #[test]
+    fn renders_storage_bytes_by_role_and_refusals() {
+        let m = Metrics::default();
+        m.stored_bytes_members.store(1 << 30, Ordering::Relaxed);
+        m.stored_bytes_observers.store(42, Ordering::Relaxed);
+        m.disk_floor_refusals.fetch_add(2, Ordering::Relaxed);
+        m.storage_budget_refusals.fetch_add(1, Ordering::Relaxed);
+        let text = m.render();
+        assert!(text.contains("# TYPE riskmesh_stored_bytes gauge\n"));
+        assert!(text.contains("riskmesh_stored_bytes{role=\"member\"} 1073741824"));
+        assert!(text.contains("riskmesh_stored_bytes{role=\"observer\"} 42"));
+        assert!(text.contains("riskmesh_stored_bytes{role=\"former\"} 0"));
+        assert!(text.contains("riskmesh_disk_floor_refusals_total 2"));
+        assert!(text.contains("riskmesh_storage_budget_refusals_total 1"));
     }
 }

@@ -2,8 +2,8 @@
 //! in any order, with the current time; accepted entries (in chain order),
 //! an outcome and any equivocation come out.
 //!
-//! Gaps are queued (bounded per author and in total) and drained when the
-//! missing predecessor arrives. Two different envelopes (different entry
+//! Gaps are queued (bounded per author and in total, by count and by bytes)
+//! and drained when the missing predecessor arrives. Two different envelopes (different entry
 //! ids) with the same author and seq are an equivocation, even when only
 //! their signatures differ; the validator reports it with the conflicting
 //! entry so the caller can build a transferable [`EquivocationProof`] (the
@@ -13,7 +13,8 @@
 use crate::cbor::{self, CborError};
 use crate::ids::{EntryId, OrgKey};
 use crate::limits::{
-    MAX_CLOCK_SKEW_MS, MAX_GAP_WINDOW, MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL, MAX_PROOF_BYTES,
+    MAX_CLOCK_SKEW_MS, MAX_GAP_WINDOW, MAX_PENDING_BYTES, MAX_PENDING_BYTES_PER_AUTHOR,
+    MAX_PENDING_PER_AUTHOR, MAX_PENDING_TOTAL, MAX_PROOF_BYTES,
 };
 use crate::roster::Roster;
 use crate::validate::{IgnoreReason, Outcome, RejectReason, VerifiedEntry, verify_entry};
@@ -60,6 +61,8 @@ struct AuthorChain {
     last_timestamp_ms: u64,
     /// Out-of-order entries by seq, all beyond the head.
     pending: BTreeMap<u64, VerifiedEntry>,
+    /// [`queued_size`] of everything in `pending`.
+    pending_bytes: usize,
 }
 
 /// The state of every author's chain as seen by one node.
@@ -67,6 +70,7 @@ struct AuthorChain {
 pub struct ChainValidator {
     authors: HashMap<OrgKey, AuthorChain>,
     pending_total: usize,
+    pending_bytes: usize,
 }
 
 impl ChainValidator {
@@ -80,10 +84,12 @@ impl ChainValidator {
     pub fn restore(&mut self, author: OrgKey, ids: Vec<EntryId>, last_timestamp_ms: u64) {
         let chain = self.authors.entry(author).or_default();
         self.pending_total -= chain.pending.len();
+        self.pending_bytes -= chain.pending_bytes;
         *chain = AuthorChain {
             ids,
             last_timestamp_ms,
             pending: BTreeMap::new(),
+            pending_bytes: 0,
         };
     }
 
@@ -109,6 +115,12 @@ impl ChainValidator {
     /// Entries held out of order, across all authors.
     pub fn pending_len(&self) -> usize {
         self.pending_total
+    }
+
+    /// Bytes (envelope plus body) of the entries held out of order, across
+    /// all authors; at most [`MAX_PENDING_BYTES`].
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 
     /// Seqs missing before each author's queued entries: `(author, from, to)`
@@ -165,11 +177,18 @@ impl ChainValidator {
                 r.fork = EquivocationProof::new(queued, &entry).ok().map(Fork::Proven);
                 return r;
             }
-            if chain.pending.len() >= MAX_PENDING_PER_AUTHOR || self.pending_total >= MAX_PENDING_TOTAL {
+            let size = queued_size(&entry);
+            if chain.pending.len() >= MAX_PENDING_PER_AUTHOR
+                || self.pending_total >= MAX_PENDING_TOTAL
+                || chain.pending_bytes + size > MAX_PENDING_BYTES_PER_AUTHOR
+                || self.pending_bytes + size > MAX_PENDING_BYTES
+            {
                 return report(Outcome::Ignore(IgnoreReason::QueueFull));
             }
             chain.pending.insert(seq, entry);
+            chain.pending_bytes += size;
             self.pending_total += 1;
+            self.pending_bytes += size;
             return report(Outcome::Ignore(IgnoreReason::Gap));
         }
 
@@ -181,7 +200,10 @@ impl ChainValidator {
         push(chain, &entry);
         r.accepted.push(entry);
         while let Some(queued) = chain.pending.remove(&(chain.ids.len() as u64 + 1)) {
+            let size = queued_size(&queued);
+            chain.pending_bytes -= size;
             self.pending_total -= 1;
+            self.pending_bytes -= size;
             if links(chain, &queued).is_ok() {
                 push(chain, &queued);
                 r.accepted.push(queued);
@@ -191,6 +213,12 @@ impl ChainValidator {
         }
         r
     }
+}
+
+/// What a queued entry counts against the byte bounds: its envelope and its
+/// body as received (none for an entry relayed without one).
+fn queued_size(entry: &VerifiedEntry) -> usize {
+    entry.envelope().len() + entry.body().map_or(0, <[u8]>::len)
 }
 
 fn report(outcome: Outcome) -> IngestReport {
@@ -326,5 +354,102 @@ impl EquivocationProof {
             return Err(ProofError::NotConflicting);
         }
         Ok((a.header().author, a.header().seq))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::{MAX_DETAILS_BYTES, MAX_WIRE_ENTRY_BYTES};
+    use crate::testkit::{self, Consortium};
+    use crate::{Body, BulletinBody, Draft, Kind, LogWriter, Tier};
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    /// `n` linked entries by `org`, each with a body of about 130 KiB.
+    fn large_log(c: &Consortium, org: &str, n: u64) -> Vec<VerifiedEntry> {
+        let mut log = LogWriter::new(testkit::NETWORK);
+        (0..n)
+            .map(|i| {
+                let body = BulletinBody {
+                    details: "x".repeat(MAX_DETAILS_BYTES),
+                    ..testkit::sample_bulletin(&format!("large entry {i}"))
+                };
+                let draft = Draft {
+                    kind: Kind::Bulletin,
+                    tier: Tier::Consortium,
+                    body: Body::Bulletin(body),
+                    recipients: None,
+                };
+                log.append(&c.org(org).signing, &c.roster, &draft, NOW + i)
+                    .expect("fixture entry verifies")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flood_of_large_out_of_order_entries_stays_within_the_pending_byte_bounds() {
+        let c = testkit::signatories();
+        // Every author's entry 1 is withheld, so everything else waits; 66
+        // entries of 130 KiB are more than one author's byte bound, and nine
+        // authors' worth is more than the total one, while the count bounds
+        // (1024 per author) are never reached.
+        let logs: Vec<(&str, Vec<VerifiedEntry>)> = c
+            .orgs
+            .iter()
+            .map(|o| (o.org.as_str(), large_log(&c, &o.org, 66)))
+            .collect();
+        let mut validator = ChainValidator::new();
+        let mut queued_per_author = Vec::new();
+        let mut refused_under_own_bound = 0;
+        for (_, log) in &logs {
+            let mut queued = 0;
+            let mut refused = 0;
+            for entry in &log[1..] {
+                let size = queued_size(entry);
+                let outcome = validator.ingest(entry.clone(), NOW).outcome;
+                match outcome {
+                    Outcome::Ignore(IgnoreReason::Gap) => queued += size,
+                    Outcome::Ignore(IgnoreReason::QueueFull) => {
+                        refused += 1;
+                        if queued + size <= MAX_PENDING_BYTES_PER_AUTHOR {
+                            refused_under_own_bound += 1;
+                        }
+                    }
+                    other => panic!("unexpected outcome {other:?}"),
+                }
+                assert!(queued <= MAX_PENDING_BYTES_PER_AUTHOR);
+                assert!(validator.pending_bytes() <= MAX_PENDING_BYTES);
+            }
+            assert!(refused > 0, "each author overflows its byte bound");
+            queued_per_author.push(queued);
+        }
+        assert_eq!(validator.pending_bytes(), queued_per_author.iter().sum::<usize>());
+        assert!(validator.pending_len() < MAX_PENDING_TOTAL);
+        assert!(
+            refused_under_own_bound > 0,
+            "the last authors meet the total bound before their own"
+        );
+        assert!(validator.pending_bytes() > MAX_PENDING_BYTES - MAX_WIRE_ENTRY_BYTES);
+
+        // The first author's entry 1 drains its queue and frees its bytes.
+        let (_, first) = &logs[0];
+        let report = validator.ingest(first[0].clone(), NOW);
+        assert_eq!(report.outcome, Outcome::Accept);
+        assert_eq!(
+            validator.pending_bytes(),
+            queued_per_author[1..].iter().sum::<usize>()
+        );
+        // Nothing of that author is left in the queue, and restoring an
+        // author forgets its bytes too.
+        let (last_org, _) = logs[logs.len() - 1];
+        let last_key = c.org(last_org).signing.public();
+        validator.restore(last_key, Vec::new(), 0);
+        assert_eq!(
+            validator.pending_bytes(),
+            queued_per_author[1..queued_per_author.len() - 1]
+                .iter()
+                .sum::<usize>()
+        );
     }
 }

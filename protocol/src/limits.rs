@@ -50,6 +50,15 @@ pub const MAX_GAP_WINDOW: u64 = 4096;
 pub const MAX_PENDING_PER_AUTHOR: usize = 1024;
 /// Most out-of-order entries held across all authors.
 pub const MAX_PENDING_TOTAL: usize = 16 * 1024;
+/// Most bytes (envelope plus body, as received) of out-of-order entries held
+/// for one author. The count bounds alone let one author park 1024 entries
+/// of 260 KiB, a quarter of a gigabyte, in memory until restart; this holds
+/// 1024 entries of 8 KiB, or 31 of the largest, which covers an honest
+/// author's burst while the sync that fills the gap runs.
+pub const MAX_PENDING_BYTES_PER_AUTHOR: usize = 8 * 1024 * 1024;
+/// Most bytes (envelope plus body) of out-of-order entries held across all
+/// authors: eight authors' full queues.
+pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
 /// Largest `seq` an entry may carry (keeps arithmetic far from overflow and
 /// within the 53-bit integers of JSON exports).
 pub const MAX_SEQ: u64 = (1 << 53) - 1;
@@ -62,6 +71,10 @@ pub const MAX_PROOF_BYTES: usize = 2 * MAX_ENVELOPE_BYTES + 16;
 /// Largest quorum denominator a roster policy may use; it keeps the quorum
 /// product (signers times denominator) far from overflow.
 pub const MAX_QUORUM_DENOMINATOR: u64 = 1000;
+
+// Any single entry fits an empty queue, and one author cannot fill them all.
+const _: () = assert!(MAX_WIRE_ENTRY_BYTES <= MAX_PENDING_BYTES_PER_AUTHOR);
+const _: () = assert!(MAX_PENDING_BYTES_PER_AUTHOR < MAX_PENDING_BYTES);
 
 // Sync (request-response repair). `crate::sync` re-exports these.
 

@@ -16,6 +16,9 @@
 //! - Opening never resets, recreates or silently repairs a database. A
 //!   missing, foreign, newer or damaged file is a typed [`StoreError`].
 //! - Every author's stored entries form a contiguous chain from seq 1.
+//! - A purged body leaves no byte in any file the store writes: deleted
+//!   content is zeroed (`secure_delete`) and the write-ahead log is
+//!   checkpointed and truncated after the purge commits.
 //!
 //! The API is synchronous; the node calls it from a blocking thread.
 
@@ -62,6 +65,9 @@ pub const ALL_ENTRIES_PAGE: usize = 256;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// A purge committed but the write-ahead log could not yet be cleared
+    /// of the old page images (a reader held it); the next write retries.
+    purge_residue: bool,
 }
 
 /// Takes group and other permissions off a database (and its -wal and
@@ -138,6 +144,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            purge_residue: false,
         })
     }
 
@@ -189,10 +196,17 @@ impl Store {
         if access == Access::ReadWrite {
             schema::migrate(&mut conn, version)?;
         }
-        Ok(Store {
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
-        })
+            // A crash between a purge's commit and the log's truncation
+            // leaves old page images in the log; the first writer clears it.
+            purge_residue: access == Access::ReadWrite,
+        };
+        if store.purge_residue {
+            store.erase_purged();
+        }
+        Ok(store)
     }
 
     /// The database file.

@@ -404,6 +404,23 @@ impl Store {
         stats.rosters = scalar("SELECT COUNT(*) FROM rosters")?;
         Ok(stats)
     }
+
+    /// Bytes stored per author: envelopes plus the bodies still held (a
+    /// purged or never-received body counts nothing), ascending by author.
+    /// The storage budgets start from this (`runtime::policy::storage`),
+    /// which counts an entry the same way.
+    pub fn stored_bytes_by_author(&self) -> StoreResult<Vec<(OrgKey, u64)>> {
+        // A stored body's length is the signed `body_len` (checked against
+        // its hash before storing), so the bodies table is not read.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT author, SUM(length(envelope) + CASE has_body WHEN 1 THEN body_len ELSE 0 END) \
+             FROM entries GROUP BY author ORDER BY author",
+        )?;
+        let rows = stmt
+            .query_map([], |row| Ok((get_org(row, 0)?, get_u64(row, 1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
 }
 
 fn position<T: PartialEq>(all: &[T], value: &T) -> usize {
@@ -738,5 +755,41 @@ mod tests {
         assert_eq!(stats.by_kind, [2, 0, 1, 0, 0, 0, 0]);
         assert!(stats.body_bytes > 0);
         assert_eq!(store.count().expect("count"), 3);
+    }
+
+    #[test]
+    fn stored_bytes_count_envelopes_and_held_bodies_per_author() {
+        let c = testkit::signatories();
+        let (_dir, _path, mut store) = new_store();
+        assert_eq!(store.stored_bytes_by_author().expect("empty"), []);
+        let mut google = Author::new(&c, "google");
+        let mut meta = Author::new(&c, "meta");
+        let kept = google.bulletin("kept");
+        let purged = google.bulletin("purged");
+        let retraction = google.retract(purged.id(), true);
+        let relayed = meta.bulletin("relayed without its body");
+        store
+            .insert_entries(
+                &[
+                    kept.clone(),
+                    purged.clone(),
+                    retraction.clone(),
+                    relayed.without_body(),
+                ],
+                NOW,
+            )
+            .expect("insert");
+        let size = |e: &riskmesh_protocol::VerifiedEntry| {
+            (e.envelope().len() + e.body().map_or(0, <[u8]>::len)) as u64
+        };
+        let mut expected = vec![
+            (
+                google.key(),
+                size(&kept) + purged.envelope().len() as u64 + size(&retraction),
+            ),
+            (meta.key(), relayed.envelope().len() as u64),
+        ];
+        expected.sort();
+        assert_eq!(store.stored_bytes_by_author().expect("bytes"), expected);
     }
 }

@@ -128,10 +128,17 @@ pub(super) enum Access {
 
 /// Settings that belong to the connection rather than the file; safe to
 /// apply before the file is known to be ours because they write nothing.
+///
+/// `secure_delete=ON` makes SQLite overwrite deleted records and freed pages
+/// with zeros instead of leaving them in the file's free space: a purged body
+/// must not survive in the database file (the write-ahead log is cleared
+/// after a purge too, see `Store::erase_purged`). It costs extra writes only
+/// where data is deleted, which the node does rarely.
 pub(super) fn configure_connection(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
     Ok(())
 }
 

@@ -94,6 +94,21 @@ impl Store {
             .iter()
             .map(EntryRow::new)
             .collect::<StoreResult<Vec<_>>>()?;
+        let results = self.insert_rows(&rows, received);
+        match &results {
+            Ok(results) if results.iter().any(|r| r.purged.is_some()) => self.erase_purged(),
+            Ok(_) if self.purge_residue => self.erase_purged(),
+            Ok(_) => {}
+            // A rolled-back batch may have spilled uncommitted page images
+            // (a body and its purge in one batch) into the log; they stay in
+            // the file until the log is truncated.
+            Err(_) if rows.iter().any(|r| r.derived.purge.is_some()) => self.purge_residue = true,
+            Err(_) => {}
+        }
+        results
+    }
+
+    fn insert_rows(&mut self, rows: &[EntryRow<'_>], received: i64) -> StoreResult<Vec<Inserted>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -101,12 +116,32 @@ impl Store {
         // The head stored last in this batch, so a run of consecutive
         // entries by one author needs no lookup to check its links.
         let mut last: Option<([u8; 32], i64, EntryId)> = None;
-        for row in &rows {
+        for row in rows {
             let inserted = insert_one(&tx, row, received, &mut last)?;
             results.push(inserted);
         }
         tx.commit()?;
         Ok(results)
+    }
+
+    /// Clears the write-ahead log once a purge has committed. Deleted content
+    /// is already zeroed in the new page images (`secure_delete`, set on
+    /// every connection in `schema.rs`), but the log still holds the older
+    /// images of those pages, body included. A TRUNCATE checkpoint copies
+    /// the newest images into the database file and truncates the log to
+    /// zero bytes. The `-shm` file is the log's index (page and frame
+    /// numbers), never page content, so nothing of a body is left there.
+    ///
+    /// The purge is durable before this runs, so a failure here is not the
+    /// write's failure (the node stops on a failed write): when a reader's
+    /// snapshot keeps the checkpoint from finishing within the busy timeout,
+    /// or it fails, the store remembers it and retries after its next write;
+    /// opening read-write and closing the store clear the log as well.
+    pub(super) fn erase_purged(&mut self) {
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0));
+        self.purge_residue = !matches!(busy, Ok(0));
     }
 
     /// Drops the body of a stored entry on this node's own authority (an
@@ -129,6 +164,9 @@ impl Store {
             None => false,
         };
         tx.commit()?;
+        if dropped || self.purge_residue {
+            self.erase_purged();
+        }
         Ok(dropped)
     }
 
@@ -587,6 +625,80 @@ mod tests {
             outcomes(&store.insert_entries(&[entry], NOW).expect("insert")),
             [InsertOutcome::Duplicate]
         );
+    }
+
+    /// Text no other part of a database holds, to look for after a purge.
+    const CANARY: &str = "CANARY-7d41-this-body-must-be-erased";
+
+    /// A bulletin whose body carries [`CANARY`] in its title (inside the
+    /// table's leaf page) and many times in its details (overflow pages).
+    fn canary_bulletin(author: &mut Author<'_>) -> riskmesh_protocol::VerifiedEntry {
+        let body = riskmesh_protocol::BulletinBody {
+            details: CANARY.repeat(1000),
+            ..testkit::sample_bulletin(CANARY)
+        };
+        author.post(Kind::Bulletin, Tier::Consortium, Body::Bulletin(body))
+    }
+
+    /// The files of the store's directory (database, `-wal`, `-shm`) that
+    /// contain [`CANARY`].
+    fn files_holding_the_canary(dir: &std::path::Path) -> Vec<String> {
+        let mut found = Vec::new();
+        for file in std::fs::read_dir(dir).expect("list dir") {
+            let path = file.expect("dir entry").path();
+            let bytes = std::fs::read(&path).expect("read file");
+            if bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
+                found.push(path.display().to_string());
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_purged_body_leaves_no_byte_in_the_database_wal_or_shm() {
+        let c = testkit::signatories();
+        let (dir, path, mut store) = new_store();
+        // A second connection, as the node's readers keep one open: the log
+        // is not removed at close while it lives, so only the purge clears it.
+        let reader = super::super::Store::open_read_only(&path).expect("reader");
+        let mut anthropic = Author::new(&c, "anthropic");
+        let target = canary_bulletin(&mut anthropic);
+        store
+            .insert_entries(std::slice::from_ref(&target), NOW)
+            .expect("insert");
+        assert_eq!(
+            reader
+                .get(&target.id())
+                .expect("read")
+                .expect("stored")
+                .body
+                .as_deref(),
+            target.body()
+        );
+        assert!(
+            !files_holding_the_canary(dir.path()).is_empty(),
+            "the fixture must hold the canary"
+        );
+
+        let retraction = anthropic.retract(target.id(), true);
+        let results = store.insert_entries(&[retraction], NOW).expect("purge");
+        assert_eq!(results[0].purged, Some(target.id()));
+        assert_eq!(files_holding_the_canary(dir.path()), Vec::<String>::new());
+        assert_eq!(reader.get(&target.id()).expect("read").expect("kept").body, None);
+    }
+
+    #[test]
+    fn an_operator_purge_leaves_no_byte_of_the_body_on_disk() {
+        let c = testkit::signatories();
+        let (dir, path, mut store) = new_store();
+        let _reader = super::super::Store::open_read_only(&path).expect("reader");
+        let target = canary_bulletin(&mut Author::new(&c, "amazon"));
+        store
+            .insert_entries(std::slice::from_ref(&target), NOW)
+            .expect("insert");
+        assert!(store.purge_body(target.id(), NOW).expect("purge"));
+        assert_eq!(files_holding_the_canary(dir.path()), Vec::<String>::new());
+        store.check().expect("still intact");
     }
 
     #[test]

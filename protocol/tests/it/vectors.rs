@@ -408,7 +408,12 @@ fn run_chain(file: &Value, v: &Value) -> Result<(), String> {
         .map(|(author, from, to)| serde_json::json!({"author": author.to_hex(), "from": from, "to": to}))
         .collect();
     let expected = field(v, "expected")?;
-    let got = serde_json::json!({"heads": heads, "pending": validator.pending_len(), "gaps": gaps});
+    let got = serde_json::json!({
+        "heads": heads,
+        "pending": validator.pending_len(),
+        "pending_bytes": validator.pending_bytes(),
+        "gaps": gaps,
+    });
     if *expected != got {
         return Err(format!("after the last step: expected {expected}, got {got}"));
     }

@@ -9,9 +9,11 @@
 //!   answer means and who is at fault;
 //! - [`release`]: delivering granted releases (one in flight per request,
 //!   retries, give-up);
-//! - [`writes`]: the write backlog, admission (back-pressure) and batches.
+//! - [`writes`]: the write backlog, admission (back-pressure) and batches;
+//! - [`storage`]: per-author byte budgets by role and the free-disk floor.
 
 pub mod peers;
 pub mod release;
+pub mod storage;
 pub mod sync;
 pub mod writes;

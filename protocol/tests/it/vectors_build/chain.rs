@@ -72,7 +72,10 @@ pub(super) fn proof_hex(a: &Signed, b: &Signed, fx: &Fixture) -> Json {
 
 pub(super) struct Final {
     heads: Vec<(OrgKey, u64, EntryId)>,
-    pending: u64,
+    /// The entries left in the queue: their number and their bytes
+    /// (envelope plus body as delivered) are the expected `pending` and
+    /// `pending_bytes`.
+    pending: Vec<Signed>,
     gaps: Vec<(OrgKey, u64, u64)>,
 }
 
@@ -117,7 +120,16 @@ pub(super) fn sequence(name: &str, description: &str, steps: Vec<Step>, end: Fin
                     .collect(),
             ),
         ),
-        ("pending", Json::Int(end.pending)),
+        ("pending", Json::Int(end.pending.len() as u64)),
+        (
+            "pending_bytes",
+            Json::Int(
+                end.pending
+                    .iter()
+                    .map(|e| (e.envelope.len() + e.body.as_ref().map_or(0, Vec::len)) as u64)
+                    .sum(),
+            ),
+        ),
         (
             "gaps",
             Json::Arr(
@@ -163,7 +175,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             ],
             Final {
                 heads: vec![head(&log[2], 3)],
-                pending: 0,
+                pending: vec![],
                 gaps: vec![],
             },
         ),
@@ -185,7 +197,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             ],
             Final {
                 heads: vec![head(&log[0], 1)],
-                pending: 0,
+                pending: vec![],
                 gaps: vec![],
             },
         ),
@@ -200,7 +212,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             ],
             Final {
                 heads: vec![head(&log[3], 4)],
-                pending: 0,
+                pending: vec![],
                 gaps: vec![],
             },
         ),
@@ -213,7 +225,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             ],
             Final {
                 heads: vec![head(&log[0], 1)],
-                pending: 1,
+                pending: vec![log[3].clone()],
                 gaps: vec![(ak, 2, 3)],
             },
         ),
@@ -227,7 +239,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
             ],
             Final {
                 heads: vec![head(&log[0], 1)],
-                pending: 1,
+                pending: vec![log[2].clone()],
                 gaps: vec![(ak, 2, 2)],
             },
         ),
@@ -244,7 +256,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&at_bound, 1)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -260,7 +272,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&same_time, 2)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -282,7 +294,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[1], 2)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -302,7 +314,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[0], 1)],
-            pending: 1,
+            pending: vec![log[2].clone()],
             gaps: vec![(ak, 2, 2)],
         },
     ));
@@ -324,7 +336,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[1], 2)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -345,7 +357,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[0], 1)],
-            pending: 1,
+            pending: vec![log[2].clone()],
             gaps: vec![(ak, 2, 2)],
         },
     ));
@@ -364,7 +376,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[0], 1)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -382,7 +394,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[1], 2)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -399,7 +411,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[1], 2)],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
@@ -426,8 +438,27 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[0], 1)],
-            pending: 1,
+            pending: vec![at_window.clone()],
             gaps: vec![(ak, 2, edge - 1)],
+        },
+    ));
+    let relayed4 = Signed {
+        envelope: log[3].envelope.clone(),
+        body: None,
+    };
+    vectors.push(sequence(
+        "pending_bytes",
+        "Entry 3 with its body and entry 4 relayed without one wait for entry 2: the queue's bytes are both \
+         envelopes plus entry 3's body (MAX_PENDING_BYTES_PER_AUTHOR and MAX_PENDING_BYTES bound them).",
+        vec![
+            step(&log[0], now, accept(), &[&log[0]]),
+            step(&log[2], now, gap.clone_json(), &[]),
+            step(&relayed4, now, gap.clone_json(), &[]),
+        ],
+        Final {
+            heads: vec![head(&log[0], 1)],
+            pending: vec![log[2].clone(), relayed4.clone()],
+            gaps: vec![(ak, 2, 2)],
         },
     ));
     let glog = g.log(2, "google");
@@ -442,7 +473,7 @@ pub(super) fn chain_file(fx: &Fixture) -> Json {
         ],
         Final {
             heads: vec![head(&log[1], 2), (gk, 2, glog[1].id())],
-            pending: 0,
+            pending: vec![],
             gaps: vec![],
         },
     ));
