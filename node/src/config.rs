@@ -57,6 +57,8 @@ pub struct NodeConfig {
     pub sync_interval: Duration,
     /// Per-author rate limit for entries received from the network.
     pub author_rate_per_minute: u32,
+    /// Per-author storage budgets and the free-disk floor.
+    pub storage: crate::runtime::policy::storage::StorageLimits,
 }
 
 impl std::fmt::Debug for NodeConfig {

@@ -543,6 +543,7 @@ pub(crate) fn resolve(
         bootstrap,
         sync_interval: Duration::from_secs(file.sync_interval_secs),
         author_rate_per_minute: file.author_rate_per_minute,
+        storage: crate::runtime::policy::storage::StorageLimits::default(),
     })
 }
 

@@ -6,6 +6,7 @@
 
 use crate::RunningNode;
 use crate::config::NodeConfig;
+use crate::runtime::policy::storage::StorageLimits;
 use crate::runtime::{NodeHandle, NodeStatus};
 use crate::store::Store;
 use libp2p::identity::Keypair;
@@ -39,6 +40,9 @@ pub struct Cluster {
     /// Per-author gossip rate limit given to every node (default: high
     /// enough not to interfere).
     pub author_rate_per_minute: u32,
+    /// Storage budgets given to every node (default: the defaults, with no
+    /// free-disk floor, so tests do not depend on the machine's free space).
+    pub storage: StorageLimits,
 }
 
 impl Cluster {
@@ -113,6 +117,7 @@ impl Cluster {
             roster,
             nodes: Vec::new(),
             author_rate_per_minute,
+            storage: no_disk_floor(),
         };
         for org in orgs {
             let data = cluster.data_dir(org);
@@ -171,6 +176,7 @@ impl Cluster {
             genesis,
             roster,
             author_rate_per_minute: spec.author_rate_per_minute,
+            storage: no_disk_floor(),
         };
         for org in &cluster.orgs {
             let data = cluster.data_dir(org);
@@ -202,6 +208,7 @@ impl Cluster {
             bootstrap: Vec::new(),
             sync_interval: Duration::from_secs(2),
             author_rate_per_minute: self.author_rate_per_minute,
+            storage: self.storage,
         }
     }
 
@@ -268,6 +275,15 @@ pub struct ClusterSpec {
     pub extra_nodes: Vec<(String, Keypair)>,
     /// Per-author gossip rate limit given to every node.
     pub author_rate_per_minute: u32,
+}
+
+/// The default storage limits without a free-disk floor.
+pub fn no_disk_floor() -> StorageLimits {
+    StorageLimits {
+        free_disk_floor_bytes: 0,
+        free_disk_floor_percent: 0,
+        ..StorageLimits::default()
+    }
 }
 
 /// Publishes a consortium bulletin from node `handle`.

@@ -149,11 +149,15 @@ impl ApiError {
 }
 
 /// The one place where the node's answers become HTTP statuses: a refusal
-/// is the request's fault (422), busy or stopped is temporary (503), an
-/// internal failure is the node's (500).
+/// is the request's fault (422) unless it is for lack of room (507), busy or
+/// stopped is temporary (503), an internal failure is the node's (500).
 impl From<NodeError> for ApiError {
     fn from(error: NodeError) -> Self {
         match error {
+            NodeError::Refused(crate::runtime::Refusal::Storage(refusal)) => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("the node has no room for it: {refusal}; nothing was changed"),
+            ),
             NodeError::Refused(refusal) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("the node refused it: {refusal}; nothing was changed"),

@@ -10,11 +10,12 @@ use super::hazard::{Received, ReleaseOut};
 use super::ledger::{Effect, Ledger};
 use super::policy::peers::{PeerBook, RateBudgets, Strike, roster_peers};
 use super::policy::release::{Delivered, ReleaseDelivery};
+use super::policy::storage::{DiskSpace, StorageBudget, StorageRefusal, entry_bytes};
 use super::policy::sync::{SyncOutput, SyncPlanner};
 use super::policy::writes::{Intake, WriteBacklog};
 use super::swarm_io::{SwarmIo, Topic};
 use super::workers::{Ack, ReadJob, VerifyJob, WorkerEvent, Workers, WriteJob};
-use super::{Command, NodeError, NodeStatus, PeerStatus, now_ms};
+use super::{Command, NodeError, NodeStatus, PeerStatus, Refusal, now_ms};
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::net::BehaviourEvent;
@@ -25,9 +26,10 @@ use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
 use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::entry::Envelope;
+use riskmesh_protocol::limits::MAX_ENVELOPE_BYTES;
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
-use riskmesh_protocol::{EquivocationProof, OrgKey, Roster};
+use riskmesh_protocol::{EquivocationProof, OrgKey, Roster, VerifiedEntry};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -35,6 +37,8 @@ use tokio::sync::{mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
 const TICK: Duration = Duration::from_millis(250);
+/// How often free disk space is read.
+const DISK_READ_INTERVAL: Duration = Duration::from_secs(5);
 
 pub(super) struct EventLoop {
     io: SwarmIo,
@@ -47,6 +51,10 @@ pub(super) struct EventLoop {
     metrics: Arc<Metrics>,
     peers: PeerBook,
     budgets: RateBudgets,
+    storage: StorageBudget,
+    data_dir: std::path::PathBuf,
+    /// When free disk space was last read.
+    disk_read: Option<Instant>,
     sync: SyncPlanner,
     sync_interval: Duration,
     releases: ReleaseDelivery,
@@ -62,6 +70,7 @@ impl EventLoop {
         config: &NodeConfig,
         io: SwarmIo,
         ledger: Ledger,
+        storage: StorageBudget,
         workers: Workers,
         events: mpsc::Receiver<WorkerEvent>,
         metrics: Arc<Metrics>,
@@ -79,6 +88,9 @@ impl EventLoop {
             metrics,
             peers: PeerBook::new(),
             budgets: RateBudgets::new(config.author_rate_per_minute),
+            storage,
+            data_dir: config.data_dir.clone(),
+            disk_read: None,
             sync: SyncPlanner::new(),
             sync_interval: config.sync_interval,
             releases: ReleaseDelivery::new(),
@@ -169,7 +181,67 @@ impl EventLoop {
         self.io.peer_actions(action.into_iter().collect());
     }
 
+    /// Why `entry` cannot be stored here (its author's budget, counting
+    /// `taken` bytes not yet recorded, or the disk floor), counted in the
+    /// metrics; `None` if it can.
+    fn no_room(&self, entry: &VerifiedEntry, taken: u64) -> Option<StorageRefusal> {
+        let author = entry.header().author;
+        let role = self.ledger.roster().member(&author)?.role;
+        let refusal = self
+            .storage
+            .admit(author, role, taken + entry_bytes(entry))
+            .err()?;
+        let counter = match refusal {
+            StorageRefusal::DiskFloor { .. } => &self.metrics.disk_floor_refusals,
+            _ => &self.metrics.storage_budget_refusals,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.metrics.ignore(refusal.name());
+        Some(refusal)
+    }
+
+    /// Reads free disk space now and then, and refreshes the stored-bytes
+    /// gauges.
+    fn watch_storage(&mut self, now: Instant) {
+        if self
+            .disk_read
+            .is_some_and(|t| now.saturating_duration_since(t) < DISK_READ_INTERVAL)
+        {
+            return;
+        }
+        self.disk_read = Some(now);
+        match rustix::fs::statvfs(&self.data_dir) {
+            Ok(fs) => self.storage.free_disk(DiskSpace {
+                available: fs.f_bavail.saturating_mul(fs.f_frsize),
+                total: fs.f_blocks.saturating_mul(fs.f_frsize),
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot read free disk space"),
+        }
+        let roster = self.ledger.roster();
+        let totals = self.storage.totals_by_role(|k| roster.member(k).map(|m| m.role));
+        self.metrics
+            .stored_bytes_members
+            .store(totals.members, Ordering::Relaxed);
+        self.metrics
+            .stored_bytes_observers
+            .store(totals.observers, Ordering::Relaxed);
+        self.metrics
+            .stored_bytes_former
+            .store(totals.former, Ordering::Relaxed);
+    }
+
+    /// Whether this organization may store one more entry of its own (an
+    /// envelope's worth is assumed; bodies are checked by size at the API).
+    fn own_room(&self) -> Result<(), StorageRefusal> {
+        let me = self.ledger.own_key();
+        match self.ledger.roster().member(&me) {
+            Some(m) => self.storage.admit(me, m.role, MAX_ENVELOPE_BYTES as u64),
+            None => Ok(()),
+        }
+    }
+
     fn on_tick(&mut self, now: Instant) {
+        self.watch_storage(now);
         let actions = self.peers.poll(now);
         self.io.peer_actions(actions);
         self.sync.expire(now);
@@ -310,6 +382,7 @@ impl EventLoop {
                     });
                 }
                 Effect::RosterChanged => self.apply_roster_peers(),
+                Effect::Stored { author, bytes } => self.storage.record(author, bytes),
                 Effect::Fatal(why) => self.fatal = Some(why),
             }
         }
@@ -353,6 +426,8 @@ impl EventLoop {
                         self.metrics.ignore("write_backlog");
                         Some(MessageAcceptance::Ignore)
                     }
+                    // No room for this author here: not the relay's fault.
+                    Ok(entry) if self.no_room(&entry, 0).is_some() => Some(MessageAcceptance::Ignore),
                     Ok(entry) => {
                         let author = entry.header().author;
                         let acks = vec![Ack::Gossip {
@@ -364,6 +439,9 @@ impl EventLoop {
                             // Accepted and new: only these spend the budget.
                             self.budgets.charge(author, Instant::now());
                         }
+                        // Count the stored bytes now, so the next entry of a
+                        // verifier's batch meets the new total.
+                        self.apply();
                         acceptance
                     }
                 };
@@ -390,7 +468,14 @@ impl EventLoop {
                     // The writer is behind: fetch the range again later.
                     Ok(_) if !self.backlog.admits(Intake::Network) => self.metrics.ignore("write_backlog"),
                     Ok(entries) => self.ingest_batch(|this| {
+                        let mut taken = 0;
                         for entry in entries {
+                            if this.no_room(&entry, taken).is_some() {
+                                // Ask others later; nobody is at fault.
+                                this.sync.avoid(peer, author, Instant::now());
+                                break;
+                            }
+                            taken += entry_bytes(&entry);
                             let _ = this.ledger.ingest(entry, Vec::new(), now_ms());
                         }
                     }),
@@ -723,6 +808,11 @@ impl EventLoop {
                 if !self.backlog.admits(Intake::Local) =>
             {
                 let _ = reply.send(Err(NodeError::Busy));
+            }
+            Command::Publish { reply, .. } | Command::PublishHazardous { reply, .. }
+                if let Err(refusal) = self.own_room() =>
+            {
+                let _ = reply.send(Err(NodeError::Refused(Refusal::Storage(refusal))));
             }
             Command::Publish { draft, reply } => self.ledger.publish(&draft, reply, Vec::new(), now_ms()),
             Command::PublishHazardous {

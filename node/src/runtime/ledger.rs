@@ -5,6 +5,7 @@
 //! and time is an argument.
 
 use super::hazard::{self, Received};
+use super::policy::storage::entry_bytes;
 use super::policy::sync::Local;
 use super::policy::writes::Batch;
 use super::workers::{Ack, SharedRoster, WriteJob};
@@ -40,6 +41,14 @@ pub(super) enum Effect {
     },
     /// The roster changed: update the peer set.
     RosterChanged,
+    /// Entries of `author` totalling `bytes` were accepted (and will be
+    /// stored): count them against its storage budget.
+    Stored {
+        /// The author.
+        author: OrgKey,
+        /// Envelope and body bytes.
+        bytes: u64,
+    },
     /// This node's own log is out of step with its store: stop.
     Fatal(String),
 }
@@ -93,6 +102,11 @@ impl Ledger {
 
     pub(super) fn roster(&self) -> &Arc<Roster> {
         &self.roster
+    }
+
+    /// This organization's signing key.
+    pub(super) fn own_key(&self) -> OrgKey {
+        self.org.signing.public()
     }
 
     pub(super) fn pending_len(&self) -> usize {
@@ -274,6 +288,10 @@ impl Ledger {
         }
         for entry in &report.accepted {
             self.note_access(entry);
+            self.effects.push(Effect::Stored {
+                author: entry.header().author,
+                bytes: entry_bytes(entry),
+            });
         }
         self.metrics
             .accepted
@@ -424,6 +442,10 @@ impl Ledger {
             return;
         }
         self.note_access(&entry);
+        self.effects.push(Effect::Stored {
+            author: entry.header().author,
+            bytes: entry_bytes(&entry),
+        });
         self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
         let mut acks = vec![Ack::Publish { entry, reply }];
         acks.extend(extra);
@@ -612,7 +634,8 @@ mod tests {
         let effects = l.take_effects();
         assert!(matches!(
             &effects[..],
-            [Effect::Write(WriteJob::Entries { acks, .. })] if matches!(acks[..], [Ack::Publish { .. }])
+            [Effect::Stored { bytes, .. }, Effect::Write(WriteJob::Entries { acks, .. })]
+                if *bytes > 0 && matches!(acks[..], [Ack::Publish { .. }])
         ));
         // A draft that breaks a rule: refused, nothing written.
         let mut bad = draft;

@@ -98,6 +98,10 @@ pub enum NodeError {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {
+    /// This organization's storage budget is spent, or the disk is below
+    /// its free-space floor.
+    #[error("{0}")]
+    Storage(policy::storage::StorageRefusal),
     /// The entry this organization asked to publish breaks an entry rule.
     #[error("{0}")]
     Entry(riskmesh_protocol::RejectReason),
@@ -378,6 +382,10 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
     for author in store.chain_state()? {
         chain.restore(author.author, author.ids, author.last_timestamp_ms);
     }
+    let mut budget = policy::storage::StorageBudget::new(config.storage);
+    for (author, bytes) in store.stored_bytes_by_author()? {
+        budget.restore(author, bytes);
+    }
     let log = match store.head(&org_key)? {
         Some(head) => LogWriter::resume(roster.network(), head.seq, head.id, head.timestamp_ms),
         None => LogWriter::new(roster.network()),
@@ -422,8 +430,9 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         known_proofs,
         Arc::clone(&metrics),
     );
-    let event_loop =
-        event_loop::EventLoop::new(config, io, ledger, workers, events, metrics, command_rx, shutdown);
+    let event_loop = event_loop::EventLoop::new(
+        config, io, ledger, budget, workers, events, metrics, command_rx, shutdown,
+    );
     let task = tokio::spawn(event_loop.run());
     Ok(Runtime {
         handle,

@@ -910,3 +910,81 @@ async fn releases_are_taken_only_from_authors_this_node_asked() {
         Some("refused: this organization asked the sender for nothing")
     );
 }
+
+/// Issue 9, medium 7 (regression): any participant could make every node
+/// store whatever it published, as fast as gossip carried it. Each author
+/// now has a storage budget by role; beyond it new entries are ignored (no
+/// penalty: the relay is not at fault) and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_beyond_its_storage_budget_is_refused_not_stored() {
+    use riskmesh_node::store::Store;
+    const BUDGET: u64 = 16 * 1024;
+    let mut cluster = Cluster::start_some(&["amazon", "openai"], 0, &[]).await;
+    cluster.storage.member_bytes = BUDGET;
+    cluster.nodes[0] = Some(cluster.launch(0).await);
+    let roster = cluster.roster.clone();
+    let topics = Topics::new(roster.network());
+    let flood: Vec<Vec<u8>> = {
+        let org = testkit::org_secrets("openai");
+        let mut log = LogWriter::new(roster.network());
+        (0..40)
+            .map(|i| {
+                let draft = Draft {
+                    kind: Kind::Bulletin,
+                    tier: Tier::Public,
+                    body: Body::Bulletin(testkit::sample_bulletin(&format!("flood {i}"))),
+                    recipients: None,
+                };
+                log.append(&org.signing, &roster, &draft, riskmesh_node::runtime::now_ms())
+                    .expect("entry")
+                    .to_wire()
+                    .to_bytes()
+            })
+            .collect()
+    };
+    let mut swarm = adversary_swarm(&node_key("openai"), &roster);
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topics.entries)
+        .expect("subscribe");
+    swarm.dial(addr(&cluster, 0)).expect("dial");
+    gossip_to(&mut swarm, &topics, flood).await;
+    let metrics = cluster.handle(0).metrics;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while metrics.storage_budget_refusals.load(Ordering::Relaxed) == 0 && std::time::Instant::now() < deadline
+    {
+        drive(
+            &mut swarm,
+            Duration::from_millis(200),
+            |_, _| SyncResponse::Refused("no".into()),
+            |_| {},
+        )
+        .await;
+    }
+    assert!(
+        metrics.storage_budget_refusals.load(Ordering::Relaxed) > 0,
+        "no entry was refused: {}",
+        metrics.render()
+    );
+    assert_eq!(
+        metrics.penalties.load(Ordering::Relaxed),
+        0,
+        "the relay was struck"
+    );
+    let dir = cluster.data_dir("amazon");
+    cluster.stop(0).await;
+    let store = Store::open_read_only(dir.join("riskmesh.db")).expect("open");
+    let openai = testkit::org_secrets("openai").signing.public();
+    let stored: u64 = store
+        .stored_bytes_by_author()
+        .expect("bytes")
+        .into_iter()
+        .filter(|(a, _)| *a == openai)
+        .map(|(_, b)| b)
+        .sum();
+    assert!(
+        stored > 0 && stored <= BUDGET,
+        "stored {stored} bytes of a {BUDGET}-byte budget"
+    );
+}
