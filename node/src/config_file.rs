@@ -81,6 +81,28 @@ pub struct ConfigFile {
     /// Entries per minute accepted from the network per author. Default 600.
     #[serde(default = "default_author_rate")]
     pub author_rate_per_minute: u32,
+    /// Most MiB of entries a member organization may have stored here.
+    /// Default 1024.
+    #[serde(default = "default_member_budget_mib")]
+    pub member_budget_mib: u64,
+    /// Most MiB of entries an observer may have stored here. Default 256.
+    #[serde(default = "default_observer_budget_mib")]
+    pub observer_budget_mib: u64,
+    /// New entries are refused while the database's disk has less than this
+    /// many MiB free (or less than 1 % of its size). Default 256; 0 turns
+    /// the floor off.
+    #[serde(default = "default_free_disk_floor_mib")]
+    pub free_disk_floor_mib: u64,
+}
+
+fn default_member_budget_mib() -> u64 {
+    crate::runtime::policy::storage::MEMBER_BUDGET_BYTES >> 20
+}
+fn default_observer_budget_mib() -> u64 {
+    crate::runtime::policy::storage::OBSERVER_BUDGET_BYTES >> 20
+}
+fn default_free_disk_floor_mib() -> u64 {
+    crate::runtime::policy::storage::FREE_DISK_FLOOR_BYTES >> 20
 }
 
 fn default_org_key() -> PathBuf {
@@ -118,6 +140,9 @@ impl Default for ConfigFile {
             bootstrap: Vec::new(),
             sync_interval_secs: default_sync_interval_secs(),
             author_rate_per_minute: default_author_rate(),
+            member_budget_mib: default_member_budget_mib(),
+            observer_budget_mib: default_observer_budget_mib(),
+            free_disk_floor_mib: default_free_disk_floor_mib(),
         }
     }
 }
@@ -543,7 +568,16 @@ pub(crate) fn resolve(
         bootstrap,
         sync_interval: Duration::from_secs(file.sync_interval_secs),
         author_rate_per_minute: file.author_rate_per_minute,
-        storage: crate::runtime::policy::storage::StorageLimits::default(),
+        storage: crate::runtime::policy::storage::StorageLimits {
+            member_bytes: file.member_budget_mib.saturating_mul(1 << 20),
+            observer_bytes: file.observer_budget_mib.saturating_mul(1 << 20),
+            free_disk_floor_bytes: file.free_disk_floor_mib.saturating_mul(1 << 20),
+            free_disk_floor_percent: if file.free_disk_floor_mib == 0 {
+                0
+            } else {
+                crate::runtime::policy::storage::FREE_DISK_FLOOR_PERCENT
+            },
+        },
     })
 }
 

@@ -24,12 +24,12 @@ pub const MEMBER_BUDGET_BYTES: u64 = 1 << 30;
 /// Default budget of an observer: 256 MiB. Observers publish only at the
 /// public and consortium tiers, and typically far less than members.
 pub const OBSERVER_BUDGET_BYTES: u64 = 256 << 20;
-/// Default absolute free-disk floor: 1 GiB, room for SQLite to finish a
+/// Default absolute free-disk floor: 256 MiB, room for SQLite to finish a
 /// checkpoint and for the node's other files.
-pub const FREE_DISK_FLOOR_BYTES: u64 = 1 << 30;
-/// Default relative free-disk floor: 5 % of the file system, so a node on a
-/// shared disk leaves the others a share proportionate to the disk.
-pub const FREE_DISK_FLOOR_PERCENT: u8 = 5;
+pub const FREE_DISK_FLOOR_BYTES: u64 = 256 << 20;
+/// Default relative free-disk floor: 1 % of the file system, so a node on a
+/// large shared disk leaves the others a share proportionate to the disk.
+pub const FREE_DISK_FLOOR_PERCENT: u8 = 1;
 
 /// The bounds a [`StorageBudget`] enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,9 +319,18 @@ mod tests {
         budget.admit(org(3), Role::Member, 10).expect("fits");
     }
 
+    /// Floors of 1 GiB and 5 %, whatever the defaults are.
+    fn floors() -> StorageLimits {
+        StorageLimits {
+            free_disk_floor_bytes: GIB,
+            free_disk_floor_percent: 5,
+            ..StorageLimits::default()
+        }
+    }
+
     #[test]
     fn the_disk_floor_refuses_everyone_and_counts_writes_since_the_reading() {
-        let mut budget = StorageBudget::new(StorageLimits::default());
+        let mut budget = StorageBudget::new(floors());
         // No reading yet: the disk does not refuse.
         budget.admit(org(1), Role::Member, 1000).expect("unknown disk");
         budget.free_disk(DiskSpace {
@@ -359,7 +368,7 @@ mod tests {
 
     #[test]
     fn the_relative_floor_applies_on_large_disks() {
-        let limits = StorageLimits::default();
+        let limits = floors();
         assert_eq!(limits.floor(10 * GIB), GIB);
         assert_eq!(limits.floor(100 * GIB), 5 * GIB);
         let mut budget = StorageBudget::new(limits);
