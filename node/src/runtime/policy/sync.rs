@@ -321,20 +321,13 @@ impl SyncPlanner {
             }
             (SyncRequest::Range { author, from_seq, .. }, SyncResponse::Entries(entries)) => {
                 if entries.is_empty() {
+                    // An unserved claim (or a gossip gap it cannot fill):
+                    // the peer loses standing for this author and the gap
+                    // falls back to the next peer. No strike: an honest
+                    // node's heads may run ahead of what it has committed,
+                    // so an empty answer alone proves no lie.
                     self.fetching.remove(&author);
-                    // Ask someone else next time; a peer that announced
-                    // this seq and serves nothing lied about its head.
                     self.avoid.insert((peer, author), now + AVOID_FOR);
-                    let claimed = self.heads.get(&peer).and_then(|h| h.get(&author)).copied();
-                    if claimed.is_some_and(|c| c >= from_seq) {
-                        out.push(SyncOutput::Strike {
-                            peer,
-                            why: format!(
-                                "announced {author:?} up to {} but served nothing from {from_seq}",
-                                claimed.unwrap_or(0)
-                            ),
-                        });
-                    }
                 } else {
                     out.push(SyncOutput::Verify {
                         peer,
@@ -673,7 +666,8 @@ mod tests {
     /// Issue 9, item 3 (sync eclipse): one participant announcing heads it
     /// cannot serve kept a node at 3 of 1,103 entries, because gaps were
     /// always fetched from the peer announcing the highest head and an empty
-    /// answer cost nothing. Now the liar is struck and passed over, and the
+    /// answer cost nothing. Now the liar is passed over for that author
+    /// (without a strike: an empty answer alone proves nothing) and the
     /// honest peer serves the whole log.
     #[test]
     fn one_liar_among_peers_cannot_stall_catch_up() {
@@ -695,7 +689,7 @@ mod tests {
         };
         announce(&mut planner, &f, honest, vec![real], now);
         announce(&mut planner, &f, liar, vec![fake.clone()], now);
-        let mut liar_strikes = 0;
+        let mut asked_liar = 0;
         let mut fetches = 0;
         while f.chain.head(&author).map_or(0, |(s, _)| s) < 1103 {
             fetches += 1;
@@ -710,6 +704,7 @@ mod tests {
             let SyncRequest::Range { from_seq, count, .. } = send.request else {
                 panic!("not a range request");
             };
+            asked_liar += usize::from(send.peer == liar);
             let served: Vec<WireEntry> = if send.peer == honest {
                 let from = usize::try_from(from_seq).expect("seq") - 1;
                 let to = (from + usize::try_from(count).expect("count")).min(log.len());
@@ -723,7 +718,6 @@ mod tests {
                 f.local(),
                 now,
             );
-            liar_strikes += strikes(&outputs, liar);
             assert_eq!(strikes(&outputs, honest), 0, "the honest peer is never struck");
             for output in outputs {
                 if let SyncOutput::Verify { entries, .. } = output {
@@ -738,7 +732,7 @@ mod tests {
             // The liar re-announces its fake head every round: still passed over.
             announce(&mut planner, &f, liar, vec![fake.clone()], now);
         }
-        assert_eq!(liar_strikes, 1, "struck once for its unserved claim");
+        assert_eq!(asked_liar, 1, "the liar is asked once, then passed over");
         assert!(fetches <= 4, "{fetches} fetches for 1,103 entries");
     }
 
