@@ -5,8 +5,8 @@
 //! the command exits non-zero if any fails.
 
 use crate::content::{CanaryKind, find_canaries};
-use crate::measure::{self, percentile};
 use crate::hazardous::RETRACTION_RACE;
+use crate::measure::{self, percentile};
 use crate::run::{CatchUp, RunData};
 use riskmesh_node::reverify::reverify_each;
 use riskmesh_node::sealed;
@@ -851,12 +851,11 @@ fn is_hostile(data: &RunData) -> bool {
 fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
     let mut out = Vec::new();
     for log in logs {
-        let Ok(text) = std::fs::read_to_string(log) else { continue };
+        let Ok(text) = std::fs::read_to_string(log) else {
+            continue;
+        };
         for line in text.lines().filter(|l| l.contains("peer banned")) {
-            if let Some(peer) = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("peer="))
-            {
+            if let Some(peer) = line.split_whitespace().find_map(|w| w.strip_prefix("peer=")) {
                 out.push(peer.trim_matches('"').to_string());
             }
         }
@@ -1004,7 +1003,10 @@ fn hostile_invariants(data: &RunData, dbs: &[NodeDb], latency: &Latency) -> Vec<
             .iter()
             .map(|o| {
                 (
-                    riskmesh_node::testnet::node_key(o).public().to_peer_id().to_string(),
+                    riskmesh_node::testnet::node_key(o)
+                        .public()
+                        .to_peer_id()
+                        .to_string(),
                     *o,
                 )
             })

@@ -319,7 +319,14 @@ pub async fn retraction_race(race: RaceParties, seed: u64, index: usize, t0: Ins
         record
     };
     let hold = Duration::from_secs(20);
-    if !wait_holds(&parties.requester, &parties.author_org, finding.header().seq, hold).await {
+    if !wait_holds(
+        &parties.requester,
+        &parties.author_org,
+        finding.header().seq,
+        hold,
+    )
+    .await
+    {
         return fail(record, "the requester never received the finding".into());
     }
     let requested = Instant::now();
@@ -372,11 +379,7 @@ pub async fn retraction_race(race: RaceParties, seed: u64, index: usize, t0: Ins
     if !wait_holds(&parties.author, &retracting.1, retraction.header().seq, hold).await {
         return fail(record, "the author never received the retraction".into());
     }
-    if let Err(e) = late
-        .0
-        .decide_access(request.id(), true, "Approved.".into())
-        .await
-    {
+    if let Err(e) = late.0.decide_access(request.id(), true, "Approved.".into()).await {
         return fail(record, format!("the second approval could not be published: {e}"));
     }
     // Long enough for the second approval to reach the author, a release

@@ -69,7 +69,7 @@ pub async fn head_liar(ctx: Context, org: String) -> Activity {
                     });
                     activity.count("heads_lied_1m");
                 }
-                if answered % 2 == 0
+                if answered.is_multiple_of(2)
                     && let Some(b) = authors.get(1)
                 {
                     heads.push(Head {
@@ -103,7 +103,8 @@ pub async fn head_liar(ctx: Context, org: String) -> Activity {
 /// an unbounded parser spends seconds on.
 pub fn age_header_bomb(header_kib: usize) -> Vec<u8> {
     let mut out = b"age-encryption.org/v1\n".to_vec();
-    let line = b"-> X25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
+    let line =
+        b"-> X25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
     while out.len() < header_kib * 1024 {
         out.extend_from_slice(line);
     }
@@ -179,7 +180,7 @@ fn out_of_order_payloads(ctx: &Context, org: &str, entries: usize, details_kib: 
     let mut log = LogWriter::new(ctx.roster.network());
     let mut out = Vec::with_capacity(entries);
     for seq in 1..=(2 * entries as u64) {
-        let draft = if seq % 2 == 0 {
+        let draft = if seq.is_multiple_of(2) {
             let mut body = testkit::sample_bulletin(&format!("{org} out-of-order {seq}"));
             body.details = "x".repeat(details_kib * 1024);
             Draft {
@@ -190,7 +191,7 @@ fn out_of_order_payloads(ctx: &Context, org: &str, entries: usize, details_kib: 
             bulletin(&format!("{org} withheld {seq}"))
         };
         match log.append(&secrets.signing, &ctx.roster, &draft, now_ms()) {
-            Ok(entry) if seq % 2 == 0 => out.push(entry.to_wire().to_bytes()),
+            Ok(entry) if seq.is_multiple_of(2) => out.push(entry.to_wire().to_bytes()),
             Ok(_) => {}
             Err(_) => break,
         }
@@ -199,34 +200,34 @@ fn out_of_order_payloads(ctx: &Context, org: &str, entries: usize, details_kib: 
     out
 }
 
-/// A member gossiping large entries of its own log out of order: even
-/// seqs from the highest down, seq 1 never sent, so every honest node
-/// keeps them pending. It refuses every sync request, so no gap is ever
-/// filled.
-pub async fn out_of_order_flood(ctx: Context, org: String, entries: usize, details_kib: usize) -> Activity {
-    let key = riskmesh_node::testnet::node_key(&org);
-    let mut activity = Activity::new("out-of-order-flood", Some(&org), key.public().to_peer_id());
+/// Gossips payloads on `topic` from a member's swarm: the payloads are
+/// prepared by `prepare` on a blocking thread (signing and hashing
+/// megabytes is CPU work the async workers must not do), then published
+/// one every `ctx.duration / 2 / expected` (at least `min_spacing` apart)
+/// once a peer listens. Counts `{what}_sent` and `{what}_not_sent`.
+async fn paced_gossip(
+    ctx: &Context,
+    activity: &mut Activity,
+    topic: libp2p::gossipsub::IdentTopic,
+    expected: usize,
+    min_spacing: Duration,
+    what: &str,
+    prepare: impl FnOnce() -> Vec<Vec<u8>> + Send + 'static,
+) {
+    let key = riskmesh_node::testnet::node_key(activity.org.as_deref().unwrap_or_default());
     let Some(mut swarm) = swarm_for(&key, &ctx.roster) else {
         activity.count("swarm_failed");
-        return activity;
+        return;
     };
-    let topics = Topics::new(ctx.roster.network());
-    let _ = swarm.behaviour_mut().gossip.subscribe(&topics.entries);
-    dial_all(&mut swarm, &ctx, &mut activity);
+    let _ = swarm.behaviour_mut().gossip.subscribe(&topic);
+    dial_all(&mut swarm, ctx, activity);
     let start = Instant::now();
     let deadline = start + ctx.duration;
-    // Signing and hashing megabytes is CPU work: off the async workers.
-    let prepared = {
-        let ctx = ctx.clone();
-        let org = org.clone();
-        tokio::task::spawn_blocking(move || out_of_order_payloads(&ctx, &org, entries, details_kib))
-    };
+    let mut prepared = Some(tokio::task::spawn_blocking(prepare));
     let mut payloads: Option<Vec<Vec<u8>>> = None;
-    let mut prepared = Some(prepared);
     let mut subscribed = false;
     let mut sent = 0usize;
-    // Spread over the first half of the window, at least 5 ms apart.
-    let spacing = (ctx.duration / 2 / entries.max(1) as u32).max(Duration::from_millis(5));
+    let spacing = (ctx.duration / 2 / expected.max(1) as u32).max(min_spacing);
     let mut next = start;
     while Instant::now() < deadline {
         let step = (Instant::now() + Duration::from_millis(20)).min(deadline);
@@ -242,32 +243,56 @@ pub async fn out_of_order_flood(ctx: Context, org: String, entries: usize, detai
         {
             payloads = prepared.take().and_then(|t| futures::executor::block_on(t).ok());
             let list = payloads.as_deref().unwrap_or_default();
-            activity.add("entries_signed", list.len() as u64);
-            activity.add(
-                "payload_bytes",
-                list.iter().map(|p| p.len() as u64).sum::<u64>(),
-            );
+            activity.add("payloads_prepared", list.len() as u64);
+            activity.add("payload_bytes", list.iter().map(|p| p.len() as u64).sum::<u64>());
         }
         let Some(list) = payloads.as_ref() else { continue };
         while subscribed && sent < list.len() && Instant::now() >= next {
             match swarm
                 .behaviour_mut()
                 .gossip
-                .publish(topics.entries.clone(), list[sent].clone())
+                .publish(topic.clone(), list[sent].clone())
             {
-                Ok(_) => activity.count("out_of_order_sent"),
-                Err(_) => activity.count("out_of_order_not_sent"),
+                Ok(_) => activity.count(&format!("{what}_sent")),
+                Err(_) => activity.count(&format!("{what}_not_sent")),
             }
             sent += 1;
             next += spacing;
         }
     }
+}
+
+/// A member gossiping large entries of its own log out of order: even
+/// seqs from the highest down, seq 1 never sent, so every honest node
+/// keeps them pending. It refuses every sync request, so no gap is ever
+/// filled.
+pub async fn out_of_order_flood(ctx: Context, org: String, entries: usize, details_kib: usize) -> Activity {
+    let key = riskmesh_node::testnet::node_key(&org);
+    let mut activity = Activity::new("out-of-order-flood", Some(&org), key.public().to_peer_id());
+    let topic = Topics::new(ctx.roster.network()).entries;
+    let prepare = {
+        let ctx = ctx.clone();
+        move || out_of_order_payloads(&ctx, &org, entries, details_kib)
+    };
+    let min_spacing = Duration::from_millis(5);
+    paced_gossip(
+        &ctx,
+        &mut activity,
+        topic,
+        entries,
+        min_spacing,
+        "out_of_order",
+        prepare,
+    )
+    .await;
     activity
 }
 
-/// A roster update (the next version of the roster in force) carrying
-/// `signatures` signatures by organizations not on the roster.
-fn junk_roster_update(ctx: &Context, signatures: usize) -> SignedRoster {
+/// `messages` roster updates (the next version of the roster in force),
+/// each carrying `signatures` signatures by organizations not on the
+/// roster; one signature byte differs per message, so gossipsub does not
+/// drop them as duplicates.
+fn junk_roster_updates(ctx: &Context, messages: usize, signatures: usize) -> Vec<Vec<u8>> {
     let mut doc = ctx.roster.doc().clone();
     doc.version += 1;
     doc.prev = Some(ctx.roster.hash());
@@ -276,70 +301,52 @@ fn junk_roster_update(ctx: &Context, signatures: usize) -> SignedRoster {
     for i in 0..signatures {
         signed.sign(&testkit::org_secrets(&format!("stranger-{i}")).signing);
     }
-    signed
+    let n = signed.signatures.len().max(1);
+    (0..messages)
+        .map(|m| {
+            let mut junk = signed.clone();
+            if let Some(sig) = junk.signatures.get_mut(m % n) {
+                sig.signature[0] ^= (m / n + 1) as u8;
+            }
+            junk.to_bytes()
+        })
+        .collect()
 }
 
 /// A member gossiping `messages` junk roster updates on the rosters topic,
-/// each carrying `signatures` stranger signatures (one signature byte
-/// varies per message, so gossipsub does not drop them as duplicates).
+/// each carrying `signatures` stranger signatures.
 pub async fn junk_roster(ctx: Context, org: String, messages: usize, signatures: usize) -> Activity {
     let key = riskmesh_node::testnet::node_key(&org);
     let mut activity = Activity::new("junk-roster", Some(&org), key.public().to_peer_id());
-    let Some(mut swarm) = swarm_for(&key, &ctx.roster) else {
-        activity.count("swarm_failed");
-        return activity;
-    };
-    let topics = Topics::new(ctx.roster.network());
-    let _ = swarm.behaviour_mut().gossip.subscribe(&topics.rosters);
-    dial_all(&mut swarm, &ctx, &mut activity);
-    let start = Instant::now();
-    let deadline = start + ctx.duration;
-    let prepared = {
+    activity.add("signatures_per_update", signatures as u64);
+    let topic = Topics::new(ctx.roster.network()).rosters;
+    let prepare = {
         let ctx = ctx.clone();
-        tokio::task::spawn_blocking(move || junk_roster_update(&ctx, signatures))
+        move || junk_roster_updates(&ctx, messages, signatures)
     };
-    let mut prepared = Some(prepared);
-    let mut base: Option<SignedRoster> = None;
-    let mut subscribed = false;
-    let mut sent = 0usize;
-    let spacing = (ctx.duration / 2 / messages.max(1) as u32).max(Duration::from_millis(10));
-    let mut next = start;
-    while Instant::now() < deadline {
-        let step = (Instant::now() + Duration::from_millis(20)).min(deadline);
-        drive(&mut swarm, step, |_, event, _| {
-            if is_subscribed(event) {
-                subscribed = true;
-            }
-            Reaction::None
-        })
-        .await;
-        if let Some(task) = prepared.as_ref()
-            && task.is_finished()
-        {
-            base = prepared.take().and_then(|t| futures::executor::block_on(t).ok());
-            if let Some(b) = &base {
-                activity.add("signatures_per_update", b.signatures.len() as u64);
-                activity.add("update_bytes", b.to_bytes().len() as u64);
-            }
-        }
-        let Some(b) = base.as_ref() else { continue };
-        while subscribed && sent < messages && Instant::now() >= next {
-            let mut junk = b.clone();
-            let n = junk.signatures.len();
-            if n > 0 {
-                junk.signatures[sent % n].signature[0] ^= (sent / n + 1) as u8;
-            }
-            match swarm
-                .behaviour_mut()
-                .gossip
-                .publish(topics.rosters.clone(), junk.to_bytes())
-            {
-                Ok(_) => activity.count("junk_rosters_sent"),
-                Err(_) => activity.count("junk_rosters_not_sent"),
-            }
-            sent += 1;
-            next += spacing;
-        }
-    }
+    let min_spacing = Duration::from_millis(10);
+    paced_gossip(
+        &ctx,
+        &mut activity,
+        topic,
+        messages,
+        min_spacing,
+        "junk_rosters",
+        prepare,
+    )
+    .await;
     activity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_age_header_bomb_is_an_age_header_of_the_asked_size() {
+        let bomb = age_header_bomb(1024);
+        assert!(bomb.starts_with(b"age-encryption.org/v1\n"));
+        assert!(bomb.len() >= 1024 * 1024);
+        assert!(bomb.len() <= riskmesh_protocol::limits::MAX_SEALED_RELEASE_BYTES);
+    }
 }

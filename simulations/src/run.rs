@@ -1181,7 +1181,10 @@ pub async fn execute(
                         let index = plan.publications.len() + k;
                         release_tasks.push(tokio::spawn(hazardous::retraction_race(race, seed, index, t0)));
                     }
-                    _ => failed.push((usize::MAX, format!("retraction race: a party of steps[{k}] is down"))),
+                    _ => failed.push((
+                        usize::MAX,
+                        format!("retraction race: a party of steps[{k}] is down"),
+                    )),
                 }
             }
             Event::UnauthorizedRequest(k) => {

@@ -761,8 +761,7 @@ impl Scenario {
         let mut out = self.clone();
         out.name = format!("{} (baseline)", self.name);
         out.adversaries.clear();
-        out.steps
-            .retain(|s| !matches!(s, Step::RetractionRace { .. }));
+        out.steps.retain(|s| !matches!(s, Step::RetractionRace { .. }));
         out.expect.latency_p99_vs_baseline = None;
         out
     }
@@ -1100,6 +1099,29 @@ mod tests {
             e.to_string().starts_with("t.toml:7: `c` is not an honest node"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_retraction_race_needs_four_different_members() {
+        let text = "name = \"t\"\n[network]\nmembers = [\"a\", \"b\", \"c\", \"d\"]\n\n[[steps]]\nkind = \"retraction-race\"\nauthor = \"a\"\nrequester = \"b\"\napprovers = [\"c\", \"b\"]\nat_s = 1\n";
+        let e = parse(text, "t.toml").expect_err("requester approves");
+        assert!(e.message.contains("four different members"), "{e}");
+        let ok = text.replace("[\"c\", \"b\"]", "[\"c\", \"d\"]");
+        assert!(parse(&ok, "t.toml").is_ok());
+    }
+
+    #[test]
+    fn the_hostile_baseline_keeps_the_honest_workload_only() {
+        let loaded = load("hostile").expect("builtin");
+        let s = &loaded.scenario;
+        assert!(!s.adversaries.is_empty());
+        assert!(s.expect.latency_p99_vs_baseline.is_some());
+        let b = s.honest_baseline();
+        assert!(b.adversaries.is_empty());
+        assert!(!b.steps.iter().any(|st| matches!(st, Step::RetractionRace { .. })));
+        assert!(b.expect.latency_p99_vs_baseline.is_none());
+        assert_eq!(b.network.members, s.network.members);
+        assert_eq!(b.workload.duration_s, s.workload.duration_s);
     }
 
     #[test]
