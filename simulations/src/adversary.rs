@@ -70,7 +70,7 @@ pub struct Activity {
 }
 
 impl Activity {
-    fn new(kind: &str, org: Option<&str>, peer: PeerId) -> Self {
+    pub(crate) fn new(kind: &str, org: Option<&str>, peer: PeerId) -> Self {
         Activity {
             kind: kind.into(),
             org: org.map(str::to_string),
@@ -79,11 +79,11 @@ impl Activity {
         }
     }
 
-    fn count(&mut self, what: &str) {
+    pub(crate) fn count(&mut self, what: &str) {
         *self.counters.entry(what.to_string()).or_default() += 1;
     }
 
-    fn add(&mut self, what: &str, n: u64) {
+    pub(crate) fn add(&mut self, what: &str, n: u64) {
         *self.counters.entry(what.to_string()).or_default() += n;
     }
 
@@ -95,7 +95,7 @@ impl Activity {
 
 /// A swarm that allows every roster node (the allow-list applies to our
 /// own dials too).
-fn swarm_for(key: &Keypair, roster: &Roster) -> Option<Swarm<Behaviour>> {
+pub(crate) fn swarm_for(key: &Keypair, roster: &Roster) -> Option<Swarm<Behaviour>> {
     let mut swarm = build_swarm(key, &Topics::new(roster.network())).ok()?;
     for member in &roster.doc().members {
         for node in &member.nodes {
@@ -107,7 +107,7 @@ fn swarm_for(key: &Keypair, roster: &Roster) -> Option<Swarm<Behaviour>> {
     Some(swarm)
 }
 
-fn dial_all(swarm: &mut Swarm<Behaviour>, ctx: &Context, activity: &mut Activity) {
+pub(crate) fn dial_all(swarm: &mut Swarm<Behaviour>, ctx: &Context, activity: &mut Activity) {
     for t in &ctx.targets {
         if swarm.dial(t.addr.clone()).is_ok() {
             activity.count("dials");
@@ -117,14 +117,16 @@ fn dial_all(swarm: &mut Swarm<Behaviour>, ctx: &Context, activity: &mut Activity
 
 /// What to do with one swarm event; the driver answers sync requests with
 /// the returned response.
-enum Reaction {
+pub(crate) enum Reaction {
+    /// Refuse (or nothing to answer).
     None,
+    /// Answer with this.
     Respond(SyncResponse),
 }
 
 /// Drives `swarm` until `deadline`, calling `on_event` for every event and
 /// answering inbound sync requests as it says.
-async fn drive(
+pub(crate) async fn drive(
     swarm: &mut Swarm<Behaviour>,
     deadline: Instant,
     mut on_event: impl FnMut(
@@ -162,14 +164,14 @@ async fn drive(
     }
 }
 
-fn is_subscribed(event: &SwarmEvent<BehaviourEvent>) -> bool {
+pub(crate) fn is_subscribed(event: &SwarmEvent<BehaviourEvent>) -> bool {
     matches!(
         event,
         SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Subscribed { .. }))
     )
 }
 
-fn bulletin(title: &str) -> Draft {
+pub(crate) fn bulletin(title: &str) -> Draft {
     Draft {
         kind: Kind::Bulletin,
         tier: Tier::Public,

@@ -5,6 +5,7 @@
 //! the command exits non-zero if any fails.
 
 use crate::content::{CanaryKind, find_canaries};
+use crate::hazardous::RETRACTION_RACE;
 use crate::measure::{self, percentile};
 use crate::run::{CatchUp, RunData};
 use riskmesh_node::reverify::reverify_each;
@@ -147,6 +148,37 @@ pub struct Figures {
     pub rss_per_node_mib: Option<f64>,
     /// Link connections cut by the loss model.
     pub link_cuts: u64,
+    /// The honest workload alone, when the scenario ran one first.
+    pub baseline: Option<Baseline>,
+}
+
+/// The honest workload run alone before a hostile run, in the same
+/// process and with the same seed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Baseline {
+    /// Undisturbed honest deliveries measured.
+    pub deliveries: usize,
+    /// Their p99 latency, ms.
+    pub p99_ms: Option<f64>,
+    /// Process RSS before any node started, MiB.
+    pub base_rss_mib: Option<f64>,
+    /// Highest RSS sampled during the baseline, MiB.
+    pub peak_rss_mib: Option<f64>,
+    /// (peak − base) / nodes, MiB.
+    pub rss_per_node_mib: Option<f64>,
+}
+
+impl Baseline {
+    /// The baseline figures of a finished, checked run.
+    pub fn of(data: &RunData, checked: &Checked) -> Baseline {
+        Baseline {
+            deliveries: checked.figures.latency_undisturbed.count,
+            p99_ms: checked.figures.latency_undisturbed.p99_ms,
+            base_rss_mib: data.base_rss_mib,
+            peak_rss_mib: data.peak_rss_mib,
+            rss_per_node_mib: checked.figures.rss_per_node_mib,
+        }
+    }
 }
 
 /// Everything the checks produce.
@@ -691,7 +723,7 @@ pub fn check(data: &RunData) -> Checked {
             ),
         ));
     }
-    for r in &data.releases {
+    for r in data.releases.iter().filter(|r| r.kind != RETRACTION_RACE) {
         let name = if r.kind == "granted-release" {
             "hazardous-release"
         } else {
@@ -717,6 +749,7 @@ pub fn check(data: &RunData) -> Checked {
             },
         ));
     }
+    inv.extend(hostile_invariants(data, &dbs, &latency_undisturbed));
     for (i, msg) in data.failed.iter().filter(|(i, _)| *i == usize::MAX) {
         inv.push(pass("adversary-ran", false, format!("{i}: {msg}")));
     }
@@ -790,6 +823,7 @@ pub fn check(data: &RunData) -> Checked {
             _ => None,
         },
         link_cuts: data.link_cuts,
+        baseline: data.baseline.clone(),
     };
     Checked {
         invariants: inv,
@@ -797,4 +831,216 @@ pub fn check(data: &RunData) -> Checked {
         deliveries,
         delivered_to,
     }
+}
+
+/// Whether the scenario plays any of the hostile scenario's adversaries.
+fn is_hostile(data: &RunData) -> bool {
+    use crate::scenario::Adversary;
+    data.scenario.adversaries.iter().any(|a| {
+        matches!(
+            a,
+            Adversary::HeadLiar { .. }
+                | Adversary::AgeBomb { .. }
+                | Adversary::OutOfOrderFlood { .. }
+                | Adversary::JunkRoster { .. }
+        )
+    })
+}
+
+/// Peer ids named by "peer banned" lines of the node logs.
+fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
+    let mut out = Vec::new();
+    for log in logs {
+        let Ok(text) = std::fs::read_to_string(log) else {
+            continue;
+        };
+        for line in text.lines().filter(|l| l.contains("peer banned")) {
+            if let Some(peer) = line.split_whitespace().find_map(|w| w.strip_prefix("peer=")) {
+                out.push(peer.trim_matches('"').to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The invariants a hostile member and a careless operator must not break:
+/// honest convergence, bounded memory, no release after a retraction,
+/// honest latency near an undisturbed run's, and no honest peer banned.
+/// Each is evaluated when the scenario gives it something to measure.
+fn hostile_invariants(data: &RunData, dbs: &[NodeDb], latency: &Latency) -> Vec<Invariant> {
+    let mut inv = Vec::new();
+    let n = dbs.len();
+    let orgs: Vec<&str> = data.plan.nodes.iter().map(|p| p.org.as_str()).collect();
+    let hostile = is_hostile(data);
+
+    if hostile {
+        let honest: BTreeSet<OrgKey> = orgs.iter().map(|o| crate::content::org_key(o)).collect();
+        let by_honest = |d: &NodeDb| -> BTreeSet<EntryId> {
+            d.entries
+                .values()
+                .filter(|e| honest.contains(&e.meta.author))
+                .map(|e| e.meta.id)
+                .collect()
+        };
+        let sets: Vec<BTreeSet<EntryId>> = dbs.iter().map(by_honest).collect();
+        let union: BTreeSet<EntryId> = sets.iter().flatten().copied().collect();
+        let published: BTreeSet<EntryId> = data.published.iter().map(|p| p.id).collect();
+        let lost = published.difference(&union).count();
+        let behind: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.len() != union.len())
+            .map(|(i, s)| format!("{} lacks {}", orgs[i], union.len() - s.len()))
+            .collect();
+        inv.push(pass(
+            "honest-entries-converge",
+            behind.is_empty() && lost == 0,
+            if behind.is_empty() && lost == 0 {
+                format!(
+                    "all {n} honest nodes hold the same {} entries by honest authors, every one of the {} planned publications among them",
+                    union.len(),
+                    published.len()
+                )
+            } else {
+                format!(
+                    "{} entries by honest authors held somewhere; {}{}",
+                    union.len(),
+                    behind.join(", "),
+                    if lost > 0 {
+                        format!("; {lost} published entries held by no node")
+                    } else {
+                        String::new()
+                    }
+                )
+            },
+        ));
+    }
+
+    if let Some(bound) = data.scenario.expect.rss_per_node_mib {
+        // Measured from the process's RSS before any node of this
+        // invocation started (the baseline's, when one ran), so memory the
+        // baseline left with the allocator is not taken as headroom.
+        let base = data
+            .baseline
+            .as_ref()
+            .and_then(|b| b.base_rss_mib)
+            .or(data.base_rss_mib);
+        let per_node = match (data.peak_rss_mib, base) {
+            (Some(p), Some(b)) if n > 0 => Some((p - b).max(0.0) / n as f64),
+            _ => None,
+        };
+        let baseline_note = data
+            .baseline
+            .as_ref()
+            .and_then(|b| b.rss_per_node_mib)
+            .map(|b| format!("; the honest workload alone: {b:.1} MiB per node"))
+            .unwrap_or_default();
+        inv.push(pass(
+            "memory-bounded",
+            per_node.is_some_and(|m| m <= bound),
+            match per_node {
+                Some(m) => format!(
+                    "peak RSS {:.0} MiB − {:.0} MiB before the nodes started = {m:.1} MiB per honest node (bound {bound:.0} MiB){baseline_note}",
+                    data.peak_rss_mib.unwrap_or(f64::NAN),
+                    base.unwrap_or(f64::NAN)
+                ),
+                None => "resident memory could not be read (/proc/self/status)".into(),
+            },
+        ));
+    }
+
+    for r in data.releases.iter().filter(|r| r.kind == RETRACTION_RACE) {
+        let target = r.race_finding.as_ref().map(|(t, _)| *t);
+        let stored = target.is_some_and(|t| {
+            dbs.get(r.requester_node)
+                .is_some_and(|d| d.withheld_rows.contains_key(&t))
+        });
+        let served = data
+            .released_views
+            .iter()
+            .any(|(p, node, _)| *p == r.publication && *node == r.requester_node);
+        // A race that did not get as far as both approvals proves nothing:
+        // its record carries the error and `passed` is false.
+        inv.push(pass(
+            "nothing-released-after-retraction",
+            r.passed && r.race_finding.is_some() && !stored && !served,
+            match &r.error {
+                Some(e) => format!(
+                    "{} asked for #{} by {}: {e} (author's audit: {}; requester stores withheld fields: {stored}; its API serves them: {served})",
+                    r.requester, r.publication, r.author, r.audit_status
+                ),
+                None => format!(
+                    "{} asked for #{} by {} (2 of 2 approvals needed); one approval was retracted before the other arrived; nothing released (author's audit: {}; requester stores withheld fields: {stored})",
+                    r.requester, r.publication, r.author, r.audit_status
+                ),
+            },
+        ));
+    }
+
+    if let Some(factor) = data.scenario.expect.latency_p99_vs_baseline {
+        let base = data.baseline.as_ref().and_then(|b| b.p99_ms);
+        let bound = base.map(|b| b * factor);
+        inv.push(pass(
+            "latency-within-baseline",
+            match (latency.p99_ms, bound) {
+                (Some(p), Some(b)) => p <= b,
+                (None, _) => true,
+                (Some(_), None) => false,
+            },
+            format!(
+                "honest p99 {:.0} ms over {} undisturbed deliveries; the same workload without adversaries earlier in this process: p99 {:.0} ms over {} (bound {factor}× = {:.0} ms)",
+                latency.p99_ms.unwrap_or(f64::NAN),
+                latency.count,
+                base.unwrap_or(f64::NAN),
+                data.baseline.as_ref().map_or(0, |b| b.deliveries),
+                bound.unwrap_or(f64::NAN)
+            ),
+        ));
+    }
+
+    if hostile {
+        let honest_peers: HashMap<String, &str> = orgs
+            .iter()
+            .map(|o| {
+                (
+                    riskmesh_node::testnet::node_key(o)
+                        .public()
+                        .to_peer_id()
+                        .to_string(),
+                    *o,
+                )
+            })
+            .collect();
+        let bans = banned_peers(&data.log_files);
+        let wrongly: BTreeSet<&str> = bans.iter().filter_map(|p| honest_peers.get(p).copied()).collect();
+        let adversaries: BTreeSet<String> = data
+            .activities
+            .iter()
+            .filter(|a| bans.contains(&a.peer_id))
+            .map(|a| a.kind.clone())
+            .collect();
+        inv.push(pass(
+            "no-honest-peer-banned",
+            !data.log_files.is_empty() && wrongly.is_empty(),
+            if data.log_files.is_empty() {
+                "the node logs went to the embedding program's subscriber; bans cannot be read".into()
+            } else if wrongly.is_empty() {
+                format!(
+                    "{} bans logged by honest nodes, none of an honest node (banned: {})",
+                    bans.len(),
+                    if adversaries.is_empty() {
+                        "no adversary".to_string()
+                    } else {
+                        adversaries.into_iter().collect::<Vec<_>>().join(", ")
+                    }
+                )
+            } else {
+                format!(
+                    "honest nodes banned honest peers: {}",
+                    wrongly.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            },
+        ));
+    }
+    inv
 }

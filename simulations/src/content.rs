@@ -103,6 +103,47 @@ pub fn org_key(org: &str) -> OrgKey {
     testkit::org_secrets(org).signing.public()
 }
 
+/// A hazardous finding numbered `index` under `policy`, with a canary in
+/// its withheld details: the redacted body to publish, what the author
+/// keeps, and the canary.
+pub fn hazardous_finding(
+    rng: &mut SimRng,
+    seed: u64,
+    index: usize,
+    title: &str,
+    policy: ReleasePolicy,
+) -> (BulletinBody, HazardousMaterial, Canary) {
+    let mut full = base_bulletin(rng, title, true);
+    let c = canary(rng, "H", seed, index);
+    full.details = format!("Synthesis route withheld by policy; marker {c}.");
+    full.references = vec![format!("internal-eval-{}", rng.next_u64() % 10_000)];
+    let redaction = Redaction {
+        fields: vec![WithheldField::Details, WithheldField::References],
+        sanitized_title: None,
+        sanitized_summary: None,
+        release: policy,
+    };
+    let mut salts = [[0u8; 32]; 5];
+    for s in &mut salts {
+        *s = rng.bytes32();
+    }
+    let (redacted, reveals) = redact(&full, &redaction, &salts);
+    let canary = Canary {
+        text: c,
+        kind: CanaryKind::Hazardous,
+        publication: index,
+    };
+    (
+        redacted,
+        HazardousMaterial {
+            full,
+            redaction,
+            reveals,
+        },
+        canary,
+    )
+}
+
 /// Builds publication `p` by `orgs[p.node]`; `target` is the id of the
 /// publication it refers to (corrections, retractions, acks).
 pub fn material(
@@ -150,32 +191,11 @@ pub fn material(
                 });
             }
             Tier::Hazardous => {
-                let mut full = base_bulletin(&mut rng, &p.title, true);
-                let c = canary(&mut rng, "H", seed, p.index);
-                full.details = format!("Synthesis route withheld by policy; marker {c}.");
-                full.references = vec![format!("internal-eval-{}", rng.next_u64() % 10_000)];
-                let redaction = Redaction {
-                    fields: vec![WithheldField::Details, WithheldField::References],
-                    sanitized_title: None,
-                    sanitized_summary: None,
-                    release: ReleasePolicy::default(),
-                };
-                let mut salts = [[0u8; 32]; 5];
-                for s in &mut salts {
-                    *s = rng.bytes32();
-                }
-                let (redacted, reveals) = redact(&full, &redaction, &salts);
+                let (redacted, material, c) =
+                    hazardous_finding(&mut rng, seed, p.index, &p.title, ReleasePolicy::default());
                 out.draft.body = Body::Bulletin(redacted);
-                out.canary = Some(Canary {
-                    text: c,
-                    kind: CanaryKind::Hazardous,
-                    publication: p.index,
-                });
-                out.hazardous = Some(HazardousMaterial {
-                    full,
-                    redaction,
-                    reveals,
-                });
+                out.canary = Some(c);
+                out.hazardous = Some(material);
             }
         },
         PubKind::Correction { .. } => {

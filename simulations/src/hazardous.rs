@@ -6,10 +6,11 @@
 //! organization the policy does not allow asks and even a grant must not
 //! release anything.
 
-use crate::content::find_canaries;
+use crate::content::{Canary, find_canaries};
 use riskmesh_node::runtime::NodeHandle;
-use riskmesh_protocol::EntryId;
-use riskmesh_protocol::redaction::WithheldField;
+use riskmesh_protocol::body::RetractionBody;
+use riskmesh_protocol::redaction::{ReleasePolicy, WithheldField};
+use riskmesh_protocol::{Body, Draft, EntryId, Kind, Tier};
 use serde::Serialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -19,11 +20,17 @@ pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the harness watches an unauthorized request for a (wrong)
 /// release before concluding none came.
 pub const REFUSAL_WATCH: Duration = Duration::from_secs(6);
+/// How long the harness watches a retraction race's requester for a
+/// (wrong) release after the last approval.
+pub const RACE_WATCH: Duration = Duration::from_secs(8);
+/// The release record kind of a retraction race.
+pub const RETRACTION_RACE: &str = "retraction-race";
 
 /// What happened to one access request.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReleaseRecord {
-    /// `granted-release` (the scripted step) or `unauthorized-request`.
+    /// `granted-release` (the scripted step), `unauthorized-request` or
+    /// `retraction-race`.
     pub kind: String,
     /// Publication index of the hazardous finding.
     pub publication: usize,
@@ -53,6 +60,10 @@ pub struct ReleaseRecord {
     /// Honest node index of the requester (for the canary scan).
     #[serde(skip)]
     pub requester_node: usize,
+    /// A retraction race's own finding and its canary (the race publishes
+    /// its finding itself, outside the plan).
+    #[serde(skip)]
+    pub race_finding: Option<(EntryId, Canary)>,
 }
 
 /// The fields a request asks for.
@@ -236,6 +247,161 @@ pub async fn request_and_grant(
         } else {
             "an unauthorized requester received withheld fields or the policy did not say not-allowed".into()
         });
+    }
+    record
+}
+
+/// The parties of a retraction race.
+#[derive(Debug, Clone)]
+pub struct RaceParties {
+    /// The finding's author, the requester and the index of the requester's node.
+    pub parties: Parties,
+    /// The approver that approves and then retracts, with its org.
+    pub retracting: (NodeHandle, String),
+    /// The approver whose approval comes last, with its org.
+    pub late: (NodeHandle, String),
+}
+
+/// A retraction race: the author publishes a finding whose policy needs
+/// both approvers; the requester asks; the first approver approves, then
+/// retracts that approval; as soon as the author's node holds the
+/// retraction, the second approver approves. Without the retracted
+/// approval the threshold is not met, so nothing may be released. The
+/// returned record's `race_finding` lets the checks scan for its canary.
+pub async fn retraction_race(race: RaceParties, seed: u64, index: usize, t0: Instant) -> ReleaseRecord {
+    let RaceParties {
+        parties,
+        retracting,
+        late,
+    } = race;
+    let mut record = ReleaseRecord {
+        kind: RETRACTION_RACE.into(),
+        publication: index,
+        author: parties.author_org.clone(),
+        requester: parties.requester_org.clone(),
+        requester_node: parties.requester_node,
+        ..ReleaseRecord::default()
+    };
+    let mut approvers = vec![
+        crate::content::org_key(&retracting.1),
+        crate::content::org_key(&late.1),
+    ];
+    approvers.sort();
+    let policy = ReleasePolicy {
+        observers_may_request: false,
+        approvers,
+        threshold: 2,
+    };
+    let mut rng = crate::rng::SimRng::derive(seed, &format!("retraction-race/{index}"));
+    let (_, material, canary) = crate::content::hazardous_finding(
+        &mut rng,
+        seed,
+        index,
+        "Hazardous finding (retraction race)",
+        policy,
+    );
+    let finding = match parties
+        .author
+        .publish_hazardous(material.full, material.redaction)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            record.error = Some(format!("the author could not publish the finding: {e}"));
+            return record;
+        }
+    };
+    let target = finding.id();
+    record.target = target.to_hex();
+    record.race_finding = Some((target, canary));
+    let fail = |mut record: ReleaseRecord, why: String| {
+        record.error = Some(why);
+        record
+    };
+    let hold = Duration::from_secs(20);
+    if !wait_holds(
+        &parties.requester,
+        &parties.author_org,
+        finding.header().seq,
+        hold,
+    )
+    .await
+    {
+        return fail(record, "the requester never received the finding".into());
+    }
+    let requested = Instant::now();
+    record.requested_at_s = requested.duration_since(t0).as_secs_f64();
+    let request = match parties
+        .requester
+        .request_access(
+            target,
+            requested_fields(),
+            "Need-to-know; two approvals required.".into(),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(record, format!("request refused by the requester's node: {e}")),
+    };
+    for (handle, _) in [&retracting, &late] {
+        if !wait_holds(handle, &parties.requester_org, request.header().seq, hold).await {
+            return fail(record, "an approver never received the request".into());
+        }
+    }
+    let approval = match retracting
+        .0
+        .decide_access(request.id(), true, "Approved.".into())
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return fail(record, format!("the first approval could not be published: {e}")),
+    };
+    if !wait_holds(&parties.author, &retracting.1, approval.header().seq, hold).await {
+        return fail(record, "the author never received the first approval".into());
+    }
+    let retraction = retracting
+        .0
+        .publish(Draft {
+            kind: Kind::Retraction,
+            tier: Tier::Consortium,
+            body: Body::Retraction(RetractionBody {
+                target: approval.id(),
+                reason: "Approval withdrawn: granted in error.".into(),
+                purge: false,
+            }),
+            recipients: None,
+        })
+        .await;
+    let retraction = match retraction {
+        Ok(r) => r,
+        Err(e) => return fail(record, format!("the retraction could not be published: {e}")),
+    };
+    if !wait_holds(&parties.author, &retracting.1, retraction.header().seq, hold).await {
+        return fail(record, "the author never received the retraction".into());
+    }
+    if let Err(e) = late.0.decide_access(request.id(), true, "Approved.".into()).await {
+        return fail(record, format!("the second approval could not be published: {e}"));
+    }
+    // Long enough for the second approval to reach the author, a release
+    // to be prepared and delivered, and a sync-interval scan to run.
+    let fields = wait_released(&parties.requester, target, RACE_WATCH).await;
+    if let Some(fields) = &fields {
+        record.released_after_s = Some(requested.elapsed().as_secs_f64());
+        record.fields_received = fields.iter().map(|r| r.field.name().to_string()).collect();
+        record.canary_received = record
+            .race_finding
+            .as_ref()
+            .is_some_and(|(_, c)| fields.iter().any(|r| find_canaries(&r.value).contains(&c.text)));
+    }
+    let (status, receipt) = audit_of(&parties.author, target, request.id()).await;
+    record.audit_status = status;
+    record.receipt_seen = receipt;
+    record.passed = fields.is_none();
+    if !record.passed {
+        record.error = Some(format!(
+            "the requester received {:?} although one of the two approvals was retracted before the other arrived",
+            record.fields_received
+        ));
     }
     record
 }

@@ -8,7 +8,8 @@
 //! - [`scenario`] — the scenario file format and its checks;
 //! - [`plan`] — everything decided from the seed;
 //! - [`run`] — the harness that plays the plan against real nodes;
-//! - [`proxy`], [`adversary`], [`hazardous`], [`content`] — its tools;
+//! - [`proxy`], [`adversary`], [`hostile`], [`hazardous`], [`content`] —
+//!   its tools;
 //! - [`check`] — invariants and figures; [`report`], [`plots`] — output;
 //! - [`scaling`] — the same workload on growing networks.
 //!
@@ -21,6 +22,7 @@ pub mod adversary;
 pub mod check;
 pub mod content;
 pub mod hazardous;
+pub mod hostile;
 pub mod measure;
 pub mod plan;
 pub mod plots;
@@ -59,8 +61,23 @@ pub async fn simulate(
     loaded: &scenario::LoadedScenario,
     options: &Options,
 ) -> Result<Outcome, run::SimError> {
+    let baseline = match loaded.scenario.expect.latency_p99_vs_baseline {
+        Some(_) => {
+            // The honest workload alone, same seed, same process: what the
+            // adversaries' effect on latency and memory is measured against.
+            options
+                .progress
+                .set_message("baseline: the honest workload without adversaries");
+            let logs = tempfile::tempdir()?;
+            let honest = loaded.scenario.honest_baseline();
+            let data = run::execute(&honest, options.seed, &options.progress, logs.path()).await?;
+            Some(check::Baseline::of(&data, &check::check(&data)))
+        }
+        None => None,
+    };
     let logs = tempfile::tempdir()?;
-    let data = run::execute(&loaded.scenario, options.seed, &options.progress, logs.path()).await?;
+    let mut data = run::execute(&loaded.scenario, options.seed, &options.progress, logs.path()).await?;
+    data.baseline = baseline;
     options.progress.set_message("checking invariants");
     let checked = check::check(&data);
     let mut report = report::Report::new(&data, &checked, &loaded.source_name);

@@ -10,11 +10,12 @@
 
 use crate::adversary::{self, Activity, Context, Target};
 use crate::content::{self, Canary};
-use crate::hazardous::{self, Parties, ReleaseRecord};
+use crate::hazardous::{self, Parties, RaceParties, ReleaseRecord};
+use crate::hostile;
 use crate::measure;
 use crate::plan::{Plan, PubKind, Publication};
 use crate::proxy::{LinkEffect, LinkProxy};
-use crate::scenario::{Adversary, Links, Scenario};
+use crate::scenario::{Adversary, Links, Scenario, Step};
 use indicatif::ProgressBar;
 use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
@@ -251,6 +252,9 @@ pub struct RunData {
     pub base_rss_mib: Option<f64>,
     /// Log files written by the nodes during the run.
     pub log_files: Vec<PathBuf>,
+    /// The honest workload run alone first, when the scenario asks for
+    /// one (`expect.latency_p99_vs_baseline`); set by [`crate::simulate`].
+    pub baseline: Option<crate::check::Baseline>,
 }
 
 // ---- node logs -----------------------------------------------------------
@@ -548,6 +552,7 @@ enum Event {
     AdversaryStart(usize),
     HazardousRequest(usize),
     UnauthorizedRequest(usize),
+    RetractionRace(usize),
 }
 
 impl Event {
@@ -587,7 +592,11 @@ fn timeline(scenario: &Scenario, plan: &Plan) -> Vec<(u64, Event)> {
             | Adversary::Intruder { at_s, .. }
             | Adversary::Replayer { at_s, .. }
             | Adversary::Equivocator { at_s, .. }
-            | Adversary::Flooder { at_s, .. } => ms(*at_s),
+            | Adversary::Flooder { at_s, .. }
+            | Adversary::HeadLiar { at_s, .. }
+            | Adversary::AgeBomb { at_s, .. }
+            | Adversary::OutOfOrderFlood { at_s, .. }
+            | Adversary::JunkRoster { at_s, .. } => ms(*at_s),
             Adversary::UnauthorizedRequest { at_s, .. } => {
                 events.push((ms(*at_s), Event::UnauthorizedRequest(k)));
                 continue;
@@ -597,6 +606,11 @@ fn timeline(scenario: &Scenario, plan: &Plan) -> Vec<(u64, Event)> {
     }
     for (k, h) in plan.hazardous.iter().enumerate() {
         events.push((h.request_at_ms, Event::HazardousRequest(k)));
+    }
+    for (k, step) in scenario.steps.iter().enumerate() {
+        if let Step::RetractionRace { at_s, .. } = step {
+            events.push((ms(*at_s), Event::RetractionRace(k)));
+        }
     }
     events.sort_by_key(|(at, e)| (*at, e.rank()));
     events
@@ -644,6 +658,7 @@ pub async fn execute(
         .iter()
         .filter_map(|a| match a {
             Adversary::Replayer { org, .. } => Some((org.clone(), adversary::replayer_key(org))),
+            Adversary::HeadLiar { org, .. } => Some((org.clone(), hostile::head_liar_key(org))),
             _ => None,
         })
         .collect();
@@ -1058,6 +1073,40 @@ pub async fn execute(
                         ctx.duration = Duration::from_secs_f64(for_s);
                         tokio::spawn(adversary::flooder(ctx, org, rate_multiple))
                     }
+                    Adversary::HeadLiar { org, for_s, .. } => {
+                        ctx.duration = Duration::from_secs_f64(for_s);
+                        tokio::spawn(hostile::head_liar(ctx, org))
+                    }
+                    Adversary::AgeBomb {
+                        org,
+                        for_s,
+                        bombs_per_node,
+                        header_kib,
+                        ..
+                    } => {
+                        ctx.duration = Duration::from_secs_f64(for_s);
+                        tokio::spawn(hostile::age_bomb(ctx, org, bombs_per_node, header_kib))
+                    }
+                    Adversary::OutOfOrderFlood {
+                        org,
+                        for_s,
+                        entries,
+                        details_kib,
+                        ..
+                    } => {
+                        ctx.duration = Duration::from_secs_f64(for_s);
+                        tokio::spawn(hostile::out_of_order_flood(ctx, org, entries, details_kib))
+                    }
+                    Adversary::JunkRoster {
+                        org,
+                        for_s,
+                        messages,
+                        signatures,
+                        ..
+                    } => {
+                        ctx.duration = Duration::from_secs_f64(for_s);
+                        tokio::spawn(hostile::junk_roster(ctx, org, messages, signatures))
+                    }
                     Adversary::UnauthorizedRequest { .. } => continue,
                 };
                 adversary_tasks.push((k, start_s, task));
@@ -1098,6 +1147,47 @@ pub async fn execute(
                     _ => failed.push((
                         step.publication,
                         "hazardous step: finding not published or a party is down".into(),
+                    )),
+                }
+            }
+            Event::RetractionRace(k) => {
+                let Step::RetractionRace {
+                    author,
+                    requester,
+                    approvers,
+                    ..
+                } = &scenario.steps[k]
+                else {
+                    continue;
+                };
+                let node_of = |org: &str| orgs.iter().position(|o| o == org);
+                let handle = |org: &str| node_of(org).and_then(|i| handle_of(&h.handles, i));
+                match (
+                    handle(author),
+                    handle(requester),
+                    handle(&approvers[0]),
+                    handle(&approvers[1]),
+                ) {
+                    (Some(a), Some(r), Some(first), Some(second)) => {
+                        let race = RaceParties {
+                            parties: Parties {
+                                author: a,
+                                author_org: author.clone(),
+                                requester: r,
+                                requester_org: requester.clone(),
+                                requester_node: node_of(requester).unwrap_or(0),
+                            },
+                            retracting: (first, approvers[0].clone()),
+                            late: (second, approvers[1].clone()),
+                        };
+                        // Numbered after the plan's publications, so its
+                        // canary is told apart from theirs.
+                        let index = plan.publications.len() + k;
+                        release_tasks.push(tokio::spawn(hazardous::retraction_race(race, seed, index, t0)));
+                    }
+                    _ => failed.push((
+                        usize::MAX,
+                        format!("retraction race: a party of steps[{k}] is down"),
                     )),
                 }
             }
@@ -1191,6 +1281,14 @@ pub async fn execute(
     let mut releases = Vec::new();
     for task in release_tasks {
         if let Ok(r) = task.await {
+            // A retraction race's finding is checked like every hazardous
+            // finding: only its author may hold the withheld fields.
+            if let Some((target, canary)) = &r.race_finding
+                && let Some(author) = orgs.iter().position(|o| *o == r.author)
+            {
+                hazardous_ids.push((r.publication, *target, author));
+                canaries.push(canary.clone());
+            }
             releases.push(r);
         }
     }
@@ -1324,6 +1422,7 @@ pub async fn execute(
         peak_rss_mib: peak,
         base_rss_mib: base_rss,
         log_files: if logs_ours { vec![log_path] } else { Vec::new() },
+        baseline: None,
     })
 }
 

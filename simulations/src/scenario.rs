@@ -13,13 +13,14 @@ use std::fmt;
 use std::path::Path;
 
 /// The scenarios shipped in `simulations/scenarios/`, by name.
-pub const BUILTIN: [(&str, &str); 7] = [
+pub const BUILTIN: [(&str, &str); 8] = [
     ("default", include_str!("../scenarios/default.toml")),
     ("reference", include_str!("../scenarios/reference.toml")),
     ("load-50", include_str!("../scenarios/load-50.toml")),
     ("partition-heal", include_str!("../scenarios/partition-heal.toml")),
     ("churn", include_str!("../scenarios/churn.toml")),
     ("byzantine", include_str!("../scenarios/byzantine.toml")),
+    ("hostile", include_str!("../scenarios/hostile.toml")),
     ("scaling", include_str!("../scenarios/scaling.toml")),
 ];
 
@@ -368,6 +369,73 @@ pub enum Adversary {
         #[serde(default = "default_rate_multiple")]
         rate_multiple: f64,
     },
+    /// A second, roster-listed node of an honest org that answers every
+    /// sync `Heads` request with fake heads (an honest author at seq
+    /// 1 000 000, another beyond `MAX_SEQ`) and every `Range` request with
+    /// no entries. Expected: honest nodes still converge, none is banned.
+    HeadLiar {
+        /// The org whose extra node it is (an honest member or observer).
+        org: NodeRef,
+        /// Start.
+        at_s: f64,
+        /// Length.
+        #[serde(default = "default_adversary_for")]
+        for_s: f64,
+    },
+    /// A member sending crafted "releases" on the release stream: the age
+    /// magic line followed by about `header_kib` KiB of header lines.
+    /// Expected: refused without stalling anyone.
+    AgeBomb {
+        /// Its organization (on the roster, no honest node).
+        org: NodeRef,
+        /// Start.
+        at_s: f64,
+        /// Length.
+        #[serde(default = "default_adversary_for")]
+        for_s: f64,
+        /// Bombs sent to each honest node.
+        #[serde(default = "default_bombs")]
+        bombs_per_node: usize,
+        /// Size of each crafted header, KiB.
+        #[serde(default = "default_bomb_kib")]
+        header_kib: usize,
+    },
+    /// A member gossiping large entries of its own log out of order (high
+    /// seqs first, with gaps, seq 1 never sent) to fill the honest nodes'
+    /// pending queues. Expected: memory stays bounded.
+    OutOfOrderFlood {
+        /// Its organization (on the roster, no honest node).
+        org: NodeRef,
+        /// Start.
+        at_s: f64,
+        /// Length.
+        #[serde(default = "default_adversary_for")]
+        for_s: f64,
+        /// Entries gossiped.
+        #[serde(default = "default_ooo_entries")]
+        entries: usize,
+        /// Size of each entry's details, KiB (at most 120).
+        #[serde(default = "default_ooo_kib")]
+        details_kib: usize,
+    },
+    /// A member gossiping roster updates carrying many signatures by
+    /// organizations not on the roster. Expected: refused cheaply, the
+    /// roster unchanged.
+    JunkRoster {
+        /// Its organization (on the roster, no honest node).
+        org: NodeRef,
+        /// Start.
+        at_s: f64,
+        /// Length.
+        #[serde(default = "default_adversary_for")]
+        for_s: f64,
+        /// Updates gossiped.
+        #[serde(default = "default_junk_messages")]
+        messages: usize,
+        /// Stranger signatures on each.
+        #[serde(default = "default_junk_signatures")]
+        signatures: usize,
+    },
     /// An honest node's org asks for hazardous details the release policy
     /// does not allow it. Expected: the details never reach it.
     UnauthorizedRequest {
@@ -389,6 +457,24 @@ fn default_honest_prefix() -> u64 {
 }
 fn default_rate_multiple() -> f64 {
     10.0
+}
+fn default_bombs() -> usize {
+    3
+}
+fn default_bomb_kib() -> usize {
+    1024
+}
+fn default_ooo_entries() -> usize {
+    400
+}
+fn default_ooo_kib() -> usize {
+    100
+}
+fn default_junk_messages() -> usize {
+    20
+}
+fn default_junk_signatures() -> usize {
+    1000
 }
 
 /// A scripted step.
@@ -416,6 +502,21 @@ pub enum Step {
         /// When the finding is published; the request follows.
         at_s: f64,
     },
+    /// A hazardous finding whose policy needs both of two approvers: the
+    /// first approves and then retracts its approval, and only then does
+    /// the second approve. Expected: the requester never receives the
+    /// withheld fields.
+    RetractionRace {
+        /// The author (a member).
+        author: NodeRef,
+        /// The requester (a member).
+        requester: NodeRef,
+        /// The two approvers (members, neither the author nor the
+        /// requester): the first retracts, the second approves last.
+        approvers: [NodeRef; 2],
+        /// When the finding is published; the rest follows at once.
+        at_s: f64,
+    },
 }
 
 /// Bounds the run must meet besides the invariants.
@@ -429,6 +530,15 @@ pub struct Expect {
     /// ms (absent: not checked).
     #[serde(default)]
     pub latency_p99_ms: Option<f64>,
+    /// Bound on resident memory per honest node, MiB: (peak RSS − RSS
+    /// before any node started) / nodes (absent: not checked).
+    #[serde(default)]
+    pub rss_per_node_mib: Option<f64>,
+    /// Run the honest workload alone first (no adversaries, no retraction
+    /// race, same seed) and require the undisturbed p99 latency to stay
+    /// within this multiple of that baseline's (absent: no baseline run).
+    #[serde(default)]
+    pub latency_p99_vs_baseline: Option<f64>,
 }
 
 fn default_delivery() -> f64 {
@@ -440,6 +550,8 @@ impl Default for Expect {
         Expect {
             delivery_ratio: default_delivery(),
             latency_p99_ms: None,
+            rss_per_node_mib: None,
+            latency_p99_vs_baseline: None,
         }
     }
 }
@@ -567,7 +679,10 @@ impl Scenario {
         for a in &self.adversaries {
             if let Adversary::Forger { org, .. }
             | Adversary::Equivocator { org, .. }
-            | Adversary::Flooder { org, .. } = a
+            | Adversary::Flooder { org, .. }
+            | Adversary::AgeBomb { org, .. }
+            | Adversary::OutOfOrderFlood { org, .. }
+            | Adversary::JunkRoster { org, .. } = a
                 && !out.contains(org)
             {
                 out.push(org.clone());
@@ -619,7 +734,11 @@ impl Scenario {
                 | Adversary::Intruder { at_s, for_s }
                 | Adversary::Replayer { at_s, for_s, .. }
                 | Adversary::Equivocator { at_s, for_s, .. }
-                | Adversary::Flooder { at_s, for_s, .. } => {
+                | Adversary::Flooder { at_s, for_s, .. }
+                | Adversary::HeadLiar { at_s, for_s, .. }
+                | Adversary::AgeBomb { at_s, for_s, .. }
+                | Adversary::OutOfOrderFlood { at_s, for_s, .. }
+                | Adversary::JunkRoster { at_s, for_s, .. } => {
                     *at_s *= factor;
                     *for_s *= factor;
                 }
@@ -628,9 +747,23 @@ impl Scenario {
         }
         for step in &mut self.steps {
             match step {
-                Step::Publish { at_s, .. } | Step::Hazardous { at_s, .. } => *at_s *= factor,
+                Step::Publish { at_s, .. }
+                | Step::Hazardous { at_s, .. }
+                | Step::RetractionRace { at_s, .. } => *at_s *= factor,
             }
         }
+    }
+
+    /// The same network and honest workload with no adversaries and no
+    /// retraction race: the baseline `expect.latency_p99_vs_baseline`
+    /// compares against.
+    pub fn honest_baseline(&self) -> Scenario {
+        let mut out = self.clone();
+        out.name = format!("{} (baseline)", self.name);
+        out.adversaries.clear();
+        out.steps.retain(|s| !matches!(s, Step::RetractionRace { .. }));
+        out.expect.latency_p99_vs_baseline = None;
+        out
     }
 
     /// Whether `org` runs an honest observer node.
@@ -830,7 +963,10 @@ fn check(s: &Scenario) -> Result<(), CheckError> {
         match a {
             Adversary::Forger { org, at_s, for_s, .. }
             | Adversary::Equivocator { org, at_s, for_s, .. }
-            | Adversary::Flooder { org, at_s, for_s, .. } => {
+            | Adversary::Flooder { org, at_s, for_s, .. }
+            | Adversary::AgeBomb { org, at_s, for_s, .. }
+            | Adversary::OutOfOrderFlood { org, at_s, for_s, .. }
+            | Adversary::JunkRoster { org, at_s, for_s, .. } => {
                 if honest.contains(org) {
                     return Err((
                         Some(at("org")),
@@ -850,9 +986,19 @@ fn check(s: &Scenario) -> Result<(), CheckError> {
                         format!("{what}: rate_multiple must be positive"),
                     ));
                 }
+                if let Adversary::OutOfOrderFlood {
+                    entries, details_kib, ..
+                } = a
+                    && (*details_kib > 120 || *entries == 0 || *entries > 2000)
+                {
+                    return Err((
+                        Some(at("entries")),
+                        format!("{what}: needs 1..=2000 entries of at most 120 KiB of details"),
+                    ));
+                }
             }
             Adversary::Intruder { at_s, for_s } => window(*at_s, *for_s, &what, at("kind"))?,
-            Adversary::Replayer { org, at_s, for_s } => {
+            Adversary::Replayer { org, at_s, for_s } | Adversary::HeadLiar { org, at_s, for_s } => {
                 node(org, false, at("org"))?;
                 window(*at_s, *for_s, &what, at("kind"))?;
             }
@@ -885,7 +1031,37 @@ fn check(s: &Scenario) -> Result<(), CheckError> {
                 }
                 window(*at_s, 0.0, &what, at("at_s"))?;
             }
+            Step::RetractionRace {
+                author,
+                requester,
+                approvers,
+                at_s,
+            } => {
+                member(author, at("author"))?;
+                member(requester, at("requester"))?;
+                for approver in approvers {
+                    member(approver, at("approvers"))?;
+                }
+                let mut parties = BTreeSet::from([author, requester]);
+                if author == requester || !approvers.iter().all(|a| parties.insert(a)) {
+                    return Err((
+                        Some(at("approvers")),
+                        "author, requester and the two approvers must be four different members".into(),
+                    ));
+                }
+                window(*at_s, 0.0, &what, at("at_s"))?;
+            }
         }
+    }
+    if let Some(f) = s.expect.latency_p99_vs_baseline
+        && !(f.is_finite() && f >= 1.0)
+    {
+        return Err((None, "expect.latency_p99_vs_baseline must be at least 1".into()));
+    }
+    if let Some(m) = s.expect.rss_per_node_mib
+        && !(m.is_finite() && m > 0.0)
+    {
+        return Err((None, "expect.rss_per_node_mib must be positive".into()));
     }
     if !(0.0..=1.0).contains(&s.expect.delivery_ratio) {
         return Err((None, "expect.delivery_ratio must be between 0 and 1".into()));
@@ -923,6 +1099,29 @@ mod tests {
             e.to_string().starts_with("t.toml:7: `c` is not an honest node"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_retraction_race_needs_four_different_members() {
+        let text = "name = \"t\"\n[network]\nmembers = [\"a\", \"b\", \"c\", \"d\"]\n\n[[steps]]\nkind = \"retraction-race\"\nauthor = \"a\"\nrequester = \"b\"\napprovers = [\"c\", \"b\"]\nat_s = 1\n";
+        let e = parse(text, "t.toml").expect_err("requester approves");
+        assert!(e.message.contains("four different members"), "{e}");
+        let ok = text.replace("[\"c\", \"b\"]", "[\"c\", \"d\"]");
+        assert!(parse(&ok, "t.toml").is_ok());
+    }
+
+    #[test]
+    fn the_hostile_baseline_keeps_the_honest_workload_only() {
+        let loaded = load("hostile").expect("builtin");
+        let s = &loaded.scenario;
+        assert!(!s.adversaries.is_empty());
+        assert!(s.expect.latency_p99_vs_baseline.is_some());
+        let b = s.honest_baseline();
+        assert!(b.adversaries.is_empty());
+        assert!(!b.steps.iter().any(|st| matches!(st, Step::RetractionRace { .. })));
+        assert!(b.expect.latency_p99_vs_baseline.is_none());
+        assert_eq!(b.network.members, s.network.members);
+        assert_eq!(b.workload.duration_s, s.workload.duration_s);
     }
 
     #[test]
