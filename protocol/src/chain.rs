@@ -53,6 +53,19 @@ pub enum Fork {
     },
 }
 
+/// Where an unverified entry would land (see [`ChainValidator::position`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// At or below the next seq: it extends the chain, or is a duplicate
+    /// or a fork, which only verification can tell.
+    Next,
+    /// Ahead of the next seq, with room in the gap queue.
+    Gap,
+    /// Ahead of the next seq with no room (or beyond the gap window): it
+    /// would be ignored after verification anyway.
+    NoRoom,
+}
+
 #[derive(Debug, Default)]
 struct AuthorChain {
     /// Ids of accepted entries; index `seq - 1`.
@@ -121,6 +134,30 @@ impl ChainValidator {
     /// all authors; at most [`MAX_PENDING_BYTES`].
     pub fn pending_bytes(&self) -> usize {
         self.pending_bytes
+    }
+
+    /// Where an entry claiming to be `author`'s `seq`, of `size` encoded
+    /// bytes, would land, judged before its signature is checked: a driver
+    /// may verify entries that extend a chain before those that wait in
+    /// the gap queue, and skip verifying entries the queue has no room for.
+    /// The claim is unverified, so the answer may only ever lead to an
+    /// IGNORE, never to an accept or a penalty.
+    pub fn position(&self, author: &OrgKey, seq: u64, size: usize) -> Position {
+        let chain = self.authors.get(author);
+        let next = chain.map_or(1, |c| c.ids.len() as u64 + 1);
+        if seq <= next {
+            return Position::Next;
+        }
+        let (count, bytes) = chain.map_or((0, 0), |c| (c.pending.len(), c.pending_bytes));
+        if seq - next > MAX_GAP_WINDOW
+            || count >= MAX_PENDING_PER_AUTHOR
+            || self.pending_total >= MAX_PENDING_TOTAL
+            || bytes + size > MAX_PENDING_BYTES_PER_AUTHOR
+            || self.pending_bytes + size > MAX_PENDING_BYTES
+        {
+            return Position::NoRoom;
+        }
+        Position::Gap
     }
 
     /// Seqs missing before each author's queued entries: `(author, from, to)`
@@ -385,6 +422,36 @@ mod tests {
                     .expect("fixture entry verifies")
             })
             .collect()
+    }
+
+    /// The unverified pre-check agrees with what ingest then does: next
+    /// entries are `Next`, queued ones `Gap`, and once an author's byte
+    /// bound is reached its further out-of-order entries are `NoRoom` (and
+    /// ingest would answer `queue_full`).
+    #[test]
+    fn position_predicts_where_an_entry_would_land() {
+        let c = testkit::signatories();
+        let log = large_log(&c, "google", 70);
+        let author = log[0].header().author;
+        let mut validator = ChainValidator::new();
+        assert_eq!(validator.position(&author, 1, 10), Position::Next);
+        for entry in &log[1..] {
+            let seq = entry.header().seq;
+            let size = queued_size(entry);
+            let position = validator.position(&author, seq, size);
+            let outcome = validator.ingest(entry.clone(), NOW).outcome;
+            match position {
+                Position::Gap => assert_eq!(outcome, Outcome::Ignore(IgnoreReason::Gap)),
+                Position::NoRoom => assert_eq!(outcome, Outcome::Ignore(IgnoreReason::QueueFull)),
+                Position::Next => panic!("seq {seq} is ahead of the chain"),
+            }
+        }
+        assert_eq!(
+            validator.position(&author, 1_000, queued_size(&log[1])),
+            Position::NoRoom,
+            "the queue is full"
+        );
+        assert_eq!(validator.position(&author, 1, 1), Position::Next);
     }
 
     #[test]

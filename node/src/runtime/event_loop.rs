@@ -24,12 +24,14 @@ use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, Message, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId};
+use riskmesh_protocol::chain::Position;
 use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::limits::MAX_ENVELOPE_BYTES;
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
 use riskmesh_protocol::{EquivocationProof, OrgKey, Roster, VerifiedEntry};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -37,6 +39,10 @@ use tokio::sync::{mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
 const TICK: Duration = Duration::from_millis(250);
+/// Out-of-order gossip entries waiting to be verified.
+const DEFERRED_VERIFY: usize = 512;
+/// Verification jobs in flight below which deferred ones are submitted.
+const VERIFY_LOW_WATER: usize = 2;
 /// How often free disk space is read.
 const DISK_READ_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -59,6 +65,11 @@ pub(super) struct EventLoop {
     sync_interval: Duration,
     releases: ReleaseDelivery,
     backlog: WriteBacklog<WriteJob>,
+    /// Gossiped entries that would wait in the gap queue, verified when the
+    /// pool is nearly idle. bounded: DEFERRED_VERIFY.
+    deferred: VecDeque<VerifyJob>,
+    /// Verification jobs submitted and not yet answered.
+    verifying: usize,
     fatal: Option<String>,
 }
 
@@ -95,6 +106,9 @@ impl EventLoop {
             sync_interval: config.sync_interval,
             releases: ReleaseDelivery::new(),
             backlog: WriteBacklog::new(),
+            // bounded: DEFERRED_VERIFY.
+            deferred: VecDeque::new(),
+            verifying: 0,
             fatal: None,
         };
         this.apply_roster_peers();
@@ -129,6 +143,11 @@ impl EventLoop {
             }
             // Whatever the ledger decided while handling the event.
             self.apply();
+            while self.verifying < VERIFY_LOW_WATER
+                && let Some(job) = self.deferred.pop_front()
+            {
+                self.verify(job);
+            }
             self.metrics
                 .releases_pending
                 .store(self.releases.len() as u64, Ordering::Relaxed);
@@ -319,12 +338,13 @@ impl EventLoop {
         };
         let topic = self.io.topic(&message.topic);
         let acceptance = if topic == Some(Topic::Entries) {
-            // A cheap look at the envelope's kid lets the rate limit act
-            // before the expensive signature check.
-            let author = riskmesh_protocol::WireEntry::from_bytes(&message.data)
-                .ok()
-                .and_then(|w| Envelope::parse(&w.envelope).ok().map(|e| e.kid));
-            if let Some(author) = author
+            // A cheap, unverified look at the envelope's kid and header
+            // lets the rate limit and the gap queue act before the
+            // expensive checks; it can only lead to an IGNORE.
+            let claim = claimed_position(&message.data);
+            let position =
+                claim.map(|(author, seq)| (author, self.ledger.position(&author, seq, message.data.len())));
+            if let Some((author, _)) = claim
                 && self.ledger.roster().member(&author).is_some()
                 && !self.budgets.has(author, Instant::now())
             {
@@ -333,18 +353,31 @@ impl EventLoop {
             } else if !self.backlog.admits(Intake::Network) {
                 self.metrics.ignore("write_backlog");
                 Some(MessageAcceptance::Ignore)
+            } else if matches!(position, Some((_, Position::NoRoom))) {
+                self.metrics.ignore("queue_full");
+                Some(MessageAcceptance::Ignore)
             } else {
                 let job = VerifyJob::Gossip {
                     data: message.data,
                     message_id: message_id.clone(),
                     source,
                 };
-                match self.workers.verify.submit(job) {
-                    Ok(()) => None,
-                    Err(_) => {
+                // Entries that would wait in the gap queue are verified
+                // after those that extend a chain: a flood of large
+                // out-of-order entries cannot delay honest ones.
+                if matches!(position, Some((_, Position::Gap))) {
+                    if self.deferred.len() < DEFERRED_VERIFY {
+                        self.deferred.push_back(job);
+                        None
+                    } else {
                         self.metrics.ignore("verify_queue_full");
                         Some(MessageAcceptance::Ignore)
                     }
+                } else {
+                    // Reported after verification (or as ignored at once if
+                    // the pool is full).
+                    self.verify(job);
+                    None
                 }
             }
         } else if topic == Some(Topic::Proofs) {
@@ -410,6 +443,7 @@ impl EventLoop {
                 message_id,
                 source,
             } => {
+                self.verifying = self.verifying.saturating_sub(1);
                 let acceptance = match result {
                     // Not forwarded either way; no penalty when the relay may
                     // have judged it under another roster version.
@@ -452,6 +486,7 @@ impl EventLoop {
             WorkerEvent::RangeVerified {
                 peer, author, result, ..
             } => {
+                self.verifying = self.verifying.saturating_sub(1);
                 self.sync.range_done(&author);
                 match result {
                     Err(e) if e.is_peer_fault() => {
@@ -554,6 +589,23 @@ impl EventLoop {
 
     // ----- sync -----
 
+    /// Submits a verification job; when the pool's queue is full a gossip
+    /// message is ignored and a range released for another try.
+    fn verify(&mut self, job: VerifyJob) {
+        match self.workers.verify.submit(job) {
+            Ok(()) => self.verifying += 1,
+            Err(job) => match *job {
+                VerifyJob::Gossip {
+                    message_id, source, ..
+                } => {
+                    self.metrics.ignore("verify_queue_full");
+                    self.io.report(&message_id, &source, MessageAcceptance::Ignore);
+                }
+                VerifyJob::Range { author, .. } => self.sync.range_done(&author),
+            },
+        }
+    }
+
     fn fetch_gaps(&mut self) {
         let (sends, lag) =
             self.sync
@@ -638,9 +690,7 @@ impl EventLoop {
                         from_seq,
                         entries,
                     };
-                    if self.workers.verify.submit(job).is_err() {
-                        self.sync.range_done(&author);
-                    }
+                    self.verify(job);
                 }
                 SyncOutput::Rosters { peer, rosters } => {
                     if let Err(why) = self.ledger.offer_synced_rosters(&rosters) {
@@ -904,4 +954,16 @@ impl EventLoop {
 /// A connected node of the organization with signing key `requester`.
 fn node_of<'a>(roster: &'a Roster, peers: &'a PeerBook) -> impl Fn(&OrgKey) -> Option<PeerId> + 'a {
     move |requester| peers.connected_node_of(&roster.member(requester)?.org)
+}
+
+/// The `(author, seq)` a gossiped wire entry claims, unverified.
+fn claimed_position(data: &[u8]) -> Option<(OrgKey, u64)> {
+    let wire = riskmesh_protocol::WireEntry::from_bytes(data).ok()?;
+    let envelope = Envelope::parse(&wire.envelope).ok()?;
+    let header: riskmesh_protocol::Header = riskmesh_protocol::cbor::decode_canonical(
+        envelope.payload,
+        riskmesh_protocol::limits::MAX_HEADER_BYTES,
+    )
+    .ok()?;
+    Some((envelope.kid, header.seq))
 }

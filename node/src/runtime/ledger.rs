@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::store::ReleaseState;
 use libp2p::gossipsub::MessageAcceptance;
 use riskmesh_protocol::body::AccessDecisionBody;
-use riskmesh_protocol::chain::Fork;
+use riskmesh_protocol::chain::{Fork, Position};
 use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::redaction::Redaction;
 use riskmesh_protocol::roster::SignedRoster;
@@ -111,6 +111,11 @@ impl Ledger {
 
     pub(super) fn pending_len(&self) -> usize {
         self.chain.pending_len()
+    }
+
+    /// Where an unverified entry would land in its author's chain.
+    pub(super) fn position(&self, author: &OrgKey, seq: u64, size: usize) -> Position {
+        self.chain.position(author, seq, size)
     }
 
     /// What the sync planner needs to see.
