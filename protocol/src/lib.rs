@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod age_header;
 pub mod body;
 pub mod cbor;
 pub mod chain;

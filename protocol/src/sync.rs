@@ -227,13 +227,15 @@ pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<
 }
 
 /// Checks verified range entries: every entry is by the requested author,
-/// seqs are contiguous from the requested start.
+/// seqs are contiguous from the requested start. A range that would run
+/// past `u64::MAX` is not contiguous (no seq follows `u64::MAX`).
 pub fn check_range(author: &OrgKey, from_seq: u64, headers: &[(OrgKey, u64)]) -> Result<(), SyncError> {
     for (i, (entry_author, seq)) in headers.iter().enumerate() {
         if entry_author != author {
             return Err(SyncError::Mismatch("entry by another author"));
         }
-        if *seq != from_seq + i as u64 {
+        let expected = u64::try_from(i).ok().and_then(|i| from_seq.checked_add(i));
+        if expected != Some(*seq) {
             return Err(SyncError::Mismatch(
                 "entries not contiguous from the requested seq",
             ));
@@ -363,5 +365,25 @@ mod tests {
         assert!(check_range(&author, 5, &[(author, 5), (author, 6)]).is_ok());
         assert!(check_range(&author, 5, &[(author, 6)]).is_err());
         assert!(check_range(&author, 5, &[(OrgKey([9; 32]), 5)]).is_err());
+    }
+
+    /// Fuzz target `sync_messages` (regression): `check_range` computed
+    /// `from_seq + i` unchecked, so a start near `u64::MAX` with matching
+    /// entries panicked with an overflow in debug builds (and wrapped to 0 in
+    /// release). Seqs past `u64::MAX` cannot exist: the range is refused.
+    #[test]
+    fn check_range_near_u64_max_refuses_instead_of_overflowing() {
+        let author = OrgKey([1; 32]);
+        // The minimized crash: start at u64::MAX, a matching entry, then any
+        // second entry by the author.
+        assert!(check_range(&author, u64::MAX, &[(author, u64::MAX), (author, 0)]).is_err());
+        let from = u64::MAX - 1;
+        assert!(check_range(&author, from, &[(author, from), (author, u64::MAX)]).is_ok());
+        assert_eq!(
+            check_range(&author, from, &[(author, from), (author, u64::MAX), (author, 0)]),
+            Err(SyncError::Mismatch(
+                "entries not contiguous from the requested seq"
+            ))
+        );
     }
 }

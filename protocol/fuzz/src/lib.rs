@@ -1,19 +1,24 @@
 //! Fixtures shared by the fuzz targets and the seed-corpus generator: the
 //! signatories' roster, signing keys that can sign any payload, entries of
-//! every kind, and a pool of chained entries with forks for the chain target.
+//! every kind, a pool of chained entries with forks for the chain target,
+//! and a granted release of the hazardous fixture entry for the release
+//! target.
 //!
 //! Everything is deterministic (keys come from `testkit`), so a crash found
 //! on one machine replays on another.
 
 use ed25519_dalek::Signer;
+use riskmesh_protocol::body::BulletinBody;
 use riskmesh_protocol::body::{
     AccessDecisionBody, AccessReceiptBody, AccessRequestBody, AckBody, AckStatus, RetractionBody,
 };
 use riskmesh_protocol::entry::{
     HEADER_VERSION, encode_envelope, protected_header, sign_header, signing_input,
 };
+use riskmesh_protocol::ids::EntryId;
 use riskmesh_protocol::limits::MAX_GAP_WINDOW;
-use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, WithheldField};
+use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, Reveal, WithheldField};
+use riskmesh_protocol::release::{RELEASE_SIG_PREFIX, ReleasePayload, SignedRelease};
 use riskmesh_protocol::testkit::{self, Consortium, NETWORK};
 use riskmesh_protocol::{
     Body, Draft, Hash32, Header, Kind, LogWriter, OrgKey, OrgSigningKey, Roster, Tier, VerifiedEntry,
@@ -162,17 +167,7 @@ pub fn entries_of_every_kind() -> Vec<VerifiedEntry> {
         },
         &mut out,
     );
-    let redaction = Redaction {
-        fields: vec![WithheldField::References, WithheldField::Title],
-        sanitized_title: Some("Hazardous finding".into()),
-        sanitized_summary: None,
-        release: ReleasePolicy::default(),
-    };
-    let (redacted, _) = redaction::redact(
-        &testkit::sample_bulletin("hazard"),
-        &redaction,
-        &[[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]],
-    );
+    let (redacted, _) = hazard_redaction();
     push(
         &mut log,
         author,
@@ -260,6 +255,131 @@ pub fn entries_of_every_kind() -> Vec<VerifiedEntry> {
         &mut out,
     );
     out
+}
+
+/// The hazardous fixture bulletin: the redacted body that
+/// [`entries_of_every_kind`] publishes and the openings its author keeps
+/// (details, title and references withheld).
+fn hazard_redaction() -> (BulletinBody, Vec<Reveal>) {
+    let redaction = Redaction {
+        fields: vec![WithheldField::References, WithheldField::Title],
+        sanitized_title: Some("Hazardous finding".into()),
+        sanitized_summary: None,
+        release: ReleasePolicy::default(),
+    };
+    redaction::redact(
+        &testkit::sample_bulletin("hazard"),
+        &redaction,
+        &[[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]],
+    )
+}
+
+/// What a requester checks a release against, taken from
+/// [`entries_of_every_kind`]: the hazardous entry, the observer's access
+/// request for its details and title, and the release the author signs for
+/// it.
+#[derive(Debug)]
+pub struct ReleaseFixture {
+    /// The hazardous entry's author, who signs releases.
+    pub author: OrgKey,
+    /// The access request's id.
+    pub request: EntryId,
+    /// The hazardous entry's id.
+    pub target: EntryId,
+    /// The access request's author.
+    pub requester: OrgKey,
+    /// The hazardous entry's redacted body (its commitments).
+    pub redacted: BulletinBody,
+    /// Every opening the author holds (details, title, references).
+    pub reveals: Vec<Reveal>,
+    /// The release of the requested fields (details and title), signed by
+    /// the author: `open` accepts it.
+    pub signed: SignedRelease,
+}
+
+static RELEASE: LazyLock<ReleaseFixture> = LazyLock::new(build_release);
+
+/// The release fixture, built once.
+pub fn release_fixture() -> &'static ReleaseFixture {
+    &RELEASE
+}
+
+fn build_release() -> ReleaseFixture {
+    let entries = entries_of_every_kind();
+    let hazardous = entries
+        .iter()
+        .find(|e| e.header().tier == Tier::Hazardous)
+        .expect("a hazardous fixture");
+    let request = entries
+        .iter()
+        .find(|e| e.header().kind == Kind::AccessRequest)
+        .expect("an access-request fixture");
+    let (redacted, reveals) = hazard_redaction();
+    assert_eq!(
+        hazardous.body(),
+        Some(&Body::Bulletin(redacted.clone()).to_bytes()[..]),
+        "the redaction is the hazardous entry's body"
+    );
+    let Some(Ok(Body::AccessRequest(asked))) = request.decode_body() else {
+        panic!("the access request decodes");
+    };
+    let payload = ReleasePayload {
+        request: request.id(),
+        target: hazardous.id(),
+        requester: request.header().author,
+        reveals: reveals
+            .iter()
+            .filter(|r| asked.fields.contains(&r.field))
+            .cloned()
+            .collect(),
+    };
+    let author = hazardous.header().author;
+    let key = consortium()
+        .orgs
+        .iter()
+        .find(|o| o.signing.public() == author)
+        .expect("author's secrets");
+    let signed = SignedRelease::sign(&key.signing, &payload);
+    let fixture = ReleaseFixture {
+        author,
+        request: payload.request,
+        target: payload.target,
+        requester: payload.requester,
+        redacted,
+        reveals,
+        signed,
+    };
+    assert!(
+        fixture
+            .signed
+            .open(
+                &fixture.author,
+                &fixture.request,
+                &fixture.target,
+                &fixture.requester,
+                &fixture.redacted
+            )
+            .is_ok(),
+        "the fixture release opens"
+    );
+    fixture
+}
+
+/// A signed release of arbitrary `payload` bytes, validly signed by the
+/// release fixture's author, so a target reaches the checks behind the
+/// signature.
+pub fn sign_release_payload(payload: &[u8]) -> SignedRelease {
+    let author = release_fixture().author;
+    let (_, key) = SIGNERS
+        .iter()
+        .find(|(public, _)| *public == author)
+        .expect("author among the signers");
+    let signature = key.sign(&[RELEASE_SIG_PREFIX, payload].concat());
+    SignedRelease {
+        author,
+        payload: payload.to_vec(),
+        signature: signature.to_bytes(),
+    }
 }
 
 /// Entries for the chain target: per author a main chain, a fork, a
