@@ -492,6 +492,9 @@ impl EventLoop {
                     Err(e) if e.is_peer_fault() => {
                         self.metrics.reject("bad_sync_entry");
                         self.penalize(peer, &format!("range response: {e}"));
+                        // Ask others for this author meanwhile, rather than
+                        // the same peer again at once.
+                        self.sync.avoid(peer, author, Instant::now());
                     }
                     // Valid under the roster the peer knew (a member removed,
                     // a key rotated): not its fault; ask elsewhere for a while.
