@@ -66,7 +66,8 @@ pub(super) struct EventLoop {
     releases: ReleaseDelivery,
     backlog: WriteBacklog<WriteJob>,
     /// Gossiped entries that would wait in the gap queue, verified when the
-    /// pool is nearly idle. bounded: DEFERRED_VERIFY.
+    /// pool is nearly idle.
+    // bounded: DEFERRED_VERIFY (checked before every push).
     deferred: VecDeque<VerifyJob>,
     /// Verification jobs submitted and not yet answered.
     verifying: usize,
