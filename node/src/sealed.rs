@@ -124,33 +124,19 @@ mod tests {
         );
     }
 
-    /// A syntactically plausible age header of `stanzas` stanzas, each with
-    /// a body of `line` bytes, then the MAC line and a payload.
-    fn crafted(stanzas: usize, line: usize) -> Vec<u8> {
-        let mut out = age_header::AGE_MAGIC.to_vec();
-        for _ in 0..stanzas {
-            out.extend_from_slice(b"-> X25519 AAAA\n");
-            out.extend(std::iter::repeat_n(b'A', line));
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"--- AAAA\n");
-        out.extend_from_slice(&[0u8; 64]);
-        out
-    }
-
     /// Issue 9, item 5 (regression): a 1.06 MiB crafted age header cost
     /// 42.7 s of CPU to reject, and the release stream accepted that much
     /// from any roster peer. The header is now bounded before any parse.
     #[test]
     fn a_huge_or_crowded_age_header_is_refused_before_parsing() {
         let secret = EncryptionSecret::from_seed([3; 32]);
-        let huge = crafted(16, 64 * 1024);
+        let huge = riskmesh_protocol::testkit::crafted_age_file(16, 64 * 1024);
         assert!(huge.len() > 1024 * 1024);
         assert!(matches!(
             open(&secret, &huge),
             Err(SealError::HeaderTooLarge { .. })
         ));
-        let crowded = crafted(MAX_AGE_STANZAS + 1, 4);
+        let crowded = riskmesh_protocol::testkit::crafted_age_file(MAX_AGE_STANZAS + 1, 4);
         assert!(crowded.len() < MAX_AGE_HEADER_BYTES);
         assert!(matches!(
             open(&secret, &crowded),

@@ -89,41 +89,27 @@ mod tests {
     use crate::limits::MAX_RECIPIENTS;
     use std::str::FromStr;
 
-    /// A syntactically plausible age header of `stanzas` stanzas, each with
-    /// a body of `line` bytes, then the MAC line and a payload.
-    fn crafted(stanzas: usize, line: usize) -> Vec<u8> {
-        let mut out = AGE_MAGIC.to_vec();
-        for _ in 0..stanzas {
-            out.extend_from_slice(b"-> X25519 AAAA\n");
-            out.extend(std::iter::repeat_n(b'A', line));
-            out.push(b'\n');
-        }
-        out.extend_from_slice(b"--- AAAA\n");
-        out.extend_from_slice(&[0u8; 64]);
-        out
-    }
-
     /// Issue 9, item 5 (regression, moved here from the node): a 1.06 MiB
     /// crafted age header cost 42.7 s of CPU to reject. The header is now
     /// bounded before any parse.
     #[test]
     fn a_huge_or_crowded_age_header_is_refused() {
-        let huge = crafted(16, 64 * 1024);
+        let huge = crate::testkit::crafted_age_file(16, 64 * 1024);
         assert!(huge.len() > 1024 * 1024);
         assert_eq!(check(&huge), Err(AgeHeaderError::TooLarge));
-        let crowded = crafted(MAX_AGE_STANZAS + 1, 4);
+        let crowded = crate::testkit::crafted_age_file(MAX_AGE_STANZAS + 1, 4);
         assert!(crowded.len() < MAX_AGE_HEADER_BYTES);
         assert_eq!(check(&crowded), Err(AgeHeaderError::TooManyStanzas));
         assert_eq!(check(b"not age at all"), Err(AgeHeaderError::NotAge));
         assert_eq!(check(b""), Err(AgeHeaderError::NotAge));
         // Too long and too crowded at once: the length is reported.
-        let both = crafted(MAX_AGE_HEADER_BYTES, 0);
+        let both = crate::testkit::crafted_age_file(MAX_AGE_HEADER_BYTES, 0);
         assert_eq!(check(&both), Err(AgeHeaderError::TooLarge));
     }
 
     #[test]
     fn the_bounds_are_inclusive() {
-        let full = crafted(MAX_AGE_STANZAS, 4);
+        let full = crate::testkit::crafted_age_file(MAX_AGE_STANZAS, 4);
         let header_len = full.len() - 64;
         assert_eq!(
             check(&full),
@@ -134,8 +120,8 @@ mod tests {
         );
         // Pad one stanza body so the header is exactly the bound, then one
         // byte more.
-        let pad = MAX_AGE_HEADER_BYTES - crafted(1, 0).len() + 64;
-        let exact = crafted(1, pad);
+        let pad = MAX_AGE_HEADER_BYTES - crate::testkit::crafted_age_file(1, 0).len() + 64;
+        let exact = crate::testkit::crafted_age_file(1, pad);
         assert_eq!(
             check(&exact),
             Ok(AgeHeader {
@@ -143,7 +129,10 @@ mod tests {
                 stanzas: 1
             })
         );
-        assert_eq!(check(&crafted(1, pad + 1)), Err(AgeHeaderError::TooLarge));
+        assert_eq!(
+            check(&crate::testkit::crafted_age_file(1, pad + 1)),
+            Err(AgeHeaderError::TooLarge)
+        );
         // No stanza at all is within the bounds (age itself refuses it later).
         let bare = [AGE_MAGIC, b"--- x\n"].concat();
         assert_eq!(
@@ -157,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_file_cut_before_its_header_ends_is_refused() {
-        let file = crafted(2, 10);
+        let file = crate::testkit::crafted_age_file(2, 10);
         let header = check(&file).expect("whole file passes");
         for cut in 0..header.len {
             assert!(check(&file[..cut]).is_err(), "cut at {cut}");

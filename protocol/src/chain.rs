@@ -74,7 +74,7 @@ struct AuthorChain {
     last_timestamp_ms: u64,
     /// Out-of-order entries by seq, all beyond the head.
     pending: BTreeMap<u64, VerifiedEntry>,
-    /// [`queued_size`] of everything in `pending`.
+    /// [`VerifiedEntry::stored_len`] of everything in `pending`.
     pending_bytes: usize,
 }
 
@@ -150,10 +150,7 @@ impl ChainValidator {
         }
         let (count, bytes) = chain.map_or((0, 0), |c| (c.pending.len(), c.pending_bytes));
         if seq - next > MAX_GAP_WINDOW
-            || count >= MAX_PENDING_PER_AUTHOR
-            || self.pending_total >= MAX_PENDING_TOTAL
-            || bytes + size > MAX_PENDING_BYTES_PER_AUTHOR
-            || self.pending_bytes + size > MAX_PENDING_BYTES
+            || !has_room((self.pending_total, self.pending_bytes), (count, bytes), size)
         {
             return Position::NoRoom;
         }
@@ -214,12 +211,12 @@ impl ChainValidator {
                 r.fork = EquivocationProof::new(queued, &entry).ok().map(Fork::Proven);
                 return r;
             }
-            let size = queued_size(&entry);
-            if chain.pending.len() >= MAX_PENDING_PER_AUTHOR
-                || self.pending_total >= MAX_PENDING_TOTAL
-                || chain.pending_bytes + size > MAX_PENDING_BYTES_PER_AUTHOR
-                || self.pending_bytes + size > MAX_PENDING_BYTES
-            {
+            let size = entry.stored_len();
+            if !has_room(
+                (self.pending_total, self.pending_bytes),
+                (chain.pending.len(), chain.pending_bytes),
+                size,
+            ) {
                 return report(Outcome::Ignore(IgnoreReason::QueueFull));
             }
             chain.pending.insert(seq, entry);
@@ -237,7 +234,7 @@ impl ChainValidator {
         push(chain, &entry);
         r.accepted.push(entry);
         while let Some(queued) = chain.pending.remove(&(chain.ids.len() as u64 + 1)) {
-            let size = queued_size(&queued);
+            let size = queued.stored_len();
             chain.pending_bytes -= size;
             self.pending_total -= 1;
             self.pending_bytes -= size;
@@ -254,8 +251,13 @@ impl ChainValidator {
 
 /// What a queued entry counts against the byte bounds: its envelope and its
 /// body as received (none for an entry relayed without one).
-fn queued_size(entry: &VerifiedEntry) -> usize {
-    entry.envelope().len() + entry.body().map_or(0, <[u8]>::len)
+/// Whether the gap queue takes one more entry of `size` bytes, given
+/// `(entries, bytes)` queued in all and by its author.
+fn has_room(total: (usize, usize), author: (usize, usize), size: usize) -> bool {
+    author.0 < MAX_PENDING_PER_AUTHOR
+        && total.0 < MAX_PENDING_TOTAL
+        && author.1 + size <= MAX_PENDING_BYTES_PER_AUTHOR
+        && total.1 + size <= MAX_PENDING_BYTES
 }
 
 fn report(outcome: Outcome) -> IngestReport {
@@ -437,7 +439,7 @@ mod tests {
         assert_eq!(validator.position(&author, 1, 10), Position::Next);
         for entry in &log[1..] {
             let seq = entry.header().seq;
-            let size = queued_size(entry);
+            let size = entry.stored_len();
             let position = validator.position(&author, seq, size);
             let outcome = validator.ingest(entry.clone(), NOW).outcome;
             match position {
@@ -447,7 +449,7 @@ mod tests {
             }
         }
         assert_eq!(
-            validator.position(&author, 1_000, queued_size(&log[1])),
+            validator.position(&author, 1_000, log[1].stored_len()),
             Position::NoRoom,
             "the queue is full"
         );
@@ -473,7 +475,7 @@ mod tests {
             let mut queued = 0;
             let mut refused = 0;
             for entry in &log[1..] {
-                let size = queued_size(entry);
+                let size = entry.stored_len();
                 let outcome = validator.ingest(entry.clone(), NOW).outcome;
                 match outcome {
                     Outcome::Ignore(IgnoreReason::Gap) => queued += size,

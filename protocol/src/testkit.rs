@@ -103,6 +103,40 @@ pub fn signatories() -> Consortium {
     consortium(NETWORK, &SIGNATORIES, &OBSERVERS)
 }
 
+/// `n` chained consortium bulletins by the fixture organization `org`
+/// (keys from [`org_secrets`]), the i-th timestamped `start_ms + i`.
+pub fn bulletins(roster: &Roster, org: &str, n: usize, start_ms: u64) -> Vec<crate::VerifiedEntry> {
+    let key = org_secrets(org);
+    let mut log = crate::LogWriter::new(roster.network());
+    (0..n)
+        .map(|i| {
+            let draft = crate::Draft {
+                kind: crate::Kind::Bulletin,
+                tier: crate::Tier::Consortium,
+                body: crate::Body::Bulletin(sample_bulletin(&format!("{org} {i}"))),
+                recipients: None,
+            };
+            log.append(&key.signing, roster, &draft, start_ms + i as u64)
+                .unwrap_or_else(|e| panic!("fixture entry refused: {e}"))
+        })
+        .collect()
+}
+
+/// A syntactically plausible age header of `stanzas` stanzas, each with a
+/// body line of `line` bytes, then the MAC line and 64 bytes of payload:
+/// the shape of the header bombs the age-header bound refuses.
+pub fn crafted_age_file(stanzas: usize, line: usize) -> Vec<u8> {
+    let mut out = crate::age_header::AGE_MAGIC.to_vec();
+    for _ in 0..stanzas {
+        out.extend_from_slice(b"-> X25519 AAAA\n");
+        out.extend(std::iter::repeat_n(b'A', line));
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"--- AAAA\n");
+    out.extend_from_slice(&[0u8; 64]);
+    out
+}
+
 /// A realistic bulletin body.
 pub fn sample_bulletin(title: &str) -> BulletinBody {
     BulletinBody {

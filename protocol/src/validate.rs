@@ -191,6 +191,12 @@ impl VerifiedEntry {
         self.body.as_deref()
     }
 
+    /// Envelope plus body bytes (0 for a purged body): what the entry takes
+    /// in a node's gap queue and in its store.
+    pub fn stored_len(&self) -> usize {
+        self.envelope.len() + self.body.as_deref().map_or(0, <[u8]>::len)
+    }
+
     /// The same entry without its body (after a purge).
     pub fn without_body(&self) -> VerifiedEntry {
         VerifiedEntry {

@@ -897,25 +897,28 @@ impl EventLoop {
             }
             Command::AddPeer { addr } => self.remember_address(addr),
             Command::OfferRoster { signed, reply } => {
-                let checked = self.ledger.check_roster(&signed).and_then(|()| {
+                let next = self.ledger.verify_roster(&signed).and_then(|next| {
                     if self.backlog.admits(Intake::Local) {
-                        Ok(())
+                        Ok(next)
                     } else {
                         Err(NodeError::Busy)
                     }
                 });
-                if let Err(e) = checked {
-                    let _ = reply.send(Err(e));
-                    return;
+                match next {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    // The valid next version, with room to write: in force
+                    // now, gossiped and answered after the commit.
+                    Ok(next) => {
+                        let ack = Ack::RosterApplied {
+                            bytes: signed.to_bytes(),
+                            version: next.version(),
+                            reply,
+                        };
+                        self.ledger.install_roster(next, vec![ack]);
+                    }
                 }
-                let ack = Ack::RosterApplied {
-                    bytes: signed.to_bytes(),
-                    version: self.ledger.roster().version() + 1,
-                    reply,
-                };
-                // The valid next version, with room to write: applied, and
-                // answered after the commit.
-                let _ = self.ledger.offer_roster(&signed, vec![ack]);
             }
             Command::SyncNow => {
                 for send in self.sync.round(Instant::now()) {

@@ -159,16 +159,7 @@ impl Ledger {
         }
         match self.roster.apply_update(signed) {
             Ok(next) => {
-                tracing::info!(version = next.version(), "roster updated");
-                let next = Arc::new(next);
-                self.roster = Arc::clone(&next);
-                match self.shared_roster.write() {
-                    Ok(mut guard) => *guard = Arc::clone(&next),
-                    Err(p) => *p.into_inner() = Arc::clone(&next),
-                }
-                self.effects
-                    .push(Effect::Write(WriteJob::Roster { roster: next, acks }));
-                self.effects.push(Effect::RosterChanged);
+                self.install_roster(next, acks);
                 None
             }
             Err(e) => {
@@ -202,13 +193,26 @@ impl Ledger {
         Ok(())
     }
 
-    /// Checks whether a roster update is the valid next version, without
-    /// applying it.
-    pub(super) fn check_roster(&self, signed: &SignedRoster) -> Result<(), NodeError> {
+    /// The roster `signed` makes, if it is the valid next version (not yet
+    /// in force: see [`Ledger::install_roster`]).
+    pub(super) fn verify_roster(&self, signed: &SignedRoster) -> Result<Roster, NodeError> {
         self.roster
             .apply_update(signed)
-            .map(|_| ())
             .map_err(|e| NodeError::Refused(Refusal::Roster(e)))
+    }
+
+    /// Puts a verified next roster in force; `acks` run once it is written.
+    pub(super) fn install_roster(&mut self, next: Roster, acks: Vec<Ack>) {
+        tracing::info!(version = next.version(), "roster updated");
+        let next = Arc::new(next);
+        self.roster = Arc::clone(&next);
+        match self.shared_roster.write() {
+            Ok(mut guard) => *guard = Arc::clone(&next),
+            Err(p) => *p.into_inner() = Arc::clone(&next),
+        }
+        self.effects
+            .push(Effect::Write(WriteJob::Roster { roster: next, acks }));
+        self.effects.push(Effect::RosterChanged);
     }
 
     /// Keeps a verified equivocation proof; `acks` run once it is committed.
@@ -576,19 +580,7 @@ mod tests {
     }
 
     fn entries(c: &testkit::Consortium, org: &str, n: usize) -> Vec<VerifiedEntry> {
-        let mut log = LogWriter::new(c.roster.network());
-        (0..n)
-            .map(|i| {
-                let draft = Draft {
-                    kind: Kind::Bulletin,
-                    tier: Tier::Consortium,
-                    body: Body::Bulletin(testkit::sample_bulletin(&format!("{org} {i}"))),
-                    recipients: None,
-                };
-                log.append(&c.org(org).signing, &c.roster, &draft, NOW + i as u64)
-                    .expect("entry")
-            })
-            .collect()
+        testkit::bulletins(&c.roster, org, n, NOW)
     }
 
     fn written(effects: &[Effect]) -> Vec<usize> {
@@ -671,7 +663,7 @@ mod tests {
             l.offer_roster(&unsigned, Vec::new()),
             Some(MessageAcceptance::Reject)
         );
-        assert!(l.check_roster(&unsigned).is_err());
+        assert!(l.verify_roster(&unsigned).is_err());
         assert!(l.take_effects().is_empty());
     }
 

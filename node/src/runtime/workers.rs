@@ -503,7 +503,7 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
                 match verify_wire(roster, wire) {
                     Ok(entry) => {
                         let h = entry.header();
-                        if h.author != author || h.seq != from_seq + i as u64 {
+                        if h.author != author || from_seq.checked_add(i as u64) != Some(h.seq) {
                             error = Some(RangeError::Misplaced);
                             break;
                         }

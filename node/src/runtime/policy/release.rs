@@ -209,13 +209,6 @@ impl ReleaseDelivery {
         requests.sort();
         requests
     }
-
-    /// Stops delivering a release (its request was retracted, its requester
-    /// left the roster).
-    pub fn cancel(&mut self, request: &EntryId) -> bool {
-        self.tokens.retain(|_, r| r != request);
-        self.pending.remove(request).is_some()
-    }
 }
 
 #[cfg(test)]
@@ -340,13 +333,8 @@ mod tests {
     }
 
     #[test]
-    fn cancel_stops_a_pending_release_and_the_queue_is_bounded() {
-        let t0 = Instant::now();
+    fn the_release_queue_is_bounded() {
         let mut d = ReleaseDelivery::new();
-        d.ready(out(6));
-        let s = d.attempt(t0, |_| Some(peer())).remove(0);
-        assert!(d.cancel(&Hash32([6; 32])));
-        assert_eq!(d.on_verdict(s.token, DeliveryVerdict::Accepted), None);
         for i in 0..MAX_PENDING_RELEASES + 10 {
             let mut o = out(7);
             o.request = Hash32::of(&i.to_le_bytes());

@@ -130,7 +130,7 @@ impl StorageRefusal {
 
 /// Bytes an entry takes in storage: its envelope and its body, if any.
 pub fn entry_bytes(entry: &VerifiedEntry) -> u64 {
-    (entry.envelope().len() + entry.body().map_or(0, <[u8]>::len)) as u64
+    entry.stored_len() as u64
 }
 
 /// Stored bytes by author role, for metrics.

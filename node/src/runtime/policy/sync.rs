@@ -434,7 +434,7 @@ impl SyncPlanner {
 mod tests {
     use super::*;
     use riskmesh_protocol::sync::Head;
-    use riskmesh_protocol::{Body, Draft, Kind, LogWriter, Roster, Tier, VerifiedEntry, testkit};
+    use riskmesh_protocol::{Roster, VerifiedEntry, testkit};
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -453,20 +453,7 @@ mod tests {
     }
 
     fn entries(roster: &Roster, org: &str, n: usize) -> Vec<VerifiedEntry> {
-        let key = testkit::org_secrets(org);
-        let mut log = LogWriter::new(roster.network());
-        (0..n)
-            .map(|i| {
-                let draft = Draft {
-                    kind: Kind::Bulletin,
-                    tier: Tier::Consortium,
-                    body: Body::Bulletin(testkit::sample_bulletin(&format!("{org} {i}"))),
-                    recipients: None,
-                };
-                log.append(&key.signing, roster, &draft, NOW + i as u64)
-                    .expect("entry")
-            })
-            .collect()
+        testkit::bulletins(roster, org, n, NOW)
     }
 
     fn heads_bytes(heads: Vec<Head>) -> Vec<u8> {
