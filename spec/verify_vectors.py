@@ -58,6 +58,7 @@ MAX_CBOR_DEPTH = 8
 MAX_NETWORK_ID_BYTES = 64
 MAX_ORG_ID_BYTES = 32
 MAX_ROSTER_MEMBERS = 256
+MAX_RETIRED_KEYS = 1024
 MAX_NODES_PER_MEMBER = 8
 MAX_ADDRS_PER_MEMBER = 8
 MAX_PEER_ID_BYTES = 64
@@ -448,6 +449,15 @@ MEMBER_MAP = t_map({
 
 POLICY = t_map({0: ("quorum_numerator", t_uint, False), 1: ("quorum_denominator", t_uint, False)})
 
+RETIRED_KEY = t_map({
+    0: ("key", t_hash, False),
+    1: ("org", t_tstr, False),
+    2: ("role", t_role, False),
+    3: ("reason", t_enum(3), False),  # removed, rotated, compromised
+    4: ("last_seq", t_uint, False),
+    5: ("last_id", t_hash, True),
+})
+
 ROSTER_DOC = t_map({
     0: ("network", t_tstr, False),
     1: ("version", t_uint, False),
@@ -455,6 +465,7 @@ ROSTER_DOC = t_map({
     3: ("members", t_list(MEMBER_MAP), False),
     4: ("policy", POLICY, False),
     5: ("created_ms", t_uint, False),
+    6: ("retired", t_list(RETIRED_KEY), True),
 })
 
 ROSTER_SIGNATURE = t_map({0: ("signer", t_hash, False),
@@ -861,7 +872,7 @@ def verify_entry(roster: "Roster", envelope: bytes, body: bytes | None):
     """Spec section 10, steps 1-15. Returns (entry id, header dict). Step 0
     (gossip requires a body) is `verify_wire`'s."""
     kid, protected, payload, signature = parse_envelope(envelope)  # step 1
-    member = roster.member(kid)  # step 2
+    member = roster.member(kid) or roster.retired(kid)  # step 2: current or retired (9.6)
     if member is None:
         raise Reject("unknown_author", message=kid.hex())
     message = sig_structure(protected, roster.network, payload)  # step 3
@@ -893,13 +904,18 @@ def verify_entry(roster: "Roster", envelope: bytes, body: bytes | None):
             raise Reject("tier_rule", message="restricted entries must name recipients")
         if not recipients or len(recipients) > MAX_RECIPIENTS or not strictly_ascending(recipients):
             raise Reject("tier_rule", message="recipients must be ascending, unique and 1..=64")
-        if any(roster.member(r) is None for r in recipients):
+        if any(not roster.knows(r) for r in recipients):
             raise Reject("tier_rule", message="every recipient must be on the roster")
     elif recipients is not None:
         raise Reject("tier_rule", message="only restricted entries name recipients")
     if member["role"] == OBSERVER:  # step 13
         if tier not in (PUBLIC, CONSORTIUM) or kind == ACCESS_DECISION:
             raise Reject("role_not_allowed")
+    retired = roster.retired(kid)  # step 13a (9.6)
+    if retired is not None:
+        eid = entry_id(envelope)
+        if not (seq < retired["last_seq"] or (seq == retired["last_seq"] and eid == retired["last_id"])):
+            raise Reject("retired_key", message=f"seq {seq} past {retired['last_seq']}")
     if body is not None:
         if len(body) != header["body_len"] or sha256(body) != header["body_hash"]:  # step 14
             raise Reject("body_mismatch")
@@ -1363,6 +1379,53 @@ def check_roster_doc(doc: dict):
     n, d = doc["policy"]["quorum_numerator"], doc["policy"]["quorum_denominator"]
     if d == 0 or d > MAX_QUORUM_DENOMINATOR or n >= d or 2 * n < d:
         bad("quorum policy")
+    retired = doc["retired"]  # rule 10
+    if retired is not None:
+        if not 1 <= len(retired) <= MAX_RETIRED_KEYS:
+            bad("retired keys count (absent when none)")
+        if not strictly_ascending([r["key"] for r in retired]):
+            bad("retired keys not strictly ascending")
+        current = {m["signing_key"] for m in members}
+        for r in retired:
+            if not _org_ok(r["org"]):
+                bad(f"retired org id {r['org']!r}")
+            if not ed25519_valid_public_key(r["key"]):
+                bad("retired key invalid")
+            if r["key"] in current:
+                bad("retired key is a participant's key")
+            if r["last_seq"] > MAX_SEQ or (r["last_seq"] == 0) != (r["last_id"] is None):
+                bad("retired key last_seq/last_id")
+
+
+def check_successor(old: dict, new: dict):
+    """Spec 9.5 step 5: continuity of keys from version n to n+1."""
+    def bad(msg):
+        raise RosterError("not_successor", msg)
+    new_retired = {r["key"]: r for r in new["retired"] or []}
+    old_retired = {r["key"]: r for r in old["retired"] or []}
+    for key, o in old_retired.items():
+        n = new_retired.get(key)
+        if n is None:
+            bad("a retired key is no longer retired")
+        if (n["org"], n["role"]) != (o["org"], o["role"]):
+            bad("a retired key changed organization or role")
+        if n["last_seq"] > o["last_seq"] or (n["last_seq"] == o["last_seq"] and n["last_id"] != o["last_id"]):
+            bad("a retired key's valid prefix grew or changed")
+    new_members = {m["signing_key"]: m for m in new["members"]}
+    for m in old["members"]:
+        kept = new_members.get(m["signing_key"])
+        if kept is not None:
+            if (kept["org"], kept["role"]) != (m["org"], m["role"]):
+                bad("a key changed organization or role")
+            continue
+        r = new_retired.get(m["signing_key"])
+        if r is None:
+            bad("a key left the roster without a retired-key record")
+        if (r["org"], r["role"]) != (m["org"], m["role"]):
+            bad("a retired key names another organization or role")
+    held = {m["signing_key"] for m in old["members"]} | set(old_retired)
+    if any(key not in held for key in new_retired):
+        bad("retires a key the previous version did not hold")
 
 
 class Roster:
@@ -1374,9 +1437,18 @@ class Roster:
         self.network = doc["network"]
         self.version = doc["version"]
         self._by_key = {m["signing_key"]: m for m in doc["members"]}
+        self._retired = {r["key"]: r for r in doc["retired"] or []}
 
     def member(self, key: bytes):
+        """The current participant with this key."""
         return self._by_key.get(key)
+
+    def retired(self, key: bytes):
+        """The retired-key record of this key (spec 9.6)."""
+        return self._retired.get(key)
+
+    def knows(self, key: bytes) -> bool:
+        return key in self._by_key or key in self._retired
 
     @staticmethod
     def decode_signed(data: bytes):
@@ -1417,6 +1489,8 @@ class Roster:
         doc = cls._document(signed)
         if doc["version"] != 1:
             raise RosterError("invalid", "genesis must be version 1")
+        if doc["retired"] is not None:
+            raise RosterError("invalid", "genesis retires no keys")
         signers = cls._signers(signed)
         voters = {m["signing_key"] for m in doc["members"] if m["role"] == MEMBER}
         for s in signers:
@@ -1437,6 +1511,7 @@ class Roster:
             raise RosterError("not_successor", "version")
         if doc["prev"] != self.hash:
             raise RosterError("not_successor", "prev")
+        check_successor(self.doc, doc)
         signers = self._signers(signed)
         voters = [m for m in self.doc["members"] if m["role"] == MEMBER]
         voter_keys = {m["signing_key"] for m in voters}
@@ -1873,6 +1948,18 @@ def run_update(ctx, v):
     return _roster_result(lambda: current.apply_update(_hex(v["update"])))
 
 
+def run_history(ctx, v):
+    """Spec 9.6: apply the update chain over the genesis, then judge the entry."""
+    roster = Roster.genesis(_hex(v["genesis"]), None)
+    for update in v["updates"]:
+        roster = roster.apply_update(_hex(update))
+    try:
+        eid, _ = verify_wire(roster, _hex(v["wire"]), v["via"])
+        return {"outcome": "accept", "entry_id": eid.hex()}
+    except Reject as e:
+        return _outcome_of_reject(e)
+
+
 def run_commitment(ctx, v):
     code = WITHHELD_FIELDS.index(v["field"])
     return {"outcome": "accept", "commitment": commitment(code, _hex(v["salt"]), _hex(v["value"])).hex()}
@@ -2006,7 +2093,7 @@ def run_restricted(ctx, v):
 
 RUNNERS = {
     "check": run_check, "entry": run_entry, "wire": run_wire, "sequence": run_sequence, "fork": run_fork,
-    "proof": run_proof, "genesis": run_genesis, "update": run_update,
+    "proof": run_proof, "genesis": run_genesis, "update": run_update, "history": run_history,
     "commitment": run_commitment, "reveal": run_reveal, "rfc8032": run_rfc8032,
     "verify": run_verify, "public_key": run_public_key,
     "release": run_release, "fault_proof": run_fault_proof, "evaluate": run_evaluate,

@@ -132,6 +132,7 @@ pub fn run() -> Result<()> {
             .collect(),
         policy: Policy::default(),
         created_ms: start,
+        retired: None,
     };
     let mut unsigned = SignedRoster::new(&doc);
     for o in orgs

@@ -21,6 +21,9 @@ pub const MAX_NETWORK_ID_BYTES: usize = 64;
 pub const MAX_ORG_ID_BYTES: usize = 32;
 /// Most members (of any role) in one roster.
 pub const MAX_ROSTER_MEMBERS: usize = 256;
+/// Most retired signing keys one roster carries (they accumulate over the
+/// consortium's life: every removal, rotation and compromise adds one).
+pub const MAX_RETIRED_KEYS: usize = 1024;
 /// Most node peer ids one organization may register.
 pub const MAX_NODES_PER_MEMBER: usize = 8;
 /// Most bootstrap addresses one organization may register.

@@ -11,7 +11,8 @@ use crate::ids::{Hash32, OrgKey};
 use crate::keys::{EncryptionKey, OrgSigningKey, check_public_key, verify_strict};
 use crate::limits::{
     MAX_ADDR_BYTES, MAX_ADDRS_PER_MEMBER, MAX_NETWORK_ID_BYTES, MAX_NODES_PER_MEMBER, MAX_ORG_ID_BYTES,
-    MAX_PEER_ID_BYTES, MAX_QUORUM_DENOMINATOR, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS, MAX_TEXT_BYTES,
+    MAX_PEER_ID_BYTES, MAX_QUORUM_DENOMINATOR, MAX_RETIRED_KEYS, MAX_ROSTER_BYTES, MAX_ROSTER_MEMBERS,
+    MAX_SEQ, MAX_TEXT_BYTES,
 };
 use minicbor::{Decode, Encode};
 
@@ -116,6 +117,100 @@ pub struct RosterDoc {
     /// When the version was drafted, Unix ms.
     #[n(5)]
     pub created_ms: u64,
+    /// Signing keys that are no longer current, ascending by key, each with
+    /// the part of its log that stays valid (spec §9.6); absent when there
+    /// are none (never an empty list), so a roster that retires nothing
+    /// has the same bytes as before this field existed.
+    #[n(6)]
+    pub retired: Option<Vec<RetiredKey>>,
+}
+
+/// Why a signing key left the roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+#[cbor(index_only)]
+pub enum RetireReason {
+    /// The organization left the consortium.
+    #[n(0)]
+    Removed,
+    /// The organization replaced the key (or changed role, which takes a
+    /// new key); nothing is known against the old one.
+    #[n(1)]
+    Rotated,
+    /// The key leaked: entries after `last_seq` may be forgeries.
+    #[n(2)]
+    Compromised,
+}
+
+impl RetireReason {
+    /// Stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RetireReason::Removed => "removed",
+            RetireReason::Rotated => "rotated",
+            RetireReason::Compromised => "compromised",
+        }
+    }
+}
+
+/// A signing key that was on an earlier roster version, with the prefix of
+/// its log that stays valid: entries up to `last_seq`, the one at
+/// `last_seq` being `last_id` (spec §9.6).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+#[cbor(map)]
+pub struct RetiredKey {
+    /// The retired Ed25519 signing key.
+    #[n(0)]
+    pub key: OrgKey,
+    /// The organization it belonged to.
+    #[n(1)]
+    pub org: String,
+    /// The role it had (a key never changes role).
+    #[n(2)]
+    pub role: Role,
+    /// Why it was retired.
+    #[n(3)]
+    pub reason: RetireReason,
+    /// The last `seq` of its log that stays valid; 0 when none does.
+    #[n(4)]
+    pub last_seq: u64,
+    /// The id of the entry at `last_seq`; absent exactly when `last_seq` is 0.
+    #[n(5)]
+    pub last_id: Option<Hash32>,
+}
+
+impl RetiredKey {
+    /// Whether the entry `id` at `seq` of this key's log is within the valid
+    /// prefix.
+    pub fn covers(&self, seq: u64, id: &Hash32) -> bool {
+        seq < self.last_seq || (seq == self.last_seq && self.last_id.as_ref() == Some(id))
+    }
+}
+
+/// Where a signing key stands on a roster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus<'a> {
+    /// A current participant's key.
+    Current(&'a Member),
+    /// A retired key; only the prefix of its log it names is valid.
+    Retired(&'a RetiredKey),
+}
+
+impl KeyStatus<'_> {
+    /// The organization the key belongs (or belonged) to.
+    pub fn org(&self) -> &str {
+        match self {
+            KeyStatus::Current(m) => &m.org,
+            KeyStatus::Retired(r) => &r.org,
+        }
+    }
+
+    /// The role the key has (or had).
+    pub fn role(&self) -> Role {
+        match self {
+            KeyStatus::Current(m) => m.role,
+            KeyStatus::Retired(r) => r.role,
+        }
+    }
 }
 
 /// One signature on a roster document.
@@ -213,23 +308,40 @@ pub struct Roster {
     doc: RosterDoc,
     hash: Hash32,
     signed: SignedRoster,
-    /// Each participant's key, decompressed once (a point decompression
-    /// costs about a tenth of a signature check), with its index in `doc`.
-    keys: std::collections::BTreeMap<OrgKey, (usize, ParsedKey)>,
+    /// Each participant's and each retired key, decompressed once (a point
+    /// decompression costs about a tenth of a signature check), with where
+    /// it is in `doc`.
+    keys: std::collections::BTreeMap<OrgKey, (KeyIndex, ParsedKey)>,
+}
+
+/// Where a key is in a roster document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyIndex {
+    Member(usize),
+    Retired(usize),
 }
 
 /// A participant's Ed25519 key, parsed once when the roster is verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedKey(pub(crate) ed25519_dalek::VerifyingKey);
 
-fn parse_keys(doc: &RosterDoc) -> std::collections::BTreeMap<OrgKey, (usize, ParsedKey)> {
-    doc.members
+fn parse_keys(doc: &RosterDoc) -> std::collections::BTreeMap<OrgKey, (KeyIndex, ParsedKey)> {
+    let members = doc
+        .members
         .iter()
         .enumerate()
-        .filter_map(|(i, m)| {
-            ed25519_dalek::VerifyingKey::from_bytes(&m.signing_key.0)
+        .map(|(i, m)| (m.signing_key, KeyIndex::Member(i)));
+    let retired = doc
+        .retired_keys()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key, KeyIndex::Retired(i)));
+    members
+        .chain(retired)
+        .filter_map(|(key, index)| {
+            ed25519_dalek::VerifyingKey::from_bytes(&key.0)
                 .ok()
-                .map(|k| (m.signing_key, (i, ParsedKey(k))))
+                .map(|k| (key, (index, ParsedKey(k))))
         })
         .collect()
 }
@@ -314,6 +426,163 @@ impl RosterDoc {
             return bad(format!(
                 "quorum must satisfy 1/2 <= numerator/denominator < 1, denominator <= {MAX_QUORUM_DENOMINATOR}"
             ));
+        }
+        self.check_retired()
+    }
+
+    /// The retired keys, or none.
+    pub fn retired_keys(&self) -> &[RetiredKey] {
+        self.retired.as_deref().unwrap_or_default()
+    }
+
+    /// A draft of the version after this one (whose hash is `hash`): the
+    /// same participants, policy and retired keys, to be edited.
+    pub fn next_draft(&self, hash: Hash32, created_ms: u64) -> RosterDoc {
+        RosterDoc {
+            version: self.version + 1,
+            prev: Some(hash),
+            created_ms,
+            ..self.clone()
+        }
+    }
+
+    /// Adds or replaces a retired-key record, keeping the list ascending.
+    pub fn retire(&mut self, record: RetiredKey) {
+        let mut retired = self.retired.take().unwrap_or_default();
+        retired.retain(|r| r.key != record.key);
+        retired.push(record);
+        retired.sort_by_key(|r| r.key);
+        self.retired = Some(retired);
+    }
+
+    /// Retires every signing key of `previous`'s participants that this
+    /// draft no longer lists: `removed` when the organization is gone,
+    /// `rotated` when it stays under a new key. `last` gives the valid
+    /// prefix of a key's log (its head as the drafter's node holds it:
+    /// `(seq, id)`), `None` when it published nothing.
+    pub fn retire_dropped(&mut self, previous: &RosterDoc, last: &dyn Fn(&OrgKey) -> Option<(u64, Hash32)>) {
+        let dropped: Vec<&Member> = previous
+            .members
+            .iter()
+            .filter(|m| !self.members.iter().any(|n| n.signing_key == m.signing_key))
+            .collect();
+        for m in dropped {
+            let reason = if self.members.iter().any(|n| n.org == m.org) {
+                RetireReason::Rotated
+            } else {
+                RetireReason::Removed
+            };
+            let head = last(&m.signing_key);
+            self.retire(RetiredKey {
+                key: m.signing_key,
+                org: m.org.clone(),
+                role: m.role,
+                reason,
+                last_seq: head.map_or(0, |(seq, _)| seq),
+                last_id: head.map(|(_, id)| id),
+            });
+        }
+    }
+
+    /// Spec §9.3 rule 10: the retired keys.
+    fn check_retired(&self) -> Result<(), RosterError> {
+        let bad = |m: String| Err(RosterError::Invalid(m));
+        let Some(retired) = &self.retired else {
+            return Ok(());
+        };
+        if retired.is_empty() || retired.len() > MAX_RETIRED_KEYS {
+            return bad(format!(
+                "retired keys, when present, are 1..={MAX_RETIRED_KEYS} (absent when none)"
+            ));
+        }
+        let keys: Vec<OrgKey> = retired.iter().map(|r| r.key).collect();
+        if !strictly_ascending(&keys) {
+            return bad("retired keys must be ascending by key, without repeats".into());
+        }
+        for r in retired {
+            check_org_id(&r.org).map_err(RosterError::Invalid)?;
+            check_public_key(&r.key).map_err(|_| {
+                RosterError::Invalid(format!("{}: retired key is not a valid Ed25519 key", r.org))
+            })?;
+            if self.members.iter().any(|m| m.signing_key == r.key) {
+                return bad(format!("{}: a retired key cannot be a participant's key", r.org));
+            }
+            if r.last_seq > MAX_SEQ || (r.last_seq == 0) != r.last_id.is_none() {
+                return bad(format!(
+                    "{}: a retired key's last_seq is at most MAX_SEQ, and last_id is absent exactly when it is 0",
+                    r.org
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Spec §9.5 step 5 (continuity): what `next` must keep of this version.
+    /// Every key retired here stays retired with the same organization and
+    /// role and a valid prefix that does not grow; every participant's key
+    /// that `next` drops is retired there with its organization and role;
+    /// `next` retires no key that this version did not hold; and a key that
+    /// stays keeps its organization and role.
+    pub fn check_successor(&self, next: &RosterDoc) -> Result<(), RosterError> {
+        let bad = |m: String| Err(RosterError::NotSuccessor(m));
+        let retired_next = |key: &OrgKey| next.retired_keys().iter().find(|r| r.key == *key);
+        for old in self.retired_keys() {
+            let Some(new) = retired_next(&old.key) else {
+                return bad(format!(
+                    "retired key of `{}` is no longer listed as retired",
+                    old.org
+                ));
+            };
+            if new.org != old.org || new.role != old.role {
+                return bad(format!(
+                    "retired key of `{}` changed organization or role",
+                    old.org
+                ));
+            }
+            let grows =
+                new.last_seq > old.last_seq || (new.last_seq == old.last_seq && new.last_id != old.last_id);
+            if grows {
+                return bad(format!(
+                    "retired key of `{}`: its valid prefix may shrink, never grow or change",
+                    old.org
+                ));
+            }
+        }
+        for m in &self.members {
+            match next.members.iter().find(|n| n.signing_key == m.signing_key) {
+                Some(n) if n.org != m.org || n.role != m.role => {
+                    return bad(format!(
+                        "`{}` keeps its signing key but changes organization or role; a new role takes a new key",
+                        m.org
+                    ));
+                }
+                Some(_) => {}
+                None => match retired_next(&m.signing_key) {
+                    Some(r) if r.org == m.org && r.role == m.role => {}
+                    Some(_) => {
+                        return bad(format!(
+                            "retired key of `{}` names another organization or role",
+                            m.org
+                        ));
+                    }
+                    None => {
+                        return bad(format!(
+                            "the signing key of `{}` leaves the roster without a retired-key record",
+                            m.org
+                        ));
+                    }
+                },
+            }
+        }
+        for r in next.retired_keys() {
+            let held = self.members.iter().any(|m| m.signing_key == r.key)
+                || self.retired_keys().iter().any(|o| o.key == r.key);
+            if !held {
+                return bad(format!(
+                    "retires a key of `{}` that the previous version did not hold",
+                    r.org
+                ));
+            }
         }
         Ok(())
     }
@@ -421,6 +690,9 @@ impl Roster {
         if doc.version != 1 {
             return Err(RosterError::Invalid("genesis must be version 1".into()));
         }
+        if doc.retired.is_some() {
+            return Err(RosterError::Invalid("genesis retires no keys".into()));
+        }
         let signers = signed.signers()?;
         for signer in &signers {
             if !doc
@@ -474,6 +746,7 @@ impl Roster {
                 "prev is not the hash of the current version".into(),
             ));
         }
+        self.doc.check_successor(&doc)?;
         let signers = signed.signers()?;
         let voters: Vec<&Member> = self
             .doc
@@ -554,15 +827,44 @@ impl Roster {
         self.doc.version
     }
 
-    /// The participant with this signing key.
+    /// The current participant with this signing key.
     pub fn member(&self, key: &OrgKey) -> Option<&Member> {
-        self.keys.get(key).and_then(|(i, _)| self.doc.members.get(*i))
+        match self.keys.get(key)? {
+            (KeyIndex::Member(i), _) => self.doc.members.get(*i),
+            (KeyIndex::Retired(_), _) => None,
+        }
     }
 
-    /// The participant with this signing key and its parsed key.
+    /// The current participant with this signing key and its parsed key.
     pub fn member_key(&self, key: &OrgKey) -> Option<(&Member, &ParsedKey)> {
-        let (i, parsed) = self.keys.get(key)?;
-        Some((self.doc.members.get(*i)?, parsed))
+        match self.key_status(key)? {
+            (KeyStatus::Current(m), parsed) => Some((m, parsed)),
+            (KeyStatus::Retired(_), _) => None,
+        }
+    }
+
+    /// Where this signing key stands (current or retired) and its parsed
+    /// key; `None` if no version of the roster up to this one held it.
+    pub fn key_status(&self, key: &OrgKey) -> Option<(KeyStatus<'_>, &ParsedKey)> {
+        let (index, parsed) = self.keys.get(key)?;
+        let status = match *index {
+            KeyIndex::Member(i) => KeyStatus::Current(self.doc.members.get(i)?),
+            KeyIndex::Retired(i) => KeyStatus::Retired(self.doc.retired_keys().get(i)?),
+        };
+        Some((status, parsed))
+    }
+
+    /// The retired-key record of `key`, if it is retired.
+    pub fn retired(&self, key: &OrgKey) -> Option<&RetiredKey> {
+        match self.key_status(key)? {
+            (KeyStatus::Retired(r), _) => Some(r),
+            (KeyStatus::Current(_), _) => None,
+        }
+    }
+
+    /// Whether `key` is or was a participant's signing key.
+    pub fn knows(&self, key: &OrgKey) -> bool {
+        self.keys.contains_key(key)
     }
 
     /// The participant with this org id.
@@ -584,18 +886,164 @@ mod tests {
     use super::*;
     use crate::testkit;
 
-    /// Version `from.version() + 1` of `from` without `drop`, signed by
-    /// every remaining member.
+    /// Version `from.version() + 1` of `from` without `drop` (its key
+    /// retired, nothing published), signed by every voter of `from`.
     fn without(from: &Roster, drop: &str) -> SignedRoster {
-        let mut doc = from.doc().clone();
-        doc.version += 1;
-        doc.prev = Some(from.hash());
-        doc.members.retain(|m| m.org != drop);
-        let mut signed = SignedRoster::new(&doc);
-        for m in doc.members.iter().filter(|m| m.role == Role::Member) {
+        testkit::next_roster(from, |doc| doc.members.retain(|m| m.org != drop), &|_| None, &[])
+    }
+
+    fn sign_by_voters(from: &Roster, doc: &RosterDoc) -> SignedRoster {
+        let mut signed = SignedRoster::new(doc);
+        for m in from.doc().members.iter().filter(|m| m.role == Role::Member) {
             signed.sign(&testkit::org_secrets(&m.org).signing);
         }
         signed
+    }
+
+    /// Issue 10, spec §9.6: a key that leaves the roster (removal or
+    /// rotation) is retired with the prefix of its log that stays valid. An
+    /// update that drops a key without saying so would turn its whole
+    /// history invalid (spec §18 Q6 before), so it is not a successor.
+    #[test]
+    fn a_key_leaves_the_roster_only_as_a_retired_key() {
+        let genesis = testkit::signatories().roster;
+        let mut doc = genesis.doc().next_draft(genesis.hash(), 1);
+        doc.members.retain(|m| m.org != "inflection");
+        let silent = sign_by_voters(&genesis, &doc);
+        assert!(matches!(
+            genesis.apply_update(&silent),
+            Err(RosterError::NotSuccessor(_))
+        ));
+
+        let v2 = genesis
+            .apply_update(&without(&genesis, "inflection"))
+            .expect("retired");
+        let key = testkit::org_secrets("inflection").signing.public();
+        let retired = v2.retired(&key).expect("retired record");
+        assert_eq!(
+            (retired.org.as_str(), retired.role, retired.reason),
+            ("inflection", Role::Member, RetireReason::Removed)
+        );
+        assert!(v2.member(&key).is_none() && v2.knows(&key));
+        // A genesis never carries retired keys.
+        let mut genesis_doc = genesis.doc().clone();
+        genesis_doc.retired = v2.doc().retired.clone();
+        let mut signed = SignedRoster::new(&genesis_doc);
+        for m in genesis_doc.members.iter().filter(|m| m.role == Role::Member) {
+            signed.sign(&testkit::org_secrets(&m.org).signing);
+        }
+        assert!(matches!(Roster::genesis(&signed), Err(RosterError::Invalid(_))));
+    }
+
+    /// A retired key stays retired for good: its record cannot be dropped,
+    /// moved to another organization or role, or have its valid prefix
+    /// grown (which would validate entries the consortium rejected); the
+    /// prefix may shrink (a compromise found after a rotation). A retired
+    /// key cannot come back as a participant's key.
+    #[test]
+    fn a_retired_keys_valid_prefix_may_shrink_but_never_grow_or_vanish() {
+        let genesis = testkit::signatories().roster;
+        let id = |n: u8| Hash32([n; 32]);
+        let v2 = genesis
+            .apply_update(&testkit::next_roster(
+                &genesis,
+                |doc| doc.members.retain(|m| m.org != "inflection"),
+                &|_| Some((10, id(10))),
+                &[],
+            ))
+            .expect("v2");
+        let key = testkit::org_secrets("inflection").signing.public();
+        let edit = |f: &dyn Fn(&mut RosterDoc)| {
+            let mut doc = v2.doc().next_draft(v2.hash(), 2);
+            f(&mut doc);
+            v2.apply_update(&sign_by_voters(&v2, &doc))
+        };
+        let set = |doc: &mut RosterDoc, f: &dyn Fn(&mut RetiredKey)| {
+            doc.retired
+                .iter_mut()
+                .flatten()
+                .filter(|r| r.key == key)
+                .for_each(f)
+        };
+        let grown = edit(&|d| set(d, &|r| (r.last_seq, r.last_id) = (11, Some(id(11)))));
+        assert!(matches!(grown, Err(RosterError::NotSuccessor(_))), "{grown:?}");
+        let moved = edit(&|d| set(d, &|r| r.last_id = Some(id(99))));
+        assert!(matches!(moved, Err(RosterError::NotSuccessor(_))), "{moved:?}");
+        let other_org = edit(&|d| set(d, &|r| r.org = "meta".into()));
+        assert!(
+            matches!(other_org, Err(RosterError::NotSuccessor(_))),
+            "{other_org:?}"
+        );
+        let dropped = edit(&|d| d.retired = None);
+        assert!(
+            matches!(dropped, Err(RosterError::NotSuccessor(_))),
+            "{dropped:?}"
+        );
+        let back = edit(&|d| {
+            d.members.push(testkit::member_of(
+                &testkit::org_secrets("inflection"),
+                Role::Member,
+            ))
+        });
+        assert!(back.is_err(), "a retired key came back: {back:?}");
+        let shrunk = edit(&|d| {
+            set(d, &|r| {
+                (r.last_seq, r.last_id, r.reason) = (4, Some(id(4)), RetireReason::Compromised)
+            })
+        })
+        .expect("a prefix may shrink");
+        assert_eq!(shrunk.retired(&key).map(|r| r.last_seq), Some(4));
+    }
+
+    /// A key keeps its organization and role for good; a new role takes a
+    /// new key (so every entry is judged with the role its key had), and a
+    /// stranger's key cannot be retired.
+    #[test]
+    fn a_key_keeps_its_role_and_only_held_keys_are_retired() {
+        let genesis = testkit::signatories().roster;
+        let mut doc = genesis.doc().next_draft(genesis.hash(), 1);
+        for m in doc.members.iter_mut().filter(|m| m.org == "academic-lab") {
+            m.role = Role::Member;
+        }
+        assert!(matches!(
+            genesis.apply_update(&sign_by_voters(&genesis, &doc)),
+            Err(RosterError::NotSuccessor(_))
+        ));
+        let promoted = testkit::rotated_secrets("academic-lab", 1);
+        let v2 = genesis
+            .apply_update(&testkit::next_roster(
+                &genesis,
+                |doc| {
+                    doc.members.retain(|m| m.org != "academic-lab");
+                    doc.members.push(testkit::member_of(&promoted, Role::Member));
+                },
+                &|_| None,
+                &[],
+            ))
+            .expect("a new role under a new key");
+        let old = testkit::org_secrets("academic-lab").signing.public();
+        assert_eq!(
+            v2.retired(&old).map(|r| (r.role, r.reason)),
+            Some((Role::Observer, RetireReason::Rotated))
+        );
+        assert_eq!(
+            v2.member(&promoted.signing.public()).map(|m| m.role),
+            Some(Role::Member)
+        );
+
+        let mut doc = genesis.doc().next_draft(genesis.hash(), 1);
+        doc.retire(RetiredKey {
+            key: testkit::org_secrets("mallory").signing.public(),
+            org: "mallory".into(),
+            role: Role::Member,
+            reason: RetireReason::Compromised,
+            last_seq: 0,
+            last_id: None,
+        });
+        assert!(matches!(
+            genesis.apply_update(&sign_by_voters(&genesis, &doc)),
+            Err(RosterError::NotSuccessor(_))
+        ));
     }
 
     #[test]

@@ -62,18 +62,7 @@ pub fn genesis_doc(network: &str, members: &[&str], observers: &[&str], created_
         .iter()
         .map(|o| (o, Role::Member))
         .chain(observers.iter().map(|o| (o, Role::Observer)))
-        .map(|(org, role)| {
-            let secrets = org_secrets(org);
-            Member {
-                org: org.to_string(),
-                name: org.to_string(),
-                role,
-                signing_key: secrets.signing.public(),
-                encryption_key: secrets.encryption.public().0,
-                nodes: Vec::new(),
-                addrs: Vec::new(),
-            }
-        })
+        .map(|(org, role)| member_of(&org_secrets(org), role))
         .collect();
     participants.sort_by(|a, b| a.org.cmp(&b.org));
     RosterDoc {
@@ -83,6 +72,7 @@ pub fn genesis_doc(network: &str, members: &[&str], observers: &[&str], created_
         members: participants,
         policy: Policy::default(),
         created_ms,
+        retired: None,
     }
 }
 
@@ -101,6 +91,56 @@ pub fn consortium(network: &str, members: &[&str], observers: &[&str]) -> Consor
 /// The seven signatories plus two observers.
 pub fn signatories() -> Consortium {
     consortium(NETWORK, &SIGNATORIES, &OBSERVERS)
+}
+
+/// Deterministic secrets for generation `generation` of `org`'s keys
+/// (generation 0 is [`org_secrets`]; each rotation takes the next).
+pub fn rotated_secrets(org: &str, generation: u32) -> OrgSecrets {
+    if generation == 0 {
+        return org_secrets(org);
+    }
+    OrgSecrets {
+        org: org.to_string(),
+        signing: OrgSigningKey::from_seed(seed(&format!("{org}/sign/{generation}"))),
+        encryption: EncryptionSecret::from_seed(seed(&format!("{org}/encrypt/{generation}"))),
+    }
+}
+
+/// The next roster version after `from`: `edit` changes a draft, then every
+/// participant key the draft dropped is retired with the valid prefix
+/// `last` gives (spec §9.6), and every voter of `from` signs (fixture keys
+/// of generation 0 or as `keys` maps them). Returns the signed update.
+pub fn next_roster(
+    from: &Roster,
+    edit: impl FnOnce(&mut RosterDoc),
+    last: &dyn Fn(&crate::OrgKey) -> Option<(u64, crate::EntryId)>,
+    keys: &[&OrgSecrets],
+) -> SignedRoster {
+    let mut doc = from.doc().next_draft(from.hash(), from.doc().created_ms + 1);
+    edit(&mut doc);
+    doc.members.sort_by(|a, b| a.org.cmp(&b.org));
+    doc.retire_dropped(from.doc(), last);
+    let mut signed = SignedRoster::new(&doc);
+    for m in from.doc().members.iter().filter(|m| m.role == Role::Member) {
+        match keys.iter().find(|k| k.signing.public() == m.signing_key) {
+            Some(k) => signed.sign(&k.signing),
+            None => signed.sign(&org_secrets(&m.org).signing),
+        }
+    }
+    signed
+}
+
+/// The participant entry of `secrets` with `role` (no nodes, no addresses).
+pub fn member_of(secrets: &OrgSecrets, role: Role) -> Member {
+    Member {
+        org: secrets.org.clone(),
+        name: secrets.org.clone(),
+        role,
+        signing_key: secrets.signing.public(),
+        encryption_key: secrets.encryption.public().0,
+        nodes: Vec::new(),
+        addrs: Vec::new(),
+    }
 }
 
 /// `n` chained consortium bulletins by the fixture organization `org`

@@ -11,7 +11,7 @@ use crate::entry::{Envelope, HEADER_VERSION, Header, Kind, Tier, WireEntry, sign
 use crate::ids::{EntryId, Hash32, OrgKey};
 use crate::keys::verify_strict_parsed;
 use crate::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SEQ, MAX_TIMESTAMP_MS};
-use crate::roster::{Role, Roster};
+use crate::roster::{KeyStatus, Role, Roster};
 use std::sync::Arc;
 
 /// What a validator tells gossip to do with a message.
@@ -120,6 +120,16 @@ pub enum RejectReason {
     /// `timestamp_ms` above [`MAX_TIMESTAMP_MS`]); the text names the field.
     #[error("header field out of range: {0}")]
     OutOfRange(&'static str),
+    /// The author's key is retired (spec §9.6) and the entry is not in the
+    /// prefix of its log that stays valid: after `last_seq`, or at
+    /// `last_seq` but not the entry the roster names.
+    #[error("author key is retired; entry {seq} is past the valid prefix (up to {last_seq})")]
+    RetiredKey {
+        /// The entry's `seq`.
+        seq: u64,
+        /// The last valid `seq` of the retired key's log.
+        last_seq: u64,
+    },
 }
 
 /// The tier rule broken by a restricted entry naming a recipient that is
@@ -133,7 +143,9 @@ impl RejectReason {
     /// Such rejections cost the relaying peer nothing (spec §14.1).
     pub fn depends_on_roster(&self) -> bool {
         match self {
-            RejectReason::UnknownAuthor(_) | RejectReason::RoleNotAllowed(_) => true,
+            RejectReason::UnknownAuthor(_)
+            | RejectReason::RoleNotAllowed(_)
+            | RejectReason::RetiredKey { .. } => true,
             RejectReason::TierRule(rule) => *rule == RECIPIENT_NOT_ON_ROSTER,
             _ => false,
         }
@@ -156,6 +168,7 @@ impl RejectReason {
             RejectReason::TimestampRegressed => "timestamp_regressed",
             RejectReason::MissingBody => "missing_body",
             RejectReason::OutOfRange(_) => "out_of_range",
+            RejectReason::RetiredKey { .. } => "retired_key",
         }
     }
 }
@@ -237,7 +250,7 @@ pub fn verify_entry(
     body: Option<&[u8]>,
 ) -> Result<VerifiedEntry, RejectReason> {
     let parsed = Envelope::parse(envelope).map_err(RejectReason::Encoding)?;
-    let Some((member, key)) = roster.member_key(&parsed.kid) else {
+    let Some((status, key)) = roster.key_status(&parsed.kid) else {
         return Err(RejectReason::UnknownAuthor(parsed.kid));
     };
     let input = signing_input(parsed.protected, roster.network(), parsed.payload);
@@ -246,12 +259,21 @@ pub fn verify_entry(
     }
     let header: Header =
         cbor::decode_canonical(parsed.payload, MAX_HEADER_BYTES).map_err(RejectReason::Encoding)?;
-    check_header(roster, member.role, &parsed.kid, &header)?;
+    check_header(roster, status.role(), &parsed.kid, &header)?;
+    let id = Hash32::of(envelope);
+    if let KeyStatus::Retired(retired) = status
+        && !retired.covers(header.seq, &id)
+    {
+        return Err(RejectReason::RetiredKey {
+            seq: header.seq,
+            last_seq: retired.last_seq,
+        });
+    }
     if let Some(body) = body {
         check_body(&header, body)?;
     }
     Ok(VerifiedEntry {
-        id: Hash32::of(envelope),
+        id,
         envelope: Arc::from(envelope),
         header,
         body: body.map(Arc::from),
@@ -311,7 +333,7 @@ fn check_header(roster: &Roster, role: Role, kid: &OrgKey, header: &Header) -> R
                     "recipients must be ascending, unique and 1..=64",
                 ));
             }
-            if recipients.iter().any(|r| roster.member(r).is_none()) {
+            if recipients.iter().any(|r| !roster.knows(r)) {
                 return Err(RejectReason::TierRule(RECIPIENT_NOT_ON_ROSTER));
             }
         }

@@ -160,6 +160,7 @@ pub fn create(options: &CreateOptions) -> Result<(RosterDoc, Hash32), SetupError
         members,
         policy: options.quorum.unwrap_or_default(),
         created_ms: now_ms(),
+        retired: None,
     };
     let hash = write_draft(&doc, &options.out)?;
     Ok((doc, hash))
@@ -205,7 +206,10 @@ pub fn update(options: &UpdateOptions) -> Result<(RosterDoc, Hash32), SetupError
         members,
         policy: options.quorum.unwrap_or(current.policy),
         created_ms: now_ms(),
+        retired: current.retired.clone(),
     };
+    let mut doc = doc;
+    doc.retire_dropped(&current, &|_| None);
     let hash = write_draft(&doc, &options.out)?;
     Ok((doc, hash))
 }

@@ -13,6 +13,7 @@ use riskmesh_protocol::keys::OrgSigningKey;
 use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, WithheldField};
 use riskmesh_protocol::roster::{RosterError, SignedRoster};
 use riskmesh_protocol::testkit::{self, Consortium};
+use riskmesh_protocol::validate::verify_wire;
 use riskmesh_protocol::*;
 
 const NOW: u64 = 1_700_000_000_000;
@@ -333,6 +334,7 @@ fn roster_update_needs_a_quorum() {
     doc.version = 2;
     doc.prev = Some(c.roster.hash());
     doc.members.retain(|m| m.org != "inflection");
+    doc.retire_dropped(c.roster.doc(), &|_| None);
     let signers = ["amazon", "anthropic", "google", "meta", "microsoft", "openai"];
     // 4 of 7 is not more than two thirds; 5 of 7 is.
     let mut update = SignedRoster::new(&doc);
@@ -505,5 +507,124 @@ fn control_entries_reference_targets() {
             .expect_err("control entry at the restricted tier")
             .name(),
         "tier_rule"
+    );
+}
+
+/// Issue 10 and spec §18 Q6 (resolved in §9.6): an entry is judged with the
+/// key's standing on the roster. A removed member's entries up to the
+/// prefix its retired-key record names stay valid under every later roster;
+/// an entry it signs past that prefix, or a different entry at the last
+/// position (a fork of the boundary), is rejected `retired_key`, a reason
+/// that depends on the roster, so the relaying peer is not struck.
+#[test]
+fn a_removed_members_past_entries_stay_valid_and_its_later_ones_are_rejected() {
+    let c = testkit::signatories();
+    let genesis = &c.roster;
+    let entries = testkit::bulletins(genesis, "inflection", 5, NOW);
+    let head = &entries[2];
+    let v2 = genesis
+        .apply_update(&testkit::next_roster(
+            genesis,
+            |doc| doc.members.retain(|m| m.org != "inflection"),
+            &|_| Some((head.header().seq, head.id())),
+            &[],
+        ))
+        .expect("valid removal");
+    for kept in &entries[..3] {
+        let back = verify_wire(&v2, &kept.to_wire()).expect("history stays valid");
+        assert_eq!(back.id(), kept.id());
+    }
+    for later in &entries[3..] {
+        let e = verify_wire(&v2, &later.to_wire()).expect_err("after the removal");
+        assert_eq!(e.name(), "retired_key");
+        assert!(e.depends_on_roster(), "a lagging relay is not at fault");
+    }
+    // A different entry at the last valid position is not the one named.
+    let fork = testkit::bulletins(genesis, "inflection", 3, NOW + 7);
+    assert_ne!(fork[2].id(), head.id());
+    assert_eq!(
+        verify_wire(&v2, &fork[2].to_wire()).map_err(|e| e.name()),
+        Err("retired_key")
+    );
+    assert!(
+        verify_wire(&v2, &fork[1].to_wire()).is_ok(),
+        "below the boundary the chain decides"
+    );
+    // The removed member cannot publish any more.
+    let mut log = LogWriter::resume(testkit::NETWORK, 3, head.id(), NOW + 2);
+    let refused = log.append(
+        &c.org("inflection").signing,
+        &v2,
+        &bulletin(Tier::Consortium),
+        NOW + 10,
+    );
+    assert_eq!(refused.map_err(|e| e.name()).err(), Some("retired_key"));
+}
+
+/// Issue 10: an organization rotates its signing and encryption keys. Old
+/// entries stay valid under the old key, the new key starts its own log,
+/// and the old key signs nothing more. A key declared compromised later
+/// shrinks the valid prefix: entries after the point are rejected
+/// everywhere, including ones a node accepted before it learned of it.
+#[test]
+fn a_rotated_key_keeps_its_history_and_a_compromise_cuts_it_back() {
+    let c = testkit::signatories();
+    let genesis = &c.roster;
+    let old = testkit::bulletins(genesis, "meta", 4, NOW);
+    let next = testkit::rotated_secrets("meta", 1);
+    let v2 = genesis
+        .apply_update(&testkit::next_roster(
+            genesis,
+            |doc| {
+                doc.members.retain(|m| m.org != "meta");
+                doc.members.push(testkit::member_of(&next, Role::Member));
+            },
+            &|_| Some((4, old[3].id())),
+            &[],
+        ))
+        .expect("rotation");
+    assert!(old.iter().all(|e| verify_wire(&v2, &e.to_wire()).is_ok()));
+    assert_eq!(
+        v2.member_by_org("meta").map(|m| m.encryption_key),
+        Some(next.encryption.public().0)
+    );
+    let mut log = LogWriter::new(testkit::NETWORK);
+    let first = log
+        .append(&next.signing, &v2, &bulletin(Tier::Consortium), NOW + 10)
+        .expect("the new key publishes");
+    assert_eq!(first.header().seq, 1);
+    let mut old_log = LogWriter::resume(testkit::NETWORK, 4, old[3].id(), NOW + 3);
+    let stale = old_log.append(&c.org("meta").signing, &v2, &bulletin(Tier::Consortium), NOW + 11);
+    assert_eq!(
+        stale.map_err(|e| e.name()).err(),
+        Some("retired_key"),
+        "the old key signs nothing more"
+    );
+
+    // Meta's old key leaked after its second entry.
+    let v3 = v2
+        .apply_update(&testkit::next_roster(
+            &v2,
+            |doc| {
+                let key = c.org("meta").signing.public();
+                let mut record = doc
+                    .retired_keys()
+                    .iter()
+                    .find(|r| r.key == key)
+                    .cloned()
+                    .expect("retired");
+                (record.last_seq, record.last_id, record.reason) =
+                    (2, Some(old[1].id()), roster::RetireReason::Compromised);
+                doc.retire(record);
+            },
+            &|_| None,
+            &[&next],
+        ))
+        .expect("compromise");
+    assert!(old[..2].iter().all(|e| verify_wire(&v3, &e.to_wire()).is_ok()));
+    assert!(
+        old[2..]
+            .iter()
+            .all(|e| verify_wire(&v3, &e.to_wire()).map_err(|e| e.name()) == Err("retired_key"))
     );
 }

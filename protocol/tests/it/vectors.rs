@@ -481,6 +481,31 @@ fn run_roster(_file: &Value, v: &Value) -> Result<(), String> {
             let result = decode("update")?.and_then(|signed| current.apply_update(&signed));
             result.map_or_else(|e| Got::reject(e.name()), accepted)
         }
+        "history" => {
+            let mut roster = decode("genesis")?
+                .and_then(|signed| Roster::genesis(&signed))
+                .map_err(|e| format!("`genesis` is not a valid genesis roster: {e}"))?;
+            for update in field(v, "updates")?
+                .as_array()
+                .ok_or("`updates` is not an array")?
+            {
+                let update = hex::decode(update.as_str().ok_or("an update is not a string")?)
+                    .map_err(|e| format!("an update is not hex: {e}"))?;
+                roster = SignedRoster::from_bytes(&update)
+                    .and_then(|signed| roster.apply_update(&signed))
+                    .map_err(|e| format!("an update of the chain does not apply: {e}"))?;
+            }
+            if string(v, "via")? != "sync" {
+                return Err("history vectors are judged as sync deliveries".into());
+            }
+            let result = WireEntry::from_bytes(&bytes(v, "wire")?)
+                .map_err(RejectReason::Encoding)
+                .and_then(|wire| verify_wire(&roster, &wire));
+            match result {
+                Ok(entry) => Got::accept().with("entry_id", hex_value(entry.id().0)),
+                Err(reason) => rejected_entry(&reason),
+            }
+        }
         _ => return Err(unknown_type(v)),
     };
     compare(field(v, "expected")?, &got)

@@ -2,9 +2,9 @@
 
 use super::Fixture;
 use super::json::{Json, accept_with, file, hx, reject, text, vector};
-use riskmesh_protocol::Hash32;
-use riskmesh_protocol::roster::{RosterDoc, SignedRoster};
+use riskmesh_protocol::roster::{RetireReason, Role, Roster, RosterDoc, SignedRoster};
 use riskmesh_protocol::testkit::{self, NETWORK, SIGNATORIES};
+use riskmesh_protocol::{Hash32, VerifiedEntry};
 
 pub(super) fn roster_file(fx: &Fixture) -> Json {
     let genesis = fx.consortium.roster.signed().clone();
@@ -237,14 +237,76 @@ pub(super) fn roster_file(fx: &Fixture) -> Json {
     ));
     let mut removal = v2.clone();
     removal.members.retain(|m| m.org != "inflection");
+    let mut silent_removal = removal.clone();
+    removal.retire_dropped(&genesis_doc, &|_| None);
     let removal_signed = signed_by(&removal, &["amazon", "anthropic", "google", "meta", "microsoft"]);
     vectors.push(update(
         "update_removes_member",
-        "Version 2 removes the member inflection, signed by five of the seven members of version 1.",
+        "Version 2 removes the member inflection, signed by five of the seven members of version 1; its key is \
+         retired (reason removed) with an empty valid prefix (it published nothing).",
         &genesis,
         &removal_signed,
         accepted(&removal_signed.doc, 2),
     ));
+    silent_removal.created_ms += 1;
+    vectors.push(update(
+        "update_drops_key_without_retiring_it",
+        "Version 2 removes inflection without a retired-key record: every key that leaves the roster is \
+         retired (spec §9.5 step 5), else its history would turn invalid.",
+        &genesis,
+        &signed_by(&silent_removal, &SIGNATORIES),
+        reject("not_successor"),
+    ));
+    let mut promoted = v2.clone();
+    for m in promoted.members.iter_mut().filter(|m| m.org == "academic-lab") {
+        m.role = Role::Member;
+    }
+    vectors.push(update(
+        "update_changes_role_under_same_key",
+        "Version 2 makes the observer academic-lab a member under the same signing key: a new role takes a new \
+         key (spec §9.5 step 5).",
+        &genesis,
+        &signed_by(&promoted, &SIGNATORIES),
+        reject("not_successor"),
+    ));
+    let mut stranger_retired = v2.clone();
+    stranger_retired.retire(retired_record(
+        "mallory",
+        Role::Member,
+        RetireReason::Compromised,
+        None,
+    ));
+    vectors.push(update(
+        "update_retires_unknown_key",
+        "Version 2 retires the key of mallory, which no version held.",
+        &genesis,
+        &signed_by(&stranger_retired, &SIGNATORIES),
+        reject("not_successor"),
+    ));
+    let mut live_retired = v2.clone();
+    live_retired.retire(retired_record(
+        "meta",
+        Role::Member,
+        RetireReason::Compromised,
+        None,
+    ));
+    vectors.push(update(
+        "update_retires_a_current_key",
+        "Version 2 lists meta's key both as a participant's and as retired.",
+        &genesis,
+        &signed_by(&live_retired, &SIGNATORIES),
+        reject("invalid"),
+    ));
+    let mut empty_retired = v2.clone();
+    empty_retired.retired = Some(Vec::new());
+    vectors.push(update(
+        "update_empty_retired_list",
+        "Version 2 with an empty retired-key list: the field is absent when there are none.",
+        &genesis,
+        &signed_by(&empty_retired, &SIGNATORIES),
+        reject("invalid"),
+    ));
+    vectors.extend(history_vectors(fx, &genesis));
 
     // The quorum boundary: exactly two thirds is not enough.
     let trio = ["alpha", "beta", "gamma"];
@@ -277,9 +339,170 @@ pub(super) fn roster_file(fx: &Fixture) -> Json {
     ));
 
     file(
-        "Rosters: verifying a genesis roster (optionally against a pinned hash) and verifying an update against \
-         the current version.",
+        "Rosters: verifying a genesis roster (optionally against a pinned hash), verifying an update against the \
+         current version, and judging an entry by a roster chain (its author's key current or retired).",
         vec![("network", text(NETWORK))],
         vectors,
     )
+}
+
+/// A retired-key record for the fixture key of `org`.
+fn retired_record(
+    org: &str,
+    role: Role,
+    reason: RetireReason,
+    last: Option<&VerifiedEntry>,
+) -> riskmesh_protocol::roster::RetiredKey {
+    riskmesh_protocol::roster::RetiredKey {
+        key: testkit::org_secrets(org).signing.public(),
+        org: org.into(),
+        role,
+        reason,
+        last_seq: last.map_or(0, |e| e.header().seq),
+        last_id: last.map(VerifiedEntry::id),
+    }
+}
+
+/// Vectors of type `history` (spec §9.6): a genesis and a chain of updates,
+/// then one wire entry judged by the roster the chain ends on.
+fn history_vectors(fx: &Fixture, genesis: &SignedRoster) -> Vec<Json> {
+    let v1 = &fx.consortium.roster;
+    let t0 = 1_700_000_000_000;
+    let inflection = testkit::bulletins(v1, "inflection", 4, t0);
+    let meta = testkit::bulletins(v1, "meta", 4, t0);
+    // v2: inflection leaves after its second entry; meta rotates its keys
+    // after its fourth.
+    let meta_next = testkit::rotated_secrets("meta", 1);
+    let v2_signed = testkit::next_roster(
+        v1,
+        |doc| {
+            doc.members.retain(|m| m.org != "inflection" && m.org != "meta");
+            doc.members.push(testkit::member_of(&meta_next, Role::Member));
+        },
+        &|key| {
+            let log = if *key == inflection[0].header().author {
+                &inflection[..2]
+            } else {
+                &meta[..]
+            };
+            log.last().map(|e| (e.header().seq, e.id()))
+        },
+        &[],
+    );
+    let v2 = v1.apply_update(&v2_signed).expect("fixture v2");
+    // v3: meta's old key is found compromised after its third entry.
+    let v3_signed = testkit::next_roster(
+        &v2,
+        |doc| {
+            doc.retire(retired_record(
+                "meta",
+                Role::Member,
+                RetireReason::Compromised,
+                Some(&meta[2]),
+            ))
+        },
+        &|_| None,
+        &[&meta_next],
+    );
+    let v3: Roster = v2.apply_update(&v3_signed).expect("fixture v3");
+    let mut new_log = riskmesh_protocol::LogWriter::new(NETWORK);
+    let meta_new = new_log
+        .append(
+            &meta_next.signing,
+            &v3,
+            &riskmesh_protocol::Draft {
+                kind: riskmesh_protocol::Kind::Bulletin,
+                tier: riskmesh_protocol::Tier::Consortium,
+                body: riskmesh_protocol::Body::Bulletin(testkit::sample_bulletin("meta, new key")),
+                recipients: None,
+            },
+            t0 + 100,
+        )
+        .expect("the new key publishes");
+    let fork = testkit::bulletins(v1, "inflection", 2, t0 + 50);
+
+    let history =
+        |name: &str, description: &str, updates: &[&SignedRoster], entry: &VerifiedEntry, expected: Json| {
+            vector(
+                name,
+                "history",
+                description,
+                vec![
+                    ("genesis", hx(genesis.to_bytes())),
+                    (
+                        "updates",
+                        Json::Arr(updates.iter().map(|u| hx(u.to_bytes())).collect()),
+                    ),
+                    ("via", text("sync")),
+                    ("wire", hx(entry.to_wire().to_bytes())),
+                ],
+                expected,
+            )
+        };
+    let ok = |entry: &VerifiedEntry| accept_with(vec![("entry_id", hx(entry.id().0))]);
+    vec![
+        history(
+            "history_removed_member_before_removal",
+            "Version 2 removes inflection after its second entry: that entry stays valid.",
+            &[&v2_signed],
+            &inflection[1],
+            ok(&inflection[1]),
+        ),
+        history(
+            "history_removed_member_after_removal",
+            "Inflection's third entry, signed before or after the removal, is past its valid prefix.",
+            &[&v2_signed],
+            &inflection[2],
+            reject("retired_key"),
+        ),
+        history(
+            "history_fork_at_the_boundary",
+            "Another entry by inflection at seq 2, not the one version 2 names as its last valid entry.",
+            &[&v2_signed],
+            &fork[1],
+            reject("retired_key"),
+        ),
+        history(
+            "history_same_entry_under_genesis",
+            "Inflection's third entry judged by the genesis alone (a node that has not seen version 2).",
+            &[],
+            &inflection[2],
+            ok(&inflection[2]),
+        ),
+        history(
+            "history_rotated_key_old_entry",
+            "Meta's fourth entry under its old key, after version 2 rotated that key: still valid.",
+            &[&v2_signed],
+            &meta[3],
+            ok(&meta[3]),
+        ),
+        history(
+            "history_compromised_key_cuts_back",
+            "The same entry after version 3 declares meta's old key compromised after its third entry.",
+            &[&v2_signed, &v3_signed],
+            &meta[3],
+            reject("retired_key"),
+        ),
+        history(
+            "history_compromised_key_before_the_point",
+            "Meta's third entry under its old key, the last one version 3 keeps.",
+            &[&v2_signed, &v3_signed],
+            &meta[2],
+            ok(&meta[2]),
+        ),
+        history(
+            "history_new_key",
+            "Meta's first entry under its new key.",
+            &[&v2_signed, &v3_signed],
+            &meta_new,
+            ok(&meta_new),
+        ),
+        history(
+            "history_new_key_before_rotation",
+            "Meta's new-key entry judged by the genesis alone: its key is unknown there.",
+            &[],
+            &meta_new,
+            reject("unknown_author"),
+        ),
+    ]
 }
