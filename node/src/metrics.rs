@@ -33,6 +33,8 @@ pub struct Metrics {
     pub pending: AtomicU64,
     /// Equivocation proofs held.
     pub equivocations: AtomicU64,
+    /// Chains cut back to a retired key's valid prefix (spec §9.6).
+    pub entries_cut: AtomicU64,
     /// Sum over authors of (highest seq a peer announced - seq held).
     pub sync_lag: AtomicU64,
     /// Peer penalties applied (bad sync responses, bad requests).
@@ -183,6 +185,13 @@ impl Metrics {
             "Equivocation proofs held.",
             "gauge",
             get(&self.equivocations),
+        );
+        gauge(
+            &mut out,
+            "retired_key_cuts_total",
+            "Chains cut back to a retired key's valid prefix when a roster arrived.",
+            "counter",
+            get(&self.entries_cut),
         );
         gauge(
             &mut out,

@@ -173,6 +173,46 @@ impl ChainValidator {
         gaps
     }
 
+    /// Applies a roster's retired keys (spec §9.6) to the chains held: an
+    /// accepted chain that runs past its key's valid prefix is cut back to
+    /// it (to `last_seq`, or one before when the entry held there is not
+    /// the one the roster names), and queued entries past the prefix are
+    /// dropped. Returns `(author, keep, dropped)` for every chain cut: the
+    /// driver drops the stored entries after `keep`, `dropped` of them. The timestamp rule for an
+    /// entry that links to a cut head is not checked (the head's timestamp
+    /// is not kept here); only the entry the roster names can follow it.
+    pub fn cut_to_roster(&mut self, roster: &Roster) -> Vec<(OrgKey, u64, u64)> {
+        let mut cuts = Vec::new();
+        for retired in roster.doc().retired_keys() {
+            let Some(chain) = self.authors.get_mut(&retired.key) else {
+                continue;
+            };
+            let held = chain.ids.len() as u64;
+            let keep = if retired.last_seq == 0 {
+                0
+            } else if held < retired.last_seq {
+                held
+            } else if chain.ids.get(retired.last_seq as usize - 1) == retired.last_id.as_ref() {
+                retired.last_seq
+            } else {
+                retired.last_seq - 1
+            };
+            let before = (chain.pending.len(), chain.pending_bytes);
+            chain
+                .pending
+                .retain(|seq, entry| retired.covers(*seq, &entry.id()));
+            chain.pending_bytes = chain.pending.values().map(VerifiedEntry::stored_len).sum();
+            self.pending_total -= before.0 - chain.pending.len();
+            self.pending_bytes -= before.1 - chain.pending_bytes;
+            if keep < held {
+                chain.ids.truncate(keep as usize);
+                chain.last_timestamp_ms = 0;
+                cuts.push((retired.key, keep, held - keep));
+            }
+        }
+        cuts
+    }
+
     /// Ingests one verified entry at time `now_ms` (the receiver's clock).
     pub fn ingest(&mut self, entry: VerifiedEntry, now_ms: u64) -> IngestReport {
         let header = entry.header();
@@ -519,6 +559,51 @@ mod tests {
             queued_per_author[1..queued_per_author.len() - 1]
                 .iter()
                 .sum::<usize>()
+        );
+    }
+
+    /// Issue 10, spec §9.6: entries a node accepted past a key's valid
+    /// prefix before it learned of the retirement are cut back when the
+    /// roster arrives: past `last_seq`, a different entry at `last_seq`, and
+    /// queued entries past the prefix.
+    #[test]
+    fn a_retirement_cuts_held_chains_back_to_the_valid_prefix() {
+        let c = crate::testkit::signatories();
+        let meta = crate::testkit::bulletins(&c.roster, "meta", 6, 1_000);
+        let openai = crate::testkit::bulletins(&c.roster, "openai", 3, 1_000);
+        let mut chain = ChainValidator::new();
+        for e in meta[..4].iter().chain(&openai) {
+            assert!(chain.ingest(e.clone(), 0).accepted.len() == 1);
+        }
+        chain.ingest(meta[5].clone(), 0);
+        assert_eq!(chain.pending_len(), 1);
+        let fork = crate::testkit::bulletins(&c.roster, "openai", 2, 5_000);
+        let v2 = c
+            .roster
+            .apply_update(&crate::testkit::next_roster(
+                &c.roster,
+                |doc| doc.members.retain(|m| m.org != "meta" && m.org != "openai"),
+                &|key| {
+                    if *key == meta[0].header().author {
+                        Some((2, meta[1].id()))
+                    } else {
+                        Some((2, fork[1].id()))
+                    }
+                },
+                &[],
+            ))
+            .expect("v2");
+        let mut cuts = chain.cut_to_roster(&v2);
+        cuts.sort();
+        let mut want = vec![(meta[0].header().author, 2, 2), (openai[0].header().author, 1, 2)];
+        want.sort();
+        assert_eq!(cuts, want);
+        assert_eq!(chain.head(&meta[0].header().author), Some((2, meta[1].id())));
+        assert_eq!(chain.pending_len(), 0);
+        assert_eq!(chain.pending_bytes(), 0);
+        assert!(
+            chain.cut_to_roster(&v2).is_empty(),
+            "cutting again changes nothing"
         );
     }
 }

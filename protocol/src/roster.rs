@@ -862,6 +862,19 @@ impl Roster {
         }
     }
 
+    /// The organization `key` belongs or belonged to (current or retired).
+    pub fn org_of(&self, key: &OrgKey) -> Option<&str> {
+        self.key_status(key).map(|(status, _)| match status {
+            KeyStatus::Current(m) => m.org.as_str(),
+            KeyStatus::Retired(r) => r.org.as_str(),
+        })
+    }
+
+    /// The role `key` has or had (current or retired).
+    pub fn role_of(&self, key: &OrgKey) -> Option<Role> {
+        self.key_status(key).map(|(status, _)| status.role())
+    }
+
     /// Whether `key` is or was a participant's signing key.
     pub fn knows(&self, key: &OrgKey) -> bool {
         self.keys.contains_key(key)

@@ -254,8 +254,8 @@ impl Context<'_> {
         if entry.meta.author != self.me {
             let author = self
                 .roster
-                .member(&entry.meta.author)
-                .map_or_else(|| entry.meta.author.to_hex(), |m| m.org.clone());
+                .org_of(&entry.meta.author)
+                .map_or_else(|| entry.meta.author.to_hex(), str::to_string);
             return Err(unprocessable(format!(
                 "{field} {id} was published by `{author}`; an organization can only {action} its own entries"
             )));

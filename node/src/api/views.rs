@@ -260,6 +260,19 @@ pub struct AuthorView {
     pub best_known_seq: u64,
     /// Entries known to exist but not yet held.
     pub lag: u64,
+    /// Set when this key is retired (spec §9.6): why (`removed`, `rotated`,
+    /// `compromised`) and the last seq of its log that stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<RetiredView>,
+}
+
+/// A retired key's standing, as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredView {
+    /// `removed`, `rotated` or `compromised`.
+    pub reason: String,
+    /// The last seq of the key's log that stays valid (0: none).
+    pub last_seq: u64,
 }
 
 /// An equivocation as listed in the status.
@@ -323,6 +336,9 @@ impl From<NodeStatus> for StatusView {
                     seq: a.seq,
                     best_known_seq: a.best_known_seq,
                     lag: a.lag,
+                    retired: a
+                        .retired
+                        .map(|(reason, last_seq)| RetiredView { reason, last_seq }),
                 })
                 .collect(),
             equivocations: s
@@ -385,9 +401,8 @@ impl Reader<'_> {
     /// The organization id of a key, or the key in hex.
     pub fn org_of(&self, key: &OrgKey) -> String {
         self.roster
-            .member(key)
-            .map(|m| m.org.clone())
-            .unwrap_or_else(|| key.to_hex())
+            .org_of(key)
+            .map_or_else(|| key.to_hex(), str::to_string)
     }
 
     /// The view of an entry from its indexed fields alone.

@@ -206,7 +206,7 @@ impl EventLoop {
     /// metrics; `None` if it can.
     fn no_room(&self, entry: &VerifiedEntry, taken: u64) -> Option<StorageRefusal> {
         let author = entry.header().author;
-        let role = self.ledger.roster().member(&author)?.role;
+        let role = self.ledger.roster().role_of(&author)?;
         let refusal = self
             .storage
             .admit(author, role, taken + entry_bytes(entry))
@@ -238,7 +238,7 @@ impl EventLoop {
             Err(e) => tracing::warn!(error = %e, "cannot read free disk space"),
         }
         let roster = self.ledger.roster();
-        let totals = self.storage.totals_by_role(|k| roster.member(k).map(|m| m.role));
+        let totals = self.storage.totals_by_role(|k| roster.role_of(k));
         self.metrics
             .stored_bytes_members
             .store(totals.members, Ordering::Relaxed);

@@ -604,7 +604,7 @@ fn describe(verdict: Verdict, policy: &ReleasePolicy, requester: &OrgKey) -> (St
 
 /// Builds the audit trail of a hazardous entry from the log.
 pub fn audit(store: &Store, roster: &Roster, target_id: &EntryId) -> Result<AuditTrail, String> {
-    let org = |k: &OrgKey| roster.member(k).map_or_else(|| k.to_hex(), |m| m.org.clone());
+    let org = |k: &OrgKey| roster.org_of(k).map_or_else(|| k.to_hex(), str::to_string);
     let target = store
         .get(target_id)
         .map_err(|e| e.to_string())?

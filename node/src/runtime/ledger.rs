@@ -124,6 +124,7 @@ impl Ledger {
             chain: &self.chain,
             roster_version: self.roster.version(),
             known_proofs: &self.known_proofs,
+            roster: &self.roster,
         }
     }
 
@@ -204,6 +205,12 @@ impl Ledger {
     /// Puts a verified next roster in force; `acks` run once it is written.
     pub(super) fn install_roster(&mut self, next: Roster, acks: Vec<Ack>) {
         tracing::info!(version = next.version(), "roster updated");
+        for (author, keep, dropped) in self.chain.cut_to_roster(&next) {
+            let org = next.org_of(&author).unwrap_or_default();
+            tracing::warn!(%org, keep, dropped, "entries past a retired key's valid prefix dropped");
+            self.metrics.entries_cut.fetch_add(1, Ordering::Relaxed);
+            self.metrics.entries_stored.fetch_sub(dropped, Ordering::Relaxed);
+        }
         let next = Arc::new(next);
         self.roster = Arc::clone(&next);
         match self.shared_roster.write() {
@@ -247,11 +254,7 @@ impl Ledger {
 
     fn store_proof(&mut self, author: OrgKey, seq: u64, proof: EquivocationProof, acks: Vec<Ack>) {
         if self.known_proofs.insert((author, seq)) {
-            let org = self
-                .roster
-                .member(&author)
-                .map(|m| m.org.clone())
-                .unwrap_or_default();
+            let org = self.roster.org_of(&author).unwrap_or_default().to_string();
             tracing::warn!(%org, seq, "EQUIVOCATION: author signed two different entries at the same seq");
             self.effects.push(Effect::Write(WriteJob::Equivocation {
                 author,
@@ -523,24 +526,35 @@ impl Ledger {
 
     /// Per-author heads against the best seq peers announced.
     pub(super) fn authors(&self, best: &HashMap<OrgKey, u64>) -> Vec<AuthorStatus> {
-        let mut authors: Vec<AuthorStatus> = self
-            .roster
-            .doc()
-            .members
+        let doc = self.roster.doc();
+        let current = doc.members.iter().map(|m| (m.signing_key, &m.org, None));
+        let retired = doc
+            .retired_keys()
             .iter()
-            .map(|m| {
-                let seq = self.chain.head(&m.signing_key).map_or(0, |(s, _)| s);
-                let best_known_seq = best.get(&m.signing_key).copied().unwrap_or(0).max(seq);
+            .map(|r| (r.key, &r.org, Some((r.reason.name().to_string(), r.last_seq))));
+        let mut authors: Vec<AuthorStatus> = current
+            .chain(retired)
+            .map(|(key, org, retired)| {
+                let seq = self.chain.head(&key).map_or(0, |(s, _)| s);
+                let announced = best.get(&key).copied().unwrap_or(0);
+                // Nothing past a retired key's valid prefix will be fetched.
+                let reachable = retired
+                    .as_ref()
+                    .map_or(announced, |(_, last)| announced.min(*last));
+                let best_known_seq = reachable.max(seq);
                 AuthorStatus {
-                    org: m.org.clone(),
-                    author: m.signing_key.to_hex(),
+                    org: org.clone(),
+                    author: key.to_hex(),
                     seq,
                     best_known_seq,
                     lag: best_known_seq - seq,
+                    retired,
                 }
             })
             .collect();
-        authors.sort_by(|a, b| a.org.cmp(&b.org));
+        authors.sort_by(|a, b| {
+            (&a.org, a.retired.is_none(), &a.author).cmp(&(&b.org, b.retired.is_none(), &b.author))
+        });
         authors
     }
 
@@ -548,8 +562,8 @@ impl Ledger {
     pub(super) fn equivocations(&self) -> Vec<(String, u64)> {
         let org_of = |key: &OrgKey| {
             self.roster
-                .member(key)
-                .map_or_else(|| key.to_hex(), |m| m.org.clone())
+                .org_of(key)
+                .map_or_else(|| key.to_hex(), str::to_string)
         };
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();

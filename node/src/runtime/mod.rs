@@ -168,6 +168,9 @@ pub struct AuthorStatus {
     pub best_known_seq: u64,
     /// `best_known_seq - seq`.
     pub lag: u64,
+    /// For a retired key (spec §9.6): why it was retired and the last seq
+    /// of its log that stays valid.
+    pub retired: Option<(String, u64)>,
 }
 
 /// A snapshot of the node.

@@ -220,6 +220,17 @@ impl Store {
                 true
             }
         };
+        // Entries past a retired key's valid prefix (spec §9.6), accepted
+        // while an older roster was in force, go in the same transaction:
+        // the chain state the node restores never runs past a prefix.
+        for retired in roster.doc().retired_keys() {
+            let last_seq = int(retired.last_seq, "retired key last_seq")?;
+            let last_id = retired.last_id.map(|id| id.0);
+            tx.prepare_cached(
+                "DELETE FROM entries WHERE author = ?1 AND (seq > ?2 OR (seq = ?2 AND id IS NOT ?3))",
+            )?
+            .execute(params![retired.key.0, last_seq, last_id])?;
+        }
         tx.commit()?;
         Ok(new)
     }

@@ -249,3 +249,79 @@ async fn a_roster_change_never_gets_honest_peers_struck() {
     );
     cluster.shutdown().await;
 }
+
+/// Issue 10 (history across roster versions, spec §9.6): openai publishes
+/// five entries, then a quorum removes it, keeping its first three. On every
+/// node (including one that was down and learns the roster on its return)
+/// openai's first three entries stay held and valid, the two after the
+/// boundary are dropped, its later entries are refused, and nobody is
+/// struck or banned on the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_history_stays_and_its_entries_past_the_boundary_go() {
+    use riskmesh_protocol::testkit;
+    use std::sync::atomic::Ordering;
+    let mut cluster = Cluster::start(&["amazon", "google", "meta", "openai"]).await;
+    let (amazon, google, meta, openai) = (0, 1, 2, 3);
+    let mut kept = Vec::new();
+    for i in 0..5 {
+        kept.push(publish(&cluster.handle(openai), &format!("openai {i}")).await);
+    }
+    wait_for(
+        Duration::from_secs(30),
+        "every node to hold openai's five entries",
+        || async { counts(&cluster).await.iter().all(|&n| n == 5) },
+    )
+    .await;
+    cluster.stop(meta).await;
+    let boundary = &kept[2];
+    let update = testkit::next_roster(
+        &cluster.roster,
+        |doc| doc.members.retain(|m| m.org != "openai"),
+        &|_| Some((boundary.header().seq, boundary.id())),
+        &[],
+    );
+    assert_eq!(cluster.handle(amazon).offer_roster(update.clone()).await, Ok(2));
+    wait_for(Duration::from_secs(30), "google to apply version 2", || async {
+        cluster.status(google).await.roster_version == 2
+    })
+    .await;
+    cluster.restart(meta).await;
+    for i in [amazon, google, meta] {
+        wait_for(
+            Duration::from_secs(30),
+            "the roster and the cut to reach every node",
+            || async {
+                let status = cluster.status(i).await;
+                status.roster_version == 2 && status.entries == 3
+            },
+        )
+        .await;
+        assert!(
+            heads(&cluster, i).await.contains(&("openai".to_string(), 3)),
+            "node {i} keeps openai's history up to the boundary"
+        );
+        let metrics = &cluster.handle(i).metrics;
+        assert_eq!(
+            metrics.penalties.load(Ordering::Relaxed),
+            0,
+            "node {i} struck a peer"
+        );
+    }
+    // openai's node, still running under version 1, publishes again: the
+    // others refuse it (and cannot be reached by it: it is off the roster).
+    publish(&cluster.handle(openai), "openai after its removal").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in [amazon, google, meta] {
+        assert_eq!(cluster.status(i).await.entries, 3, "node {i}");
+        assert!(
+            !cluster
+                .status(i)
+                .await
+                .peers
+                .iter()
+                .any(|p| p.org == "openai" && p.connected),
+            "node {i} still connected to the removed member"
+        );
+    }
+    cluster.shutdown().await;
+}

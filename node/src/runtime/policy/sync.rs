@@ -5,7 +5,7 @@
 
 use libp2p::PeerId;
 use riskmesh_protocol::sync::{MAX_SYNC_RANGE, SyncRequest, SyncResponse, check_response};
-use riskmesh_protocol::{ChainValidator, EquivocationProof, OrgKey, WireEntry};
+use riskmesh_protocol::{ChainValidator, EquivocationProof, OrgKey, Roster, WireEntry};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,9 @@ pub struct Local<'a> {
     pub roster_version: u64,
     /// Equivocation proofs held, by `(author, seq)`.
     pub known_proofs: &'a HashSet<(OrgKey, u64)>,
+    /// The roster in force: a retired key's log is wanted only up to the
+    /// end of its valid prefix (spec §9.6), whatever a peer announces.
+    pub roster: &'a Roster,
 }
 
 impl Local<'_> {
@@ -279,8 +282,16 @@ impl SyncPlanner {
                 },
             ) => {
                 if self.connected.contains(&peer) {
-                    self.heads
-                        .insert(peer, heads.iter().map(|h| (h.author, h.seq)).collect());
+                    let wanted = |author: &OrgKey, seq: u64| {
+                        local.roster.retired(author).map_or(seq, |r| seq.min(r.last_seq))
+                    };
+                    self.heads.insert(
+                        peer,
+                        heads
+                            .iter()
+                            .map(|h| (h.author, wanted(&h.author, h.seq)))
+                            .collect(),
+                    );
                 }
                 // A head at a seq we hold with a different id means the
                 // author showed us and this peer different entries: fetch
@@ -484,6 +495,7 @@ mod tests {
                 chain: &self.chain,
                 roster_version: 1,
                 known_proofs: &self.proofs,
+                roster: &self.roster,
             }
         }
     }
@@ -532,6 +544,46 @@ mod tests {
         let (sends, lag) = planner.fetch_gaps(f.local(), true, t0());
         assert!(sends.is_empty());
         assert_eq!(lag, 3);
+    }
+
+    /// Issue 10 (spec §9.6): a peer still under an older roster announces a
+    /// removed member's head past the prefix the roster keeps. Only the
+    /// prefix is fetched, and no lag is reported for the rest (which no
+    /// honest peer can serve under this roster).
+    #[test]
+    fn a_retired_keys_log_is_fetched_only_up_to_its_valid_prefix() {
+        let mut f = Fixture::new();
+        let log = entries(&f.roster, "anthropic", 5);
+        let author = log[0].header().author;
+        f.roster = f
+            .roster
+            .apply_update(&testkit::next_roster(
+                &f.roster,
+                |doc| doc.members.retain(|m| m.org != "anthropic"),
+                &|_| Some((2, log[1].id())),
+                &[],
+            ))
+            .expect("v2");
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(1), t0());
+        let head = Head {
+            author,
+            seq: 5,
+            id: log[4].id(),
+        };
+        assert!(
+            only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0())).is_empty()
+        );
+        let (sends, lag) = planner.fetch_gaps(f.local(), false, t0());
+        assert_eq!(lag, 2);
+        assert_eq!(
+            sends[0].request,
+            SyncRequest::Range {
+                author,
+                from_seq: 1,
+                count: 2
+            }
+        );
     }
 
     #[test]
