@@ -91,7 +91,8 @@ HEADER_VERSION = 1
 ENTRY_AAD_PREFIX = b"riskmesh-entry-v1\x00"
 ROSTER_SIG_PREFIX = b"riskmesh-roster-v1\x00"
 COMMIT_PREFIX = b"riskmesh-commit-v1\x00"
-RELEASE_SIG_PREFIX = b"riskmesh-release-v1\x00"
+RELEASE_SIG_PREFIX = b"riskmesh-release-v2\x00"
+REVEAL_DIGEST_PREFIX = b"riskmesh-reveal-v1\x00"
 PROTECTED_PREFIX = bytes([0xA2, 0x01, 0x27, 0x04, 0x58, 0x20])
 
 TIERS = ["public", "consortium", "restricted", "hazardous"]
@@ -958,56 +959,73 @@ class RevealError(Exception):
 
 def check_reveals(redacted_body: dict, reveals: list[dict]):
     """Spec 8.4. `reveals` are dicts with field, salt, value (decoded reveal maps)."""
-    withheld = redacted_body.get("withheld") or []
     seen = []
     for r in reveals:
         if r["field"] in seen:
             raise RevealError("duplicate", r["field"])
         seen.append(r["field"])
-        expected = [w for w in withheld if w["field"] == r["field"]]
-        if not expected:
-            raise RevealError("not_withheld", r["field"])
-        if commitment(r["field"], r["salt"], r["value"]) != expected[0]["commitment"]:
-            raise RevealError("mismatch", r["field"])
-        is_text = r["field"] in (W_DETAILS, W_TITLE, W_SUMMARY)
-        shape = t_tstr if is_text else t_list(t_tstr)
-        try:
-            value = decode_struct(r["value"], MAX_BODY_BYTES, shape)
-        except CborError:
-            raise RevealError("malformed", r["field"]) from None
-        if is_text:  # step 5: the bulletin limits of spec 7.2
-            limit = {W_DETAILS: MAX_DETAILS_BYTES, W_TITLE: MAX_TITLE_BYTES,
-                     W_SUMMARY: MAX_SUMMARY_BYTES}[r["field"]]
-            within = len(value.encode("utf-8")) <= limit
-        else:
-            within = len(value) <= MAX_LIST_ITEMS and all(
-                len(item.encode("utf-8")) <= MAX_TEXT_BYTES for item in value)
-        if not within:
-            raise RevealError("over_limit", r["field"])
+        check_reveal(redacted_body, r)
+
+
+def check_reveal(redacted_body: dict, r: dict):
+    """Spec 8.4 steps 2-5 for one opening (all a fault proof's opening gets)."""
+    withheld = redacted_body.get("withheld") or []
+    expected = [w for w in withheld if w["field"] == r["field"]]
+    if not expected:
+        raise RevealError("not_withheld", r["field"])
+    if commitment(r["field"], r["salt"], r["value"]) != expected[0]["commitment"]:
+        raise RevealError("mismatch", r["field"])
+    is_text = r["field"] in (W_DETAILS, W_TITLE, W_SUMMARY)
+    shape = t_tstr if is_text else t_list(t_tstr)
+    try:
+        value = decode_struct(r["value"], MAX_BODY_BYTES, shape)
+    except CborError:
+        raise RevealError("malformed", r["field"]) from None
+    if is_text:  # step 5: the bulletin limits of spec 7.2
+        limit = {W_DETAILS: MAX_DETAILS_BYTES, W_TITLE: MAX_TITLE_BYTES,
+                 W_SUMMARY: MAX_SUMMARY_BYTES}[r["field"]]
+        within = len(value.encode("utf-8")) <= limit
+    else:
+        within = len(value) <= MAX_LIST_ITEMS and all(
+            len(item.encode("utf-8")) <= MAX_TEXT_BYTES for item in value)
+    if not within:
+        raise RevealError("over_limit", r["field"])
 
 
 # ---------------------------------------------------------------------------
 # Hazardous release (spec sections 8.5-8.9)
 # ---------------------------------------------------------------------------
 
+def reveal_digest(r: dict) -> bytes:
+    """Spec 8.5: SHA-256 of the prefix and the reveal's deterministic CBOR."""
+    return sha256(REVEAL_DIGEST_PREFIX + cbor_encode({0: r["field"], 1: r["salt"], 2: r["value"]}))
+
+
+BOUND_REVEAL = t_map({
+    0: ("field", t_withheld_field, False),
+    1: ("digest", t_hash, False),
+})
+
 RELEASE_PAYLOAD = t_map({
     0: ("request", t_hash, False),
     1: ("target", t_hash, False),
     2: ("requester", t_hash, False),
-    3: ("reveals", t_list(REVEAL), False),
+    3: ("bound", t_list(BOUND_REVEAL), False),
 })
 
 SIGNED_RELEASE = t_map({
     0: ("author", t_hash, False),
     1: ("payload", t_bstr, False),
     2: ("signature", lambda v, w="signature": t_bstr(v, w, 64), False),
+    3: ("reveals", t_list(REVEAL), False),
 })
 
 
 class ReleaseError(Exception):
-    """Why a signed release does not open (spec 8.8): `reason` is one of
-    encoding, bad_signature, mismatch, reveal; `detail` the CBOR error kind
-    (encoding) or the reveal error (reveal); `field` the reveal's field."""
+    """Why a signed release does not open (spec 8.8) or a fault proof proves
+    nothing (spec 8.9): `reason` is one of encoding, bad_signature, mismatch,
+    reveal, not_a_fault; `detail` the CBOR error kind (encoding) or the
+    reveal error (reveal); `field` the reveal's field."""
 
     def __init__(self, reason: str, detail: str | None = None, field: str | None = None):
         super().__init__(reason + (f" ({detail})" if detail else "") + (f" {field}" if field else ""))
@@ -1023,27 +1041,72 @@ def decode_signed_release(data: bytes):
         raise ReleaseError("encoding", e.kind) from None
 
 
-def release_open(signed_bytes: bytes, author: bytes, request: bytes, target: bytes, requester: bytes,
-                 redacted: dict):
-    """Spec 8.8: the requester's check of a signed release. Returns the reveals."""
-    signed = decode_signed_release(signed_bytes)
+def _signed_payload(signed: dict, author: bytes) -> dict:
+    """Spec 8.8 steps 4a-4c: the author, the signature over the received
+    payload bytes, then the payload's decoding."""
     if signed["author"] != author:
         raise ReleaseError("mismatch")
     if not ed25519_verify(author, RELEASE_SIG_PREFIX + signed["payload"], signed["signature"]):
         raise ReleaseError("bad_signature")
     try:
-        payload = decode_struct(signed["payload"], MAX_RELEASE_BYTES, RELEASE_PAYLOAD)
+        return decode_struct(signed["payload"], MAX_RELEASE_BYTES, RELEASE_PAYLOAD)
     except CborError as e:
         raise ReleaseError("encoding", e.kind) from None
-    if (payload["request"], payload["target"], payload["requester"]) != (request, target, requester):
+
+
+def _check_bound(payload: dict):
+    """Spec 8.8 step 4e: the bound fields are non-empty and strictly ascending."""
+    fields = [b["field"] for b in payload["bound"]]
+    if not fields or not strictly_ascending(fields):
         raise ReleaseError("mismatch")
-    if not payload["reveals"]:
-        raise ReleaseError("mismatch")
+
+
+def _binds(bound: dict, r: dict) -> bool:
+    return bound["field"] == r["field"] and bound["digest"] == reveal_digest(r)
+
+
+def _check_reveal(redacted: dict, r: dict):
     try:
-        check_reveals(redacted, payload["reveals"])
+        check_reveal(redacted, r)
     except RevealError as e:
         raise ReleaseError("reveal", e.kind, WITHHELD_FIELDS[e.field]) from None
-    return payload["reveals"]
+
+
+def release_open(signed_bytes: bytes, author: bytes, request: bytes, target: bytes, requester: bytes,
+                 redacted: dict):
+    """Spec 8.8 step 4: the requester's check of a signed release. Returns the reveals."""
+    signed = decode_signed_release(signed_bytes)
+    payload = _signed_payload(signed, author)
+    if (payload["request"], payload["target"], payload["requester"]) != (request, target, requester):
+        raise ReleaseError("mismatch")
+    _check_bound(payload)
+    reveals = signed["reveals"]
+    if len(reveals) != len(payload["bound"]) or not all(
+            _binds(b, r) for b, r in zip(payload["bound"], reveals)):
+        raise ReleaseError("mismatch")
+    for r in reveals:
+        _check_reveal(redacted, r)
+    return reveals
+
+
+def check_fault_proof(proof_bytes: bytes, author: bytes, target: bytes, redacted: dict) -> ReleaseError:
+    """Spec 8.9: returns the proven fault (a `reveal` ReleaseError); raises
+    ReleaseError if the proof proves nothing."""
+    proof = decode_signed_release(proof_bytes)
+    payload = _signed_payload(proof, author)
+    if payload["target"] != target:
+        raise ReleaseError("mismatch")
+    _check_bound(payload)
+    if len(proof["reveals"]) != 1:
+        raise ReleaseError("mismatch")
+    reveal = proof["reveals"][0]
+    if not any(_binds(b, reveal) for b in payload["bound"]):
+        raise ReleaseError("mismatch")
+    try:
+        _check_reveal(redacted, reveal)
+    except ReleaseError as fault:
+        return fault
+    raise ReleaseError("not_a_fault")
 
 
 def receipt_body(request: bytes, target: bytes, reveals: list[dict]) -> bytes:
@@ -2019,33 +2082,25 @@ def run_release(ctx, v):
         return _release_reject(e)
     received = sorted(commitment(r["field"], r["salt"], r["value"]) for r in reveals)
     return {"outcome": "accept", "reveals": [_reveal_json(r) for r in reveals],
+            "digests": [reveal_digest(r).hex() for r in reveals],
             "received": [c.hex() for c in received],
             "receipt_body": receipt_body(request, target, reveals).hex()}
 
 
 def run_fault_proof(ctx, v):
     """Spec 8.9: a third party checks a fault proof: the hazardous entry, then
-    the requester's check with the request and requester the release names."""
+    the proof against the entry's author, id and body."""
     body = _hex(v["hazardous_body"])
     target, header = verify_entry(ctx["roster"], _hex(v["hazardous_envelope"]), body)
     if header["tier"] != HAZARDOUS:
         return {"outcome": "reject", "reason": "not_hazardous"}
     redacted = decode_struct(body, MAX_BODY_BYTES, BULLETIN_BODY)
-    signed = _hex(v["signed_release"])
-    request = requester = bytes(32)
-    try:  # only to learn what the release names; release_open checks everything
-        payload = decode_struct(decode_signed_release(signed)["payload"], MAX_RELEASE_BYTES, RELEASE_PAYLOAD)
-        request, requester = payload["request"], payload["requester"]
-    except (ReleaseError, CborError):
-        pass
     try:
-        release_open(signed, header["author"], request, target, requester, redacted)
+        fault = check_fault_proof(_hex(v["signed_release"]), header["author"], target, redacted)
     except ReleaseError as e:
-        if e.reason == "reveal":
-            return {"outcome": "accept", "author": header["author"].hex(), "target": target.hex(),
-                    "detail": e.detail, "field": e.field}
         return _release_reject(e)
-    return {"outcome": "reject", "reason": "not_a_fault"}
+    return {"outcome": "accept", "author": header["author"].hex(), "target": target.hex(),
+            "detail": fault.detail, "field": fault.field}
 
 
 def run_evaluate(ctx, v):

@@ -14,8 +14,9 @@ const ALREADY: &str = "already received";
 pub enum DeliveryVerdict {
     /// Verified against the commitments and committed; the receipt follows.
     Accepted,
-    /// Signed by the author but not matching its commitments; the
-    /// requester keeps the signed release as proof of the fault.
+    /// An opening signed by the author does not match its commitment; the
+    /// requester keeps the fault proof (the signed release cut to that
+    /// opening).
     Mismatch,
     /// An earlier delivery of this release was already accepted (its
     /// `Accepted` answer was lost).

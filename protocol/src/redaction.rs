@@ -19,6 +19,10 @@ use minicbor::{Decode, Encode};
 /// Domain prefix of every commitment.
 pub const COMMIT_PREFIX: &[u8] = b"riskmesh-commit-v1\0";
 
+/// Domain prefix of a reveal's digest, by which a signed release binds each
+/// opening without carrying it (spec §8.5).
+pub const REVEAL_DIGEST_PREFIX: &[u8] = b"riskmesh-reveal-v1\0";
+
 /// A field of a bulletin that may be withheld at the hazardous tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 #[cbor(index_only)]
@@ -121,7 +125,8 @@ impl Default for ReleasePolicy {
     }
 }
 
-/// The opening of one commitment: what the author's node sends the requester.
+/// The opening of one commitment: what the author's node sends the requester,
+/// beside the signed release that binds it by [`Reveal::digest`].
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 #[cbor(map)]
 pub struct Reveal {
@@ -142,6 +147,13 @@ impl Reveal {
     /// The commitment this opening produces.
     pub fn commitment(&self) -> Hash32 {
         commit(self.field, &self.salt, &self.value)
+    }
+
+    /// `SHA-256(REVEAL_DIGEST_PREFIX || canonical CBOR of this reveal)`: what
+    /// a signed release binds, so that the signature covers this opening
+    /// while the opening itself can be left out of a fault proof.
+    pub fn digest(&self) -> Hash32 {
+        Hash32::of_parts(&[REVEAL_DIGEST_PREFIX, &cbor::encode(self)])
     }
 }
 
@@ -198,40 +210,47 @@ impl RevealError {
     }
 }
 
-/// Checks revealed fields against a redacted body's commitments, in order:
-/// no field twice, the field is withheld, the opening matches its
-/// commitment, the value is canonical CBOR of the field's type, and the value
-/// is within the limits a bulletin body puts on that field (spec §8.4).
+/// Checks revealed fields against a redacted body's commitments, in list
+/// order: no field twice, then each opening by [`check_reveal`] (spec §8.4).
 pub fn check_reveals(redacted: &BulletinBody, reveals: &[Reveal]) -> Result<(), RevealError> {
-    let withheld = redacted.withheld.as_deref().unwrap_or_default();
     let mut seen = Vec::with_capacity(reveals.len());
     for reveal in reveals {
         if seen.contains(&reveal.field) {
             return Err(RevealError::Duplicate(reveal.field));
         }
         seen.push(reveal.field);
-        let Some(expected) = withheld.iter().find(|w| w.field == reveal.field) else {
-            return Err(RevealError::NotWithheld(reveal.field));
-        };
-        if reveal.commitment() != expected.commitment {
-            return Err(RevealError::Mismatch(reveal.field));
+        check_reveal(redacted, reveal)?;
+    }
+    Ok(())
+}
+
+/// Checks one opening against a redacted body's commitments, in order: the
+/// field is withheld, the opening matches its commitment, the value is
+/// canonical CBOR of the field's type, and the value is within the limits a
+/// bulletin body puts on that field (spec §8.4 steps 2-5). A fault proof
+/// (spec §8.9) is checked with this alone, since it carries one opening.
+pub fn check_reveal(redacted: &BulletinBody, reveal: &Reveal) -> Result<(), RevealError> {
+    let withheld = redacted.withheld.as_deref().unwrap_or_default();
+    let Some(expected) = withheld.iter().find(|w| w.field == reveal.field) else {
+        return Err(RevealError::NotWithheld(reveal.field));
+    };
+    if reveal.commitment() != expected.commitment {
+        return Err(RevealError::Mismatch(reveal.field));
+    }
+    let malformed = |e| RevealError::Malformed(reveal.field, e);
+    let within = match reveal.field {
+        WithheldField::Details | WithheldField::Title | WithheldField::Summary => {
+            let text: String = cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
+            text.len() <= text_limit(reveal.field)
         }
-        let malformed = |e| RevealError::Malformed(reveal.field, e);
-        let within = match reveal.field {
-            WithheldField::Details | WithheldField::Title | WithheldField::Summary => {
-                let text: String =
-                    cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
-                text.len() <= text_limit(reveal.field)
-            }
-            WithheldField::Affected | WithheldField::References => {
-                let list: Vec<String> =
-                    cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
-                list.len() <= MAX_LIST_ITEMS && list.iter().all(|item| item.len() <= text_limit(reveal.field))
-            }
-        };
-        if !within {
-            return Err(RevealError::OverLimit(reveal.field));
+        WithheldField::Affected | WithheldField::References => {
+            let list: Vec<String> =
+                cbor::decode_canonical(&reveal.value, MAX_BODY_BYTES).map_err(malformed)?;
+            list.len() <= MAX_LIST_ITEMS && list.iter().all(|item| item.len() <= text_limit(reveal.field))
         }
+    };
+    if !within {
+        return Err(RevealError::OverLimit(reveal.field));
     }
     Ok(())
 }

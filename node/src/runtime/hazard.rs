@@ -16,7 +16,7 @@ use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::limits::MAX_RELEASE_BYTES;
 use riskmesh_protocol::redaction::{ReleasePolicy, Reveal, WithheldField};
 use riskmesh_protocol::release::{
-    RecordedDecision, RecordedRetraction, ReleaseError, ReleasePayload, RequestLog, Revocation,
+    RecordedDecision, RecordedRetraction, Release, ReleaseError, ReleasePayload, RequestLog, Revocation,
     SignedRelease, Verdict, evaluate,
 };
 use riskmesh_protocol::{Body, BulletinBody, Draft, EntryId, Kind, OrgKey, Roster, Tier};
@@ -51,15 +51,16 @@ pub enum Received {
         receipt: Box<Draft>,
     },
     /// Signed by the author but not matching its commitments: keep the
-    /// signed release as proof, publish no receipt.
+    /// fault proof, publish no receipt.
     Fault {
         /// The request.
         request: EntryId,
         /// The hazardous entry.
         target: EntryId,
-        /// The signed release (transferable proof with the hazardous
-        /// entry), age-encrypted to this organization: it holds the valid
-        /// openings too, so it never rests in plaintext.
+        /// The fault proof (the signed release cut to the failing opening:
+        /// with the hazardous entry, a transferable proof that discloses no
+        /// valid opening), age-encrypted to this organization all the same:
+        /// a `malformed` or `over_limit` opening does match its commitment.
         evidence: Vec<u8>,
         /// What did not match.
         why: String,
@@ -296,13 +297,13 @@ pub fn prepare_release(
     let Some(member) = roster.member(&requester) else {
         return Ok(None);
     };
-    let payload = ReleasePayload {
+    let release = Release {
         request: *request_id,
         target: body.target,
         requester,
         reveals,
     };
-    let signed = SignedRelease::sign(&org.signing, &payload);
+    let signed = SignedRelease::sign(&org.signing, &release);
     let sealed = sealed::seal(&[member.encryption()], &signed.to_bytes()).map_err(|e| e.to_string())?;
     Ok(Some(ReleaseOut {
         request: *request_id,
@@ -438,15 +439,22 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: 
                 Err(e) => Received::Refused(e),
             }
         }
-        Err(ReleaseError::Reveal(e)) => match sealed::seal(&[org.encryption.public()], &signed.to_bytes()) {
-            Ok(evidence) => Received::Fault {
-                request: payload.request,
-                target: payload.target,
-                evidence,
-                why: e.to_string(),
-            },
-            Err(seal) => Received::Refused(format!("cannot keep the evidence sealed: {seal}")),
-        },
+        Err(ReleaseError::Reveal(e)) => {
+            // Only the failing opening is kept: the release's valid openings
+            // are neither stored nor part of the proof.
+            let Some(proof) = signed.fault_proof(&redacted) else {
+                return Received::Refused(format!("no fault proof for a failed opening: {e}"));
+            };
+            match sealed::seal(&[org.encryption.public()], &proof.to_bytes()) {
+                Ok(evidence) => Received::Fault {
+                    request: payload.request,
+                    target: payload.target,
+                    evidence,
+                    why: e.to_string(),
+                },
+                Err(seal) => Received::Refused(format!("cannot keep the evidence sealed: {seal}")),
+            }
+        }
         Err(e) => Received::Refused(e.to_string()),
     }
 }

@@ -15,7 +15,8 @@ pub enum ReleaseState {
     Sent,
     /// This node (the requester's) received and verified the openings.
     Received,
-    /// The openings did not match the commitments; the evidence is kept.
+    /// An opening did not match its commitment; the evidence (the fault
+    /// proof, spec §8.9) is kept.
     Fault,
 }
 
@@ -47,7 +48,8 @@ pub struct ReleaseRecord {
     pub target: EntryId,
     /// What happened.
     pub state: ReleaseState,
-    /// The signed release, for a fault.
+    /// For a fault, the fault proof (spec §8.9), sealed to this
+    /// organization.
     pub evidence: Option<Vec<u8>>,
     /// When, Unix ms.
     pub at_ms: u64,

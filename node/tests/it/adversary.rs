@@ -400,25 +400,30 @@ async fn a_flooding_member_is_rate_limited_and_honest_traffic_flows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
+async fn a_tampered_release_is_refused_and_its_proof_discloses_no_valid_opening() {
     use riskmesh_node::store::{ReleaseState, Store};
-    use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField, redact};
-    use riskmesh_protocol::release::{ReleaseError, ReleasePayload, SignedRelease};
+    use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, RevealError, WithheldField, redact};
+    use riskmesh_protocol::release::{Release, SignedRelease};
 
     // openai's node is the adversary: it publishes a hazardous entry, then
-    // "releases" details that do not match its own commitments.
+    // releases the details correctly beside a title that does not match its
+    // own commitment.
     let mut cluster = Cluster::start_some(&["amazon", "google", "openai"], 2, &[]).await;
     let roster = cluster.roster.clone();
     let author = testkit::org_secrets("openai");
     let mut full = testkit::sample_bulletin("hazard");
     full.details = "the real details".into();
+    full.title = "the real title".into();
     let redaction = Redaction {
-        fields: vec![],
+        fields: vec![WithheldField::Title],
         sanitized_title: None,
         sanitized_summary: None,
         release: ReleasePolicy::default(),
     };
-    let (redacted, reveals) = redact(&full, &redaction, &[[5; 32]; 5]);
+    let salts = [[1; 32], [2; 32], [3; 32], [4; 32], [5; 32]];
+    let (redacted, reveals) = redact(&full, &redaction, &salts);
+    let details = reveals[0].clone();
+    assert_eq!(details.field, WithheldField::Details);
     let mut log = LogWriter::new(roster.network());
     let hazardous = log
         .append(
@@ -458,19 +463,24 @@ async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
     .await;
     let google = cluster.handle(1);
     let request = google
-        .request_access(target, vec![WithheldField::Details], "mitigation".into())
+        .request_access(
+            target,
+            vec![WithheldField::Details, WithheldField::Title],
+            "mitigation".into(),
+        )
         .await
         .expect("request");
-    // The adversary signs openings with one byte changed.
+    // The adversary signs the valid details opening and a title opening
+    // with one byte changed.
     let mut tampered = reveals.clone();
-    tampered[0].value[5] ^= 1;
-    let payload = ReleasePayload {
+    tampered[1].value[5] ^= 1;
+    let release = Release {
         request: request.id(),
         target,
         requester: google.org_key,
         reveals: tampered,
     };
-    let signed = SignedRelease::sign(&author.signing, &payload);
+    let signed = SignedRelease::sign(&author.signing, &release);
     let google_enc = roster.member_by_org("google").expect("google").encryption();
     let sealed = riskmesh_node::sealed::seal(&[google_enc], &signed.to_bytes()).expect("seal");
     swarm
@@ -519,27 +529,31 @@ async fn a_tampered_release_is_refused_with_proof_and_no_receipt() {
         })
         .expect("list");
     assert!(receipts.is_empty(), "no receipt for a tampered release");
-    // The kept evidence convinces a third party: the author's signature
-    // holds and the openings contradict the author's signed commitments.
-    // The evidence rests sealed to google (it holds the valid openings too).
+    // The kept evidence is a fault proof: it discloses no valid opening,
+    // and it convinces a third party (the author's signature holds and the
+    // one opening it carries contradicts the author's signed commitment).
     let sealed_evidence = record.evidence.expect("evidence");
-    assert!(
-        !sealed_evidence
-            .windows(b"the real details".len())
-            .any(|w| w == b"the real details"),
-        "evidence in plaintext"
-    );
+    let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&sealed_evidence, b"the real"), "evidence in plaintext");
     let plain = riskmesh_node::sealed::open(&testkit::org_secrets("google").encryption, &sealed_evidence)
         .expect("sealed to google");
     let evidence = SignedRelease::from_bytes(&plain).expect("decodes");
-    let verdict = evidence.open(
-        &author.signing.public(),
-        &request.id(),
-        &target,
-        &google.org_key,
-        &redacted,
+    // Showing the proof discloses nothing of the valid details opening.
+    for (what, secret) in [
+        ("salt", &details.salt[..]),
+        ("value", &details.value[..]),
+        ("text", b"the real details"),
+    ] {
+        assert!(
+            !contains(&plain, secret),
+            "the fault proof discloses the valid details opening's {what}"
+        );
+    }
+    assert_eq!(evidence.reveals.len(), 1, "the proof carries one opening");
+    assert_eq!(
+        evidence.check_fault_proof(&author.signing.public(), &target, &redacted),
+        Ok(RevealError::Mismatch(WithheldField::Title))
     );
-    assert!(matches!(verdict, Err(ReleaseError::Reveal(_))), "{verdict:?}");
 }
 
 /// Publishes on the entries topic once the member has subscribed.

@@ -9,7 +9,7 @@ use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::limits::{MAX_AGE_STANZAS, MAX_SYNC_RANGE, MAX_TITLE_BYTES};
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
-use riskmesh_protocol::release::{ReleasePayload, SignedRelease};
+use riskmesh_protocol::release::{BoundReveal, ReleasePayload, SignedRelease};
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{Head, SyncRequest, SyncResponse};
 use riskmesh_protocol::testkit::{self, NETWORK, SIGNATORIES};
@@ -203,17 +203,17 @@ fn sync_seeds(entries: &[riskmesh_protocol::VerifiedEntry], genesis: &[u8]) -> V
     seeds
 }
 
-/// The fixture release in every mode, payloads with extra, tampered and
-/// over-limit reveals, the release vectors' signed releases, and the
-/// verdicts.
+/// The fixture release in every mode, payloads that bind extra or no
+/// openings, tampered and over-limit reveals, the release vectors' signed
+/// releases and fault proofs, and the verdicts.
 fn release_seeds() -> Vec<Vec<u8>> {
     let f = release_fixture();
     let signed = f.signed.to_bytes();
     let payload: ReleasePayload =
         cbor::decode_canonical(&f.signed.payload, usize::MAX).expect("fixture payload");
-    let with_reveals = |reveals: Vec<Reveal>| {
+    let binding = |reveals: &[Reveal]| {
         cbor::encode(&ReleasePayload {
-            reveals,
+            bound: reveals.iter().map(BoundReveal::of).collect(),
             ..payload.clone()
         })
     };
@@ -232,11 +232,13 @@ fn release_seeds() -> Vec<Vec<u8>> {
     let mut seeds = vec![
         [&[0u8][..], &signed].concat(),
         [&[1u8][..], &f.signed.payload].concat(),
-        [&[2u8][..], &f.signed.payload].concat(),
-        [&[2u8][..], &with_reveals(f.reveals.clone())].concat(),
-        [&[2u8][..], &with_reveals(tampered)].concat(),
-        [&[3u8][..], &with_reveals(vec![long_title.clone(), not_cbor])].concat(),
-        [&[3u8][..], &with_reveals(vec![f.reveals[0].clone(), long_title])].concat(),
+        [&[1u8][..], &binding(&f.reveals)].concat(),
+        [&[1u8][..], &binding(&[])].concat(),
+        [&[2u8][..], &cbor::encode(&f.signed.reveals)].concat(),
+        [&[2u8][..], &cbor::encode(&f.reveals)].concat(),
+        [&[2u8][..], &cbor::encode(&tampered)].concat(),
+        [&[3u8][..], &cbor::encode(&vec![long_title.clone(), not_cbor])].concat(),
+        [&[3u8][..], &cbor::encode(&vec![f.reveals[0].clone(), long_title])].concat(),
     ];
     let vectors = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),

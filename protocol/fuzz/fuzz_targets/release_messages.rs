@@ -1,12 +1,14 @@
-//! Releases and delivery verdicts from untrusted bytes. Byte 0 picks a mode
-//! for the rest:
+//! Releases, fault proofs and delivery verdicts from untrusted bytes. Byte 0
+//! picks a mode for the rest:
 //!
 //! - 0: a `SignedRelease`, decoded and opened against the fixture
-//!   hazardous entry and access request;
+//!   hazardous entry and access request, and checked as a fault proof;
 //! - 1: a release payload, signed by the fixture author (so the checks
-//!   behind the signature are reached), then opened;
-//! - 2: as 1, but if the payload decodes, its request, target and requester
-//!   are set to the fixture's first, so the reveal check is reached;
+//!   behind the signature are reached) with the fixture's openings beside
+//!   it, then opened;
+//! - 2: a list of reveals, released for the fixture request by the fixture
+//!   author (`sign_release`: bound by their digests and signed), so the
+//!   bound-list and reveal checks are reached;
 //! - 3: as 2, and the redacted body's commitments are rebuilt from the
 //!   fuzzed reveals, so their values reach the malformed and over-limit
 //!   steps of the reveal check.
@@ -14,9 +16,12 @@
 //! Every input is also read as a `DeliveryVerdict`.
 //!
 //! Nothing panics; a decoded release re-encodes to the same bytes; an
-//! accepted release answers the fixture request, is non-empty and its
-//! reveals all pass the reveal check (no field twice, each withheld, each
-//! opening its commitment); a verdict's bytes never exceed
+//! accepted release answers the fixture request, is non-empty, carries
+//! exactly the openings it binds, and its reveals all pass the reveal check
+//! (no field twice, each withheld, each opening its commitment) and leave no
+//! fault to prove; a release refused for a bad opening yields a fault proof
+//! that carries that one opening alone and proves that fault; a proven fault
+//! is an opening that fails the reveal check; a verdict's bytes never exceed
 //! `MAX_RELEASE_VERDICT_BYTES` and round-trip unless a long text was cut.
 
 #![no_main]
@@ -25,9 +30,9 @@ use libfuzzer_sys::fuzz_target;
 use riskmesh_protocol::body::BulletinBody;
 use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::limits::MAX_RELEASE_VERDICT_BYTES;
-use riskmesh_protocol::redaction::{WithheldCommitment, check_reveals};
-use riskmesh_protocol::release::{ReleasePayload, SignedRelease};
-use riskmesh_protocol_fuzz::{release_fixture, sign_release_payload};
+use riskmesh_protocol::redaction::{Reveal, WithheldCommitment, check_reveal, check_reveals};
+use riskmesh_protocol::release::{BoundReveal, ReleaseError, ReleasePayload, SignedRelease};
+use riskmesh_protocol_fuzz::{release_fixture, sign_release, sign_release_payload};
 
 fuzz_target!(|data: &[u8]| {
     verdict(data);
@@ -42,18 +47,17 @@ fuzz_target!(|data: &[u8]| {
                 open(&signed, &fixture.redacted);
             }
         }
-        1 => open(&resigned(rest), &fixture.redacted),
+        1 => open(
+            &through_the_wire(sign_release_payload(rest, fixture.signed.reveals.clone())),
+            &fixture.redacted,
+        ),
         fit => {
-            let Ok(mut payload) = minicbor::decode::<ReleasePayload>(rest) else {
+            let Ok(reveals) = minicbor::decode::<Vec<Reveal>>(rest) else {
                 return;
             };
-            payload.request = fixture.request;
-            payload.target = fixture.target;
-            payload.requester = fixture.requester;
             let mut redacted = fixture.redacted.clone();
             if fit == 3 {
-                let mut withheld: Vec<WithheldCommitment> = payload
-                    .reveals
+                let mut withheld: Vec<WithheldCommitment> = reveals
                     .iter()
                     .map(|r| WithheldCommitment {
                         field: r.field,
@@ -64,26 +68,38 @@ fuzz_target!(|data: &[u8]| {
                 withheld.dedup_by_key(|w| w.field);
                 redacted.withheld = Some(withheld);
             }
-            let bytes = minicbor::to_vec(&payload).expect("encoding to a Vec cannot fail");
-            open(&resigned(&bytes), &redacted);
+            open(&through_the_wire(sign_release(reveals)), &redacted);
         }
     }
 });
 
-/// Signs `payload` as the fixture author and sends the result through the
-/// wire encoding, as a requester would receive it.
-fn resigned(payload: &[u8]) -> SignedRelease {
-    let signed = sign_release_payload(payload);
-    let bytes = signed.to_bytes();
-    let back = SignedRelease::from_bytes(&bytes).expect("a signed release of a small payload decodes");
+/// Sends a release through the wire encoding, as a requester would receive
+/// it.
+fn through_the_wire(signed: SignedRelease) -> SignedRelease {
+    let back =
+        SignedRelease::from_bytes(&signed.to_bytes()).expect("a signed release of a small input decodes");
     assert_eq!(back, signed);
     back
 }
 
 fn open(signed: &SignedRelease, redacted: &BulletinBody) {
     let f = release_fixture();
-    let Ok(reveals) = signed.open(&f.author, &f.request, &f.target, &f.requester, redacted) else {
-        return;
+    proof(signed, redacted);
+    let reveals = match signed.open(&f.author, &f.request, &f.target, &f.requester, redacted) {
+        Ok(reveals) => reveals,
+        Err(ReleaseError::Reveal(fault)) => {
+            let cut = signed
+                .fault_proof(redacted)
+                .expect("a release refused for an opening has a fault proof");
+            assert_eq!(cut.reveals.len(), 1, "a fault proof carries one opening");
+            assert_eq!(
+                cut.check_fault_proof(&f.author, &f.target, redacted),
+                Ok(fault),
+                "the fault proof does not prove the refusal's fault"
+            );
+            return;
+        }
+        Err(_) => return,
     };
     assert_eq!(signed.author, f.author);
     assert!(!reveals.is_empty(), "an empty release accepted");
@@ -109,11 +125,34 @@ fn open(signed: &SignedRelease, redacted: &BulletinBody) {
         );
     }
     let payload: ReleasePayload = minicbor::decode(&signed.payload).expect("an opened payload decodes");
-    assert_eq!(payload.reveals, reveals);
+    assert_eq!(
+        payload.bound,
+        reveals.iter().map(BoundReveal::of).collect::<Vec<_>>(),
+        "an accepted release carries openings other than the ones it binds"
+    );
     assert_eq!(
         (payload.request, payload.target, payload.requester),
         (f.request, f.target, f.requester)
     );
+    assert_eq!(
+        signed.fault_proof(redacted),
+        None,
+        "a fault proof of a valid release"
+    );
+}
+
+/// Any signed release read as a fault proof: a proven fault is an opening
+/// that fails the reveal check.
+fn proof(signed: &SignedRelease, redacted: &BulletinBody) {
+    let f = release_fixture();
+    if let Ok(fault) = signed.check_fault_proof(&f.author, &f.target, redacted) {
+        assert_eq!(signed.reveals.len(), 1, "a proof of more than one opening");
+        assert_eq!(
+            check_reveal(redacted, &signed.reveals[0]),
+            Err(fault),
+            "a proven fault is not the opening's"
+        );
+    }
 }
 
 fn verdict(bytes: &[u8]) {

@@ -18,7 +18,7 @@ use riskmesh_protocol::entry::{
 use riskmesh_protocol::ids::EntryId;
 use riskmesh_protocol::limits::MAX_GAP_WINDOW;
 use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, Reveal, WithheldField};
-use riskmesh_protocol::release::{RELEASE_SIG_PREFIX, ReleasePayload, SignedRelease};
+use riskmesh_protocol::release::{RELEASE_SIG_PREFIX, Release, SignedRelease};
 use riskmesh_protocol::testkit::{self, Consortium, NETWORK};
 use riskmesh_protocol::{
     Body, Draft, Hash32, Header, Kind, LogWriter, OrgKey, OrgSigningKey, Roster, Tier, VerifiedEntry,
@@ -323,7 +323,7 @@ fn build_release() -> ReleaseFixture {
     let Some(Ok(Body::AccessRequest(asked))) = request.decode_body() else {
         panic!("the access request decodes");
     };
-    let payload = ReleasePayload {
+    let release = Release {
         request: request.id(),
         target: hazardous.id(),
         requester: request.header().author,
@@ -339,12 +339,12 @@ fn build_release() -> ReleaseFixture {
         .iter()
         .find(|o| o.signing.public() == author)
         .expect("author's secrets");
-    let signed = SignedRelease::sign(&key.signing, &payload);
+    let signed = SignedRelease::sign(&key.signing, &release);
     let fixture = ReleaseFixture {
         author,
-        request: payload.request,
-        target: payload.target,
-        requester: payload.requester,
+        request: release.request,
+        target: release.target,
+        requester: release.requester,
         redacted,
         reveals,
         signed,
@@ -366,9 +366,9 @@ fn build_release() -> ReleaseFixture {
 }
 
 /// A signed release of arbitrary `payload` bytes, validly signed by the
-/// release fixture's author, so a target reaches the checks behind the
-/// signature.
-pub fn sign_release_payload(payload: &[u8]) -> SignedRelease {
+/// release fixture's author, with `reveals` beside it, so a target reaches
+/// the checks behind the signature.
+pub fn sign_release_payload(payload: &[u8], reveals: Vec<Reveal>) -> SignedRelease {
     let author = release_fixture().author;
     let (_, key) = SIGNERS
         .iter()
@@ -379,7 +379,28 @@ pub fn sign_release_payload(payload: &[u8]) -> SignedRelease {
         author,
         payload: payload.to_vec(),
         signature: signature.to_bytes(),
+        reveals,
     }
+}
+
+/// The fixture author's release of `reveals` for the fixture request: the
+/// honest path, bound by digests and signed.
+pub fn sign_release(reveals: Vec<Reveal>) -> SignedRelease {
+    let f = release_fixture();
+    let key = CONSORTIUM
+        .orgs
+        .iter()
+        .find(|o| o.signing.public() == f.author)
+        .expect("author's secrets");
+    SignedRelease::sign(
+        &key.signing,
+        &Release {
+            request: f.request,
+            target: f.target,
+            requester: f.requester,
+            reveals,
+        },
+    )
 }
 
 /// Entries for the chain target: per author a main chain, a fork, a

@@ -9,11 +9,10 @@ use riskmesh_protocol::body::{AccessReceiptBody, check_bulletin};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::chain::{EquivocationProof, ProofError};
 use riskmesh_protocol::keys::{check_public_key, verify_strict};
-use riskmesh_protocol::limits::{MAX_BODY_BYTES, MAX_RELEASE_BYTES};
+use riskmesh_protocol::limits::MAX_BODY_BYTES;
 use riskmesh_protocol::redaction::{self, ReleasePolicy, Reveal, WithheldField};
 use riskmesh_protocol::release::{
-    RecordedDecision, RecordedRetraction, ReleaseError, ReleasePayload, RequestLog, SignedRelease, Verdict,
-    evaluate,
+    RecordedDecision, RecordedRetraction, ReleaseError, RequestLog, SignedRelease, Verdict, evaluate,
 };
 use riskmesh_protocol::roster::{RosterError, SignedRoster};
 use riskmesh_protocol::testkit;
@@ -615,6 +614,13 @@ fn opened(request: EntryId, target: EntryId, reveals: &[Reveal]) -> Got {
     Got::accept()
         .with("reveals", listed)
         .with(
+            "digests",
+            reveals
+                .iter()
+                .map(|r| hex_value(r.digest().0))
+                .collect::<Vec<_>>(),
+        )
+        .with(
             "received",
             received.iter().map(|c| hex_value(c.0)).collect::<Vec<_>>(),
         )
@@ -658,8 +664,7 @@ fn run_release(file: &Value, v: &Value) -> Result<(), String> {
         }
         "fault_proof" => {
             // A third party holds the roster, the hazardous entry and the
-            // signed release, and runs the requester's check with the request
-            // and requester the release itself names.
+            // fault proof (a signed release cut to one opening).
             let roster = file_roster(file)?;
             let body = bytes(v, "hazardous_body")?;
             let entry = verify_entry(&roster, &bytes(v, "hazardous_envelope")?, Some(&body))
@@ -670,21 +675,14 @@ fn run_release(file: &Value, v: &Value) -> Result<(), String> {
             let redacted: BulletinBody =
                 cbor::decode_canonical(&body, MAX_BODY_BYTES).map_err(|e| format!("hazardous body: {e}"))?;
             let (author, target) = (entry.header().author, entry.id());
-            let result = SignedRelease::from_bytes(&bytes(v, "signed_release")?).and_then(|signed| {
-                // A payload that does not decode fails inside `open` (after
-                // the author and signature checks), before these are used.
-                let (request, requester) =
-                    cbor::decode_canonical::<ReleasePayload>(&signed.payload, MAX_RELEASE_BYTES)
-                        .map_or((Hash32([0; 32]), OrgKey([0; 32])), |p| (p.request, p.requester));
-                signed.open(&author, &request, &target, &requester, &redacted)
-            });
+            let result = SignedRelease::from_bytes(&bytes(v, "signed_release")?)
+                .and_then(|proof| proof.check_fault_proof(&author, &target, &redacted));
             match result {
-                Err(ReleaseError::Reveal(e)) => Got::accept()
+                Ok(fault) => Got::accept()
                     .with("author", author.to_hex())
                     .with("target", target.to_hex())
-                    .with("detail", e.name())
-                    .with("field", e.field().name()),
-                Ok(_) => Got::reject("not_a_fault"),
+                    .with("detail", fault.name())
+                    .with("field", fault.field().name()),
                 Err(e) => release_error(&e),
             }
         }

@@ -10,7 +10,7 @@ use ed25519_dalek::Signer;
 use riskmesh_protocol::body::{AccessReceiptBody, AccessRequestBody};
 use riskmesh_protocol::cbor;
 use riskmesh_protocol::redaction::{Reveal, WithheldField};
-use riskmesh_protocol::release::{RELEASE_SIG_PREFIX, ReleasePayload, SignedRelease};
+use riskmesh_protocol::release::{BoundReveal, RELEASE_SIG_PREFIX, Release, ReleasePayload, SignedRelease};
 use riskmesh_protocol::testkit::{self, OBSERVERS, SIGNATORIES};
 use riskmesh_protocol::{Body, BulletinBody, EntryId, Hash32, Kind, OrgKey, Tier};
 
@@ -83,26 +83,46 @@ impl Setup {
             .collect()
     }
 
-    /// The payload that answers google's request with `reveals`.
-    fn payload(&self, fx: &Fixture, reveals: Vec<Reveal>) -> ReleasePayload {
-        ReleasePayload {
+    /// The release that answers google's request with `reveals`.
+    fn release(&self, fx: &Fixture, reveals: Vec<Reveal>) -> Release {
+        Release {
             request: self.request,
             target: self.target,
             requester: fx.key("google"),
             reveals,
         }
     }
+
+    /// The payload that binds the requested openings for google's request.
+    fn payload(&self, fx: &Fixture) -> ReleasePayload {
+        ReleasePayload {
+            request: self.request,
+            target: self.target,
+            requester: fx.key("google"),
+            bound: self.requested().iter().map(BoundReveal::of).collect(),
+        }
+    }
 }
 
 /// A signed release over arbitrary payload bytes, with the signature over
-/// `prefix || payload`: for releases an honest encoder would not produce.
-fn sign_bytes(fx: &Fixture, org: &str, prefix: &[u8], payload: &[u8]) -> SignedRelease {
+/// `prefix || payload` and `reveals` beside it: for releases an honest
+/// encoder would not produce.
+fn sign_bytes(fx: &Fixture, org: &str, prefix: &[u8], payload: &[u8], reveals: Vec<Reveal>) -> SignedRelease {
     let key = ed25519_dalek::SigningKey::from_bytes(&fx.signer(org).seed());
     SignedRelease {
         author: fx.key(org),
         payload: payload.to_vec(),
         signature: key.sign(&[prefix, payload].concat()).to_bytes(),
+        reveals,
     }
+}
+
+/// The openings with the last byte of the first one's value changed.
+fn tamper_first(reveals: &[Reveal]) -> Vec<Reveal> {
+    let mut tampered = reveals.to_vec();
+    let last = tampered[0].value.len() - 1;
+    tampered[0].value[last] ^= 0x01;
+    tampered
 }
 
 /// What an accepted release yields: the openings, the commitments the
@@ -117,6 +137,10 @@ fn opened(setup: &Setup, reveals: &[Reveal]) -> Json {
     };
     accept_with(vec![
         ("reveals", Json::Arr(reveals.iter().map(reveal_json).collect())),
+        (
+            "digests",
+            Json::Arr(reveals.iter().map(|r| hx(r.digest().0)).collect()),
+        ),
         ("received", Json::Arr(received.iter().map(|c| hx(c.0)).collect())),
         ("receipt_body", hx(cbor::encode(&receipt))),
     ])
@@ -161,15 +185,14 @@ fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
     let mut release = |name: &str, description: &str, signed: &[u8], expected: Json| {
         vectors.push(release_vector(fx, setup, name, description, signed, expected));
     };
+    let meta = &fx.consortium.org("meta").signing;
     let requested = setup.requested();
-    let valid = SignedRelease::sign(
-        &fx.consortium.org("meta").signing,
-        &setup.payload(fx, requested.clone()),
-    );
+    let valid = SignedRelease::sign(meta, &setup.release(fx, requested.clone()));
     release(
         "release_valid",
         "meta releases the two requested fields (details, title) to google: the signature verifies, the \
-         payload names google's request, the hazardous entry and google, and both openings match their \
+         payload names google's request, the hazardous entry and google and binds the two openings by \
+         their digests, the openings beside it are exactly the bound ones, and both match their \
          commitments. The receipt lists the two commitments in ascending order.",
         &valid.to_bytes(),
         opened(setup, &requested),
@@ -179,11 +202,7 @@ fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
         "release_valid_one_field",
         "A release of the details alone: a release may carry fewer fields than were requested, and the \
          receipt lists only what was received.",
-        &SignedRelease::sign(
-            &fx.consortium.org("meta").signing,
-            &setup.payload(fx, details_only.clone()),
-        )
-        .to_bytes(),
+        &SignedRelease::sign(meta, &setup.release(fx, details_only.clone())).to_bytes(),
         opened(setup, &details_only),
     );
 
@@ -195,70 +214,110 @@ fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
         &forged.to_bytes(),
         reject("bad_signature"),
     );
-    let payload = cbor::encode(&setup.payload(fx, requested.clone()));
+    let payload = cbor::encode(&setup.payload(fx));
+    assert_eq!(payload, valid.payload, "the valid release's payload");
     release(
         "release_signature_without_prefix",
-        "meta signs the payload bytes without the domain prefix \"riskmesh-release-v1\\0\".",
-        &sign_bytes(fx, "meta", b"", &payload).to_bytes(),
+        "meta signs the payload bytes without the domain prefix \"riskmesh-release-v2\\0\".",
+        &sign_bytes(fx, "meta", b"", &payload, requested.clone()).to_bytes(),
+        reject("bad_signature"),
+    );
+    release(
+        "release_signature_with_v1_prefix",
+        "meta signs the payload bytes with the version 1 prefix \"riskmesh-release-v1\\0\", whose payload \
+         carried the openings: a version 1 signature never verifies as version 2.",
+        &sign_bytes(fx, "meta", b"riskmesh-release-v1\0", &payload, requested.clone()).to_bytes(),
         reject("bad_signature"),
     );
     release(
         "release_signed_by_another_org",
         "anthropic, not the hazardous entry's author, signs the same payload: the release names another \
          author.",
-        &sign_bytes(fx, "anthropic", RELEASE_SIG_PREFIX, &payload).to_bytes(),
+        &sign_bytes(fx, "anthropic", RELEASE_SIG_PREFIX, &payload, requested.clone()).to_bytes(),
         reject("mismatch"),
     );
     // Correctly signed by meta, but not an answer to google's request.
-    let edited = |edit: &dyn Fn(&mut ReleasePayload)| {
-        let mut p = setup.payload(fx, requested.clone());
-        edit(&mut p);
-        SignedRelease::sign(&fx.consortium.org("meta").signing, &p).to_bytes()
+    let edited = |edit: &dyn Fn(&mut Release)| {
+        let mut r = setup.release(fx, requested.clone());
+        edit(&mut r);
+        SignedRelease::sign(meta, &r).to_bytes()
     };
     release(
         "release_wrong_request",
         "A correctly signed release that answers openai's request for the same entry, received by google.",
-        &edited(&|p| p.request = setup.other_request),
+        &edited(&|r| r.request = setup.other_request),
         reject("mismatch"),
     );
     release(
         "release_wrong_target",
         "A correctly signed release that names another entry of the author as its target.",
-        &edited(&|p| p.target = setup.other_target),
+        &edited(&|r| r.target = setup.other_target),
         reject("mismatch"),
     );
     release(
         "release_wrong_requester",
         "A correctly signed release for google's request that names openai as the requester.",
-        &edited(&|p| p.requester = fx.key("openai")),
+        &edited(&|r| r.requester = fx.key("openai")),
         reject("mismatch"),
     );
     release(
         "release_no_fields",
-        "A correctly signed release that carries no openings.",
-        &edited(&|p| p.reveals.clear()),
+        "A correctly signed release that binds and carries no openings.",
+        &edited(&|r| r.reveals.clear()),
         reject("mismatch"),
-    );
-
-    let signed_with = |reveals: Vec<Reveal>| {
-        SignedRelease::sign(&fx.consortium.org("meta").signing, &setup.payload(fx, reveals)).to_bytes()
-    };
-    let mut tampered = requested.clone();
-    let last = tampered[0].value.len() - 1;
-    tampered[0].value[last] ^= 0x01;
-    let tampered_release = signed_with(tampered);
-    release(
-        "release_tampered_opening",
-        "meta signs a release whose details value has one bit changed: the signature holds, the opening does \
-         not match the commitment. This is the author's fault, and the signed release is the proof.",
-        &tampered_release,
-        reveal_failure("mismatch", WithheldField::Details),
     );
     release(
         "release_duplicate_opening",
-        "meta signs a release that opens the details twice.",
-        &signed_with(vec![requested[0].clone(), requested[0].clone()]),
-        reveal_failure("duplicate", WithheldField::Details),
+        "meta signs a release that binds the details twice: the bound fields are not strictly ascending.",
+        &edited(&|r| r.reveals = vec![requested[0].clone(), requested[0].clone()]),
+        reject("mismatch"),
+    );
+
+    // The openings travel beside the signature: ones other than the bound
+    // ones are refused, and are nobody's provable fault.
+    let beside = |edit: &dyn Fn(&mut Vec<Reveal>)| {
+        let mut r = valid.clone();
+        edit(&mut r.reveals);
+        r.to_bytes()
+    };
+    release(
+        "release_opening_not_bound",
+        "The valid release with one bit of the title opening's value changed after signing: the opening no \
+         longer matches its bound digest. The openings are not signed, so this is a refusal, not the \
+         author's fault.",
+        &beside(&|reveals| reveals[1].value[0] ^= 0x01),
+        reject("mismatch"),
+    );
+    release(
+        "release_opening_missing",
+        "The valid release with the title opening left out: it binds two openings and carries one.",
+        &beside(&|reveals| {
+            reveals.pop();
+        }),
+        reject("mismatch"),
+    );
+    release(
+        "release_openings_out_of_order",
+        "The valid release with its two openings swapped: they must follow the bound list's order.",
+        &beside(&|reveals| reveals.swap(0, 1)),
+        reject("mismatch"),
+    );
+    release(
+        "release_opening_unbound_extra",
+        "The valid release with the references opening added: meta holds it, but did not bind it.",
+        &beside(&|reveals| reveals.push(setup.openings[2].clone())),
+        reject("mismatch"),
+    );
+
+    let signed_with =
+        |reveals: Vec<Reveal>| SignedRelease::sign(meta, &setup.release(fx, reveals)).to_bytes();
+    release(
+        "release_tampered_opening",
+        "meta signs a release whose details value has one bit changed: the signature holds and binds that \
+         opening, and the opening does not match the commitment. This is the author's fault, provable with \
+         a fault proof.",
+        &signed_with(tamper_first(&requested)),
+        reveal_failure("mismatch", WithheldField::Details),
     );
     let summary = Reveal {
         field: WithheldField::Summary,
@@ -280,7 +339,7 @@ fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
         "release_payload_not_shortest_form",
         "meta signs payload bytes whose map head is b9 00 04 instead of a4: the signature verifies, the \
          payload is not canonical.",
-        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &long_head).to_bytes(),
+        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &long_head, requested.clone()).to_bytes(),
         reject_detail("encoding", "non_shortest_form"),
     );
     let mut extra_key = vec![0xa5];
@@ -290,7 +349,7 @@ fn release_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
         "release_payload_unknown_key",
         "meta signs a payload map with a fifth, unknown key 4: it decodes, but does not re-encode to the \
          same bytes.",
-        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &extra_key).to_bytes(),
+        &sign_bytes(fx, "meta", RELEASE_SIG_PREFIX, &extra_key, requested.clone()).to_bytes(),
         reject_detail("encoding", "not_canonical"),
     );
     let mut trailing = valid.to_bytes();
@@ -326,10 +385,21 @@ fn fault_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
     };
     let meta = &fx.consortium.org("meta").signing;
     let requested = setup.requested();
+    // meta releases the details correctly and a title with one bit changed.
     let mut tampered = requested.clone();
-    let last = tampered[0].value.len() - 1;
-    tampered[0].value[last] ^= 0x01;
-    let bad = SignedRelease::sign(meta, &setup.payload(fx, tampered));
+    tampered.swap(0, 1);
+    let tampered = tamper_first(&tampered);
+    let bad = SignedRelease::sign(meta, &setup.release(fx, tampered));
+    assert_eq!(
+        bad.reveals[0], requested[0],
+        "the details opening is the valid one"
+    );
+    let fault = bad.fault_proof(&setup.redacted).expect("a fault to prove");
+    assert_eq!(
+        fault.reveals,
+        bad.reveals[1..],
+        "the proof carries the title alone"
+    );
     let proven = |field: WithheldField, detail: &str| {
         accept_with(vec![
             ("author", hx(fx.key("meta").0)),
@@ -339,34 +409,75 @@ fn fault_vectors(fx: &Fixture, setup: &Setup) -> Vec<Json> {
         ])
     };
     proof(
-        "fault_proof_tampered_opening",
-        "The hazardous entry and meta's signed release whose details opening does not match the commitment: \
-         anyone holding the roster can check that meta signed openings that do not open its own commitments.",
-        &bad.to_bytes(),
-        proven(WithheldField::Details, "mismatch"),
+        "fault_proof_one_bogus_opening",
+        "meta signed a release of the details (correct) and the title (one bit changed). google's fault \
+         proof is that signed release cut to the title opening alone: the signature holds, the payload \
+         names this entry and binds the title opening, and the opening does not match the commitment. \
+         Anyone holding the roster can check that meta signed an opening that does not open its own \
+         commitment, and the proof discloses nothing of the valid details opening.",
+        &fault.to_bytes(),
+        proven(WithheldField::Title, "mismatch"),
     );
-    let mut framed = bad.clone();
+    proof(
+        "fault_proof_whole_release",
+        "The same signed release with both openings: a fault proof carries exactly one opening, so a proof \
+         never discloses a valid one.",
+        &bad.to_bytes(),
+        reject("mismatch"),
+    );
+    let mut valid_opening = fault.clone();
+    valid_opening.reveals = vec![bad.reveals[0].clone()];
+    proof(
+        "fault_proof_valid_opening",
+        "The same signed release cut to the details opening, which is correct: the author signed it, and \
+         it matches its commitment, so it proves no fault.",
+        &valid_opening.to_bytes(),
+        reject("not_a_fault"),
+    );
+    let mut unbound = valid_opening.clone();
+    unbound.reveals[0].value[0] ^= 0x01;
+    proof(
+        "fault_proof_opening_not_bound",
+        "The details opening with one bit changed after signing: it does not match its commitment, but \
+         neither does it match the digest meta signed, so a requester cannot frame the author with an \
+         opening the author did not sign.",
+        &unbound.to_bytes(),
+        reject("mismatch"),
+    );
+    let mut framed = fault.clone();
     framed.signature[63] ^= 0x01;
     proof(
         "fault_proof_forged_release",
-        "The same release with one bit of the signature changed: a requester cannot frame the author with a \
+        "The fault proof with one bit of the signature changed: a requester cannot frame the author with a \
          release the author did not sign.",
         &framed.to_bytes(),
         reject("bad_signature"),
     );
-    let good = SignedRelease::sign(meta, &setup.payload(fx, requested.clone()));
     proof(
         "fault_proof_matching_release",
-        "meta's correct release: every opening matches, so it proves no fault.",
-        &good.to_bytes(),
+        "meta's correct release of the details alone: its one opening matches, so it proves no fault.",
+        &SignedRelease::sign(meta, &setup.release(fx, requested[..1].to_vec())).to_bytes(),
         reject("not_a_fault"),
     );
-    let mut elsewhere = setup.payload(fx, requested);
+    let mut empty = fault.clone();
+    empty.reveals.clear();
+    proof(
+        "fault_proof_no_opening",
+        "The fault proof with its opening left out: nothing to check.",
+        &empty.to_bytes(),
+        reject("mismatch"),
+    );
+    let mut elsewhere = setup.release(fx, tamper_first(&requested));
     elsewhere.target = setup.other_target;
+    let elsewhere = SignedRelease::sign(meta, &elsewhere);
     proof(
         "fault_proof_release_for_another_entry",
-        "A release by meta that names another target: it says nothing about this entry's commitments.",
-        &SignedRelease::sign(meta, &elsewhere).to_bytes(),
+        "A release by meta with a tampered details opening that names another target, cut to that opening: \
+         it says nothing about this entry's commitments.",
+        &elsewhere
+            .fault_proof(&setup.redacted)
+            .expect("the opening fails against this body")
+            .to_bytes(),
         reject("mismatch"),
     );
     vectors
