@@ -415,7 +415,16 @@ impl EventLoop {
                         incoming: Box::new(incoming),
                     });
                 }
-                Effect::RosterChanged => self.apply_roster_peers(),
+                Effect::RosterChanged => {
+                    self.apply_roster_peers();
+                    // A queued release is sealed to its requester's
+                    // encryption key, which the new roster may have
+                    // rotated, and was granted under the old roster: take
+                    // every one back and prepare it again under the new.
+                    for request in self.releases.take_all() {
+                        let _ = self.workers.reader.submit(ReadJob::PrepareRelease { request });
+                    }
+                }
                 Effect::Stored { author, bytes } => self.storage.record(author, bytes),
                 Effect::Fatal(why) => self.fatal = Some(why),
             }
