@@ -291,3 +291,60 @@ fn as_stored(entry: &VerifiedEntry) -> StoredEntry {
         body: entry.body().map(<[u8]>::to_vec),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ApiStore;
+    use crate::api::views::BodyView;
+    use crate::sealed;
+    use crate::store::Store;
+    use riskmesh_protocol::{Draft, LogWriter, testkit};
+
+    /// Issue 9, medium 5: decrypting a restricted body never runs under the
+    /// API's store lock. The reader refuses to decrypt on a thread holding
+    /// it; once the guard is dropped the same entry opens.
+    #[test]
+    fn a_restricted_body_is_not_decrypted_while_the_store_lock_is_held() {
+        let c = testkit::signatories();
+        let (author, me) = (c.org("google"), c.org("meta"));
+        let mut body = testkit::sample_bulletin("Restricted finding");
+        body.details = "CANARY restricted details".into();
+        let keys = [author.encryption.public(), me.encryption.public()];
+        let sealed = sealed::seal(&keys, &riskmesh_protocol::cbor::encode(&body)).expect("seal");
+        let draft = Draft {
+            kind: Kind::Bulletin,
+            tier: Tier::Restricted,
+            body: Body::Encrypted(sealed),
+            recipients: Some(vec![author.signing.public(), me.signing.public()]),
+        };
+        let entry = LogWriter::new(testkit::NETWORK)
+            .append(&author.signing, &c.roster, &draft, 1_700_000_000_000)
+            .expect("append");
+        let stored = as_stored(&entry);
+        let reader = Reader {
+            roster: &c.roster,
+            me: me.signing.public(),
+            secrets: me,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ApiStore::new(Store::create(dir.path().join("node.db")).expect("store"));
+
+        let guard = store.lock();
+        let read = reader.read(&stored);
+        assert!(read.body.is_none(), "decrypted under the store lock");
+        assert!(
+            read.note.as_deref().is_some_and(|n| n.contains("store lock")),
+            "{:?}",
+            read.note
+        );
+        drop(guard);
+
+        let read = reader.read(&stored);
+        assert!(
+            matches!(&read.body, Some(BodyView::Bulletin(b)) if b.details == "CANARY restricted details"),
+            "{:?}",
+            read.note
+        );
+    }
+}

@@ -112,13 +112,10 @@ fn produce(state: &ApiState, max_tier: Tier, tx: &mpsc::Sender<Result<Bytes, std
     let mut after: Option<(OrgKey, u64)> = None;
     let mut first = true;
     loop {
-        let page = {
-            let store = match state.store.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            store.entries_after(after, ALL_ENTRIES_PAGE)
-        };
+        // The guard is a temporary of this statement: the lock is released
+        // before anything below runs (a restricted body is decrypted, a
+        // chunk waits for room in the queue).
+        let page = state.store.lock().entries_after(after, ALL_ENTRIES_PAGE);
         let page = match page {
             Ok(page) => page,
             Err(e) => {

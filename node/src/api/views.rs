@@ -468,6 +468,15 @@ impl Reader<'_> {
                 )),
             );
         }
+        if super::holds_store_lock() {
+            tracing::error!("a restricted body was to be decrypted under the API's store lock; refused");
+            return (
+                None,
+                Some(
+                    "not decrypted: this node read it under its store lock (a bug; please report it)".into(),
+                ),
+            );
+        }
         let plaintext = match sealed::open(&self.secrets.encryption, bytes) {
             Ok(p) => p,
             Err(e) => return (None, Some(e.to_string())),
