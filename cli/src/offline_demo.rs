@@ -413,7 +413,7 @@ pub fn run() -> Result<()> {
     let ciphertext = restricted_entry.body().context("restricted body")?;
     let opened = sealed::open(&c.orgs[c.index("anthropic")].encryption, ciphertext)?;
     check(
-        opened == riskmesh_protocol::cbor::encode(&restricted),
+        *opened == riskmesh_protocol::cbor::encode(&restricted),
         "anthropic (a recipient) decrypts it",
     )?;
     check(

@@ -10,6 +10,7 @@ pub mod config_file;
 pub mod metrics;
 pub mod net;
 mod node;
+pub mod plaintext;
 pub mod reverify;
 pub mod runtime;
 pub mod sealed;

@@ -8,6 +8,7 @@ use riskmesh_protocol::age_header::{self, AgeHeaderError};
 use riskmesh_protocol::keys::{EncryptionKey, EncryptionSecret};
 use riskmesh_protocol::limits::{MAX_AGE_HEADER_BYTES, MAX_AGE_STANZAS};
 use std::str::FromStr;
+use zeroize::Zeroizing;
 
 /// Why a restricted body could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -84,12 +85,22 @@ pub fn seal(recipients: &[EncryptionKey], plaintext: &[u8]) -> Result<Vec<u8>, S
 }
 
 /// Decrypts a restricted body (or a sealed release) with this
-/// organization's secret key, after [`check_header`].
-pub fn open(secret: &EncryptionSecret, ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+/// organization's secret key, after [`check_header`]. The plaintext is
+/// wiped when dropped; it is read into a buffer as large as the ciphertext
+/// (age's plaintext is always shorter), so the buffer never grows and no
+/// partial copy is freed unwiped. age wipes its own chunk buffers.
+pub fn open(secret: &EncryptionSecret, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
     check_header(ciphertext)?;
     let identity = age::x25519::Identity::from_str(&secret.to_age_identity())
         .map_err(|e| SealError::Decrypt(e.to_string()))?;
-    age::decrypt(&identity, ciphertext).map_err(|e| SealError::Decrypt(e.to_string()))
+    let decrypt = |e: &dyn std::fmt::Display| SealError::Decrypt(e.to_string());
+    let decryptor = age::Decryptor::new_buffered(ciphertext).map_err(|e| decrypt(&e))?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| decrypt(&e))?;
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
+    std::io::Read::read_to_end(&mut reader, &mut plaintext).map_err(|e| decrypt(&e))?;
+    Ok(plaintext)
 }
 
 #[cfg(test)]
@@ -103,14 +114,37 @@ mod tests {
         let outsider = EncryptionSecret::from_seed([3; 32]);
         let sealed = seal(&[a.public(), b.public()], b"CANARY restricted").expect("seal");
         assert!(!sealed.windows(6).any(|w| w == b"CANARY"));
-        assert_eq!(open(&a, &sealed).expect("a opens"), b"CANARY restricted");
-        assert_eq!(open(&b, &sealed).expect("b opens"), b"CANARY restricted");
+        assert_eq!(
+            open(&a, &sealed).expect("a opens").as_slice(),
+            b"CANARY restricted"
+        );
+        assert_eq!(
+            open(&b, &sealed).expect("b opens").as_slice(),
+            b"CANARY restricted"
+        );
         assert!(matches!(open(&outsider, &sealed), Err(SealError::Decrypt(_))));
         assert!(matches!(seal(&[], b"x"), Err(SealError::NoRecipients)));
         let mut damaged = sealed.clone();
         let last = damaged.len() - 1;
         damaged[last] ^= 1;
         assert!(open(&a, &damaged).is_err());
+    }
+
+    /// Issue 9 (plaintext in memory): the opened plaintext is wiped when
+    /// dropped (its type says so) and its buffer never grew, so no partial
+    /// copy of it was freed unwiped, even for a body of several age chunks.
+    #[test]
+    fn opened_plaintext_is_zeroizing_and_its_buffer_never_grows() {
+        let secret = EncryptionSecret::from_seed([4; 32]);
+        let body = b"CANARY ".repeat(30_000);
+        let sealed = seal(&[secret.public()], &body).expect("seal");
+        let opened: Zeroizing<Vec<u8>> = open(&secret, &sealed).expect("open");
+        assert_eq!(opened.as_slice(), body.as_slice());
+        assert_eq!(
+            opened.capacity(),
+            sealed.len(),
+            "the plaintext buffer was reallocated"
+        );
     }
 
     #[test]

@@ -246,6 +246,14 @@ pub fn encode<T: minicbor::Encode<()>>(value: &T) -> Vec<u8> {
     minicbor::to_vec(value).unwrap_or_default()
 }
 
+/// Encodes a value, appending to `out`: a caller holding plaintext sizes
+/// `out` beforehand, so the buffer never grows and no partial copy is freed
+/// where the caller cannot wipe it.
+pub fn encode_into<T: minicbor::Encode<()>>(value: &T, out: &mut Vec<u8>) {
+    // As in `encode`: writing into a Vec cannot fail.
+    let _ = minicbor::encode(value, out);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,7 +445,7 @@ pub fn check(data: &RunData) -> Checked {
                     let result = sealed::open(&secret, body);
                     if p.recipients.contains(&i) {
                         match result {
-                            Ok(plain) if Some(&plain) == p.plaintext.as_ref() => opened += 1,
+                            Ok(plain) if Some(&*plain) == p.plaintext.as_ref() => opened += 1,
                             Ok(_) => unreadable
                                 .push(format!("{} decrypted #{} to different bytes", orgs[i], p.index)),
                             Err(e) => unreadable

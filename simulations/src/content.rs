@@ -293,6 +293,6 @@ mod tests {
             &m.draft.body.to_bytes(),
         )
         .expect("a recipient opens");
-        assert_eq!(Some(opened), m.plaintext);
+        assert_eq!(Some(opened.to_vec()), m.plaintext);
     }
 }

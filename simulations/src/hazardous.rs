@@ -88,7 +88,7 @@ async fn wait_released(
     requester: &NodeHandle,
     target: EntryId,
     timeout: Duration,
-) -> Option<Vec<riskmesh_protocol::redaction::Reveal>> {
+) -> Option<riskmesh_node::plaintext::Openings> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if let Ok(fields) = requester.released(target).await

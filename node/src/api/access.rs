@@ -17,6 +17,7 @@ use super::names::named_list;
 use super::publish::{parse_id, unprocessable};
 use super::views::EntryDetail;
 use super::{ApiError, ApiState, with_store};
+use crate::plaintext::{Wipe, Wiped};
 use crate::runtime::hazard::{AuditRetraction, AuditTrail, LogPosition};
 use crate::store::{Store, StoredEntry};
 use axum::Json;
@@ -32,6 +33,7 @@ use riskmesh_protocol::release::{self, Ineligible, Verdict};
 use riskmesh_protocol::{Body, BulletinBody, EntryId, Kind, OrgKey, Roster, Tier};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 /// The body of `POST /v1/entries/{id}/requests`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,6 +263,21 @@ pub struct HeldFields {
     pub notice: String,
 }
 
+impl Wipe for HeldField {
+    fn wipe(&mut self) {
+        match &mut self.value {
+            HeldValue::Text(text) => text.zeroize(),
+            HeldValue::List(items) => items.zeroize(),
+        }
+    }
+}
+
+impl Wipe for HeldFields {
+    fn wipe(&mut self) {
+        self.fields.wipe();
+    }
+}
+
 /// Handling notice sent with withheld values.
 pub const HELD_NOTICE: &str = "TLP:RED hazardous details, for your organization's need-to-know only: \
     do not copy them into other systems, tickets or exports.";
@@ -441,7 +458,7 @@ pub(crate) async fn request(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+) -> Result<(StatusCode, Json<Wiped<EntryDetail>>), ApiError> {
     let target = path_id(id)?;
     let input: AccessRequestInput =
         json_body(body, "access request ({\"fields\": [...], \"reason\": \"...\"})")?;
@@ -590,7 +607,7 @@ async fn decide(
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
     grant: bool,
-) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+) -> Result<(StatusCode, Json<Wiped<EntryDetail>>), ApiError> {
     let request_id = path_id(id)?;
     let input: DecisionInput = json_body(body, "decision ({\"reason\": \"...\"})")?;
     let reason = input.reason.unwrap_or_default().trim().to_string();
@@ -619,7 +636,7 @@ pub(crate) async fn approve(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+) -> Result<(StatusCode, Json<Wiped<EntryDetail>>), ApiError> {
     decide(state, id, body, true).await
 }
 
@@ -628,7 +645,7 @@ pub(crate) async fn deny(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+) -> Result<(StatusCode, Json<Wiped<EntryDetail>>), ApiError> {
     decide(state, id, body, false).await
 }
 
@@ -674,7 +691,7 @@ fn held_value(reveal: &Reveal) -> Result<HeldValue, ApiError> {
 pub(crate) async fn withheld(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<HeldFields>, ApiError> {
+) -> Result<Json<Wiped<HeldFields>>, ApiError> {
     let target = path_id(id)?;
     let roster = state.node.current_roster();
     let me = state.node.org_key;
@@ -682,7 +699,7 @@ pub(crate) async fn withheld(
         hazardous_entry(store, &target).map(|h| h.entry.meta.author)
     })
     .await?;
-    let mut reveals = state.node.released(target).await?;
+    let reveals = state.node.released(target).await?;
     if reveals.is_empty() {
         let message = if author == me {
             format!(
@@ -698,24 +715,31 @@ pub(crate) async fn withheld(
         };
         return Err(ApiError::new(StatusCode::NOT_FOUND, message));
     }
-    // Two approved requests may have released the same field twice.
-    reveals.sort_by_key(|r| r.field);
-    reveals.dedup_by_key(|r| r.field);
-    let fields = reveals
-        .iter()
-        .map(|r| {
-            Ok(HeldField {
+    // Two approved requests may have released the same field twice. Sorted
+    // and deduplicated by reference: the openings stay whole until wiped.
+    let mut held: Vec<&Reveal> = reveals.iter().collect();
+    held.sort_by_key(|r| r.field);
+    held.dedup_by_key(|r| r.field);
+    let mut fields = Vec::with_capacity(held.len());
+    for r in held {
+        match held_value(r) {
+            Ok(value) => fields.push(HeldField {
                 field: r.field.name().to_string(),
                 commitment: r.commitment().to_hex(),
-                value: held_value(r)?,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(HeldFields {
+                value,
+            }),
+            Err(e) => {
+                fields.wipe();
+                return Err(e);
+            }
+        }
+    }
+    // Wiped once axum has written the answer out.
+    Ok(Json(Wiped::new(HeldFields {
         entry: target.to_hex(),
         author: org_of(&roster, &author),
         held_as: if author == me { "author" } else { "released" }.to_string(),
         fields,
         notice: HELD_NOTICE.to_string(),
-    }))
+    })))
 }

@@ -4,6 +4,7 @@ use super::names::Named;
 use super::publish::{Context, Prepared, PublishRequest, parse_id, prepare};
 use super::views::{EntryDetail, EntryList, Reader};
 use super::{ApiError, ApiState, with_store};
+use crate::plaintext::Wiped;
 use crate::store::{EntryMeta, ListFilter, MAX_LIST_BYTES, MAX_LIST_LIMIT, StoredEntry};
 use axum::Json;
 use axum::body::Bytes;
@@ -112,7 +113,7 @@ fn author_key(text: &str, roster: &Roster) -> Result<OrgKey, ApiError> {
 pub(crate) async fn list(
     State(state): State<ApiState>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<EntryList>, ApiError> {
+) -> Result<Json<Wiped<EntryList>>, ApiError> {
     let Query(query) = query.map_err(|e| bad_request(e.body_text()))?;
     let roster = state.node.current_roster();
     let filter = filter(&query, &roster)?;
@@ -144,7 +145,7 @@ pub(crate) async fn list(
         )
     })
     .await?;
-    Ok(Json(list))
+    Ok(Json(Wiped::new(list)))
 }
 
 fn page(entries: &[StoredEntry], limit: usize, reader: &Reader<'_>) -> EntryList {
@@ -157,7 +158,10 @@ fn page(entries: &[StoredEntry], limit: usize, reader: &Reader<'_>) -> EntryList
     let maybe_more = entries.len() == limit || bytes + MAX_ENVELOPE_BYTES + MAX_BODY_BYTES > MAX_LIST_BYTES;
     EntryList {
         next: entries.last().filter(|_| maybe_more).map(|e| e.meta.id.to_hex()),
-        entries: entries.iter().map(|e| reader.read(e).view).collect(),
+        entries: entries
+            .iter()
+            .map(|e| Wiped::new(reader.read(e)).view.clone())
+            .collect(),
     }
 }
 
@@ -165,7 +169,7 @@ fn page(entries: &[StoredEntry], limit: usize, reader: &Reader<'_>) -> EntryList
 pub(crate) async fn show(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<EntryDetail>, ApiError> {
+) -> Result<Json<Wiped<EntryDetail>>, ApiError> {
     let Path(text) = id.map_err(|e| bad_request(e.body_text()))?;
     let id = parse_id("path", &text)?;
     let roster = state.node.current_roster();
@@ -188,7 +192,7 @@ pub(crate) async fn show(
             me,
             secrets: &secrets,
         };
-        Json(detail(&reader, &entry, &referencing))
+        Json(Wiped::new(detail(&reader, &entry, &referencing)))
     })
     .await
 }
@@ -219,10 +223,13 @@ pub(super) fn detail(reader: &Reader<'_>, entry: &StoredEntry, referencing: &[En
 pub(crate) async fn publish(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<EntryDetail>), ApiError> {
+) -> Result<(StatusCode, Json<Wiped<EntryDetail>>), ApiError> {
     let bytes = body.map_err(ApiError::body_rejection)?;
     let request: PublishRequest = serde_json::from_slice(&bytes)
         .map_err(|e| bad_request(format!("the request is not a valid publish request: {e}")))?;
+    // The request's texts are plaintext of a restricted body or of withheld
+    // fields: wiped once it has become a draft (or been refused).
+    let request = Wiped::new(request);
     let roster = state.node.current_roster();
     let me = state.node.org_key;
     let prepared = with_store(&state, {
@@ -252,13 +259,16 @@ pub(super) fn created(
     state: &ApiState,
     roster: &Roster,
     entry: &VerifiedEntry,
-) -> (StatusCode, Json<EntryDetail>) {
+) -> (StatusCode, Json<Wiped<EntryDetail>>) {
     let reader = Reader {
         roster,
         me: state.node.org_key,
         secrets: &state.org,
     };
-    (StatusCode::CREATED, Json(detail(&reader, &as_stored(entry), &[])))
+    (
+        StatusCode::CREATED,
+        Json(Wiped::new(detail(&reader, &as_stored(entry), &[]))),
+    )
 }
 
 /// A just-published entry in stored form, so the answer is built by the
@@ -289,5 +299,62 @@ fn as_stored(entry: &VerifiedEntry) -> StoredEntry {
         },
         envelope: entry.envelope().to_vec(),
         body: entry.body().map(<[u8]>::to_vec),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ApiStore;
+    use crate::api::views::BodyView;
+    use crate::sealed;
+    use crate::store::Store;
+    use riskmesh_protocol::{Draft, LogWriter, testkit};
+
+    /// Issue 9, medium 5: decrypting a restricted body never runs under the
+    /// API's store lock. The reader refuses to decrypt on a thread holding
+    /// it; once the guard is dropped the same entry opens.
+    #[test]
+    fn a_restricted_body_is_not_decrypted_while_the_store_lock_is_held() {
+        let c = testkit::signatories();
+        let (author, me) = (c.org("google"), c.org("meta"));
+        let mut body = testkit::sample_bulletin("Restricted finding");
+        body.details = "CANARY restricted details".into();
+        let keys = [author.encryption.public(), me.encryption.public()];
+        let sealed = sealed::seal(&keys, &riskmesh_protocol::cbor::encode(&body)).expect("seal");
+        let draft = Draft {
+            kind: Kind::Bulletin,
+            tier: Tier::Restricted,
+            body: Body::Encrypted(sealed),
+            recipients: Some(vec![author.signing.public(), me.signing.public()]),
+        };
+        let entry = LogWriter::new(testkit::NETWORK)
+            .append(&author.signing, &c.roster, &draft, 1_700_000_000_000)
+            .expect("append");
+        let stored = as_stored(&entry);
+        let reader = Reader {
+            roster: &c.roster,
+            me: me.signing.public(),
+            secrets: me,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ApiStore::new(Store::create(dir.path().join("node.db")).expect("store"));
+
+        let guard = store.lock();
+        let read = reader.read(&stored);
+        assert!(read.body.is_none(), "decrypted under the store lock");
+        assert!(
+            read.note.as_deref().is_some_and(|n| n.contains("store lock")),
+            "{:?}",
+            read.note
+        );
+        drop(guard);
+
+        let read = reader.read(&stored);
+        assert!(
+            matches!(&read.body, Some(BodyView::Bulletin(b)) if b.details == "CANARY restricted details"),
+            "{:?}",
+            read.note
+        );
     }
 }

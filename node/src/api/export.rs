@@ -7,6 +7,7 @@
 use super::names::Named;
 use super::views::{BodyView, EntryView, Reader};
 use super::{ApiError, ApiState};
+use crate::plaintext::{Wipe, Wiped};
 use crate::store::ALL_ENTRIES_PAGE;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -42,6 +43,13 @@ pub struct ExportEntry {
     pub body: Option<BodyView>,
     /// Why there is no body content.
     pub body_note: Option<String>,
+}
+
+impl Wipe for ExportEntry {
+    fn wipe(&mut self) {
+        self.entry.wipe();
+        self.body.wipe();
+    }
 }
 
 /// The export document's opening fields (the `entries` array follows).
@@ -112,13 +120,10 @@ fn produce(state: &ApiState, max_tier: Tier, tx: &mpsc::Sender<Result<Bytes, std
     let mut after: Option<(OrgKey, u64)> = None;
     let mut first = true;
     loop {
-        let page = {
-            let store = match state.store.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            store.entries_after(after, ALL_ENTRIES_PAGE)
-        };
+        // The guard is a temporary of this statement: the lock is released
+        // before anything below runs (a restricted body is decrypted, a
+        // chunk waits for room in the queue).
+        let page = state.store.lock().entries_after(after, ALL_ENTRIES_PAGE);
         let page = match page {
             Ok(page) => page,
             Err(e) => {
@@ -133,17 +138,19 @@ fn produce(state: &ApiState, max_tier: Tier, tx: &mpsc::Sender<Result<Bytes, std
                 continue;
             }
             let read = reader.read(stored);
-            let item = ExportEntry {
+            // Wiped once written into the chunk (the chunk itself goes to
+            // hyper as is).
+            let item = Wiped::new(ExportEntry {
                 entry: read.view,
                 wire: hex::encode(stored.to_wire().to_bytes()),
                 body: read.body,
                 body_note: read.note,
-            };
+            });
             if !first {
                 chunk.push(b',');
             }
             first = false;
-            if let Err(e) = serde_json::to_writer(&mut chunk, &item) {
+            if let Err(e) = serde_json::to_writer(&mut chunk, &*item) {
                 let _ = tx.blocking_send(Err(std::io::Error::other(e)));
                 return;
             }

@@ -10,6 +10,7 @@
 
 use super::ApiError;
 use super::publish::{Context, Prepared, PublishRequest, unprocessable};
+use crate::plaintext::Wiped;
 use riskmesh_protocol::body::check_bulletin;
 use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField, redact};
 use riskmesh_protocol::roster::Role;
@@ -39,7 +40,7 @@ pub struct ReleaseRequest {
 /// its redaction.
 pub(crate) fn prepare_hazardous(
     request: &PublishRequest,
-    full: BulletinBody,
+    full: Wiped<BulletinBody>,
     cx: &Context<'_>,
 ) -> Result<Prepared, ApiError> {
     if cx.roster.member(&cx.me).is_some_and(|m| m.role == Role::Observer) {
@@ -86,7 +87,8 @@ pub(crate) fn prepare_hazardous(
     // Redact with placeholder salts only to check the summary everyone will
     // see (sanitized title and summary limits, commitment rules); the node
     // redacts again with fresh random salts.
-    let (redacted, _) = redact(&full, &redaction, &[[0; 32]; 5]);
+    let (redacted, openings) = redact(&full, &redaction, &[[0; 32]; 5]);
+    drop(Wiped::new(openings));
     check_bulletin(&redacted, Kind::Bulletin, Tier::Hazardous)
         .map_err(|e| unprocessable(format!("the redacted summary would be invalid: {e}")))?;
     Ok(Prepared::Hazardous {

@@ -58,8 +58,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use hmac::{KeyInit, Mac};
 use riskmesh_protocol::keys::OrgSecrets;
+use std::cell::Cell;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 use views::{EquivocationList, PeerList, Reader, StatusView};
 
@@ -69,7 +70,7 @@ pub struct ApiState {
     /// The node.
     pub node: NodeHandle,
     /// A read-only store connection for queries.
-    pub store: Arc<Mutex<Store>>,
+    pub store: Arc<ApiStore>,
     /// The bearer token.
     pub token: Arc<str>,
     /// This organization's secrets (to decrypt restricted bodies for its analysts).
@@ -89,11 +90,62 @@ impl ApiState {
     pub fn new(node: NodeHandle, store: Store, token: String, org: Arc<OrgSecrets>) -> Self {
         ApiState {
             node,
-            store: Arc::new(Mutex::new(store)),
+            store: Arc::new(ApiStore::new(store)),
             token: token.into(),
             org,
         }
     }
+}
+
+/// The API's read-only store connection, one query at a time. It is
+/// locked only through [`ApiStore::lock`], whose guard marks the thread
+/// while it lives: restricted bodies are never decrypted on a marked thread
+/// (`Reader::read` refuses), so however costly a ciphertext, decrypting it
+/// never holds the lock that every other API read waits for.
+#[derive(Debug)]
+pub struct ApiStore(Mutex<Store>);
+
+/// The locked store; the thread is marked until it is dropped.
+pub(crate) struct StoreGuard<'a>(MutexGuard<'a, Store>);
+
+thread_local! {
+    /// Whether this thread holds the API's store lock.
+    static HOLDS_STORE_LOCK: Cell<bool> = const { Cell::new(false) };
+}
+
+impl ApiStore {
+    /// Wraps a store connection.
+    pub fn new(store: Store) -> Self {
+        ApiStore(Mutex::new(store))
+    }
+
+    /// Locks the store. A panic while holding the lock leaves nothing
+    /// half-done in a read-only connection, so a poisoned lock is still
+    /// usable.
+    pub(crate) fn lock(&self) -> StoreGuard<'_> {
+        let guard = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        HOLDS_STORE_LOCK.set(true);
+        StoreGuard(guard)
+    }
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.0
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        HOLDS_STORE_LOCK.set(false);
+    }
+}
+
+/// Whether the current thread holds the API's store lock.
+pub(crate) fn holds_store_lock() -> bool {
+    HOLDS_STORE_LOCK.get()
 }
 
 /// A JSON error body with a status code.
@@ -222,22 +274,14 @@ where
     F: FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 {
     let store = Arc::clone(&state.store);
-    tokio::task::spawn_blocking(move || {
-        // A panic while holding the lock leaves nothing half-done in a
-        // read-only connection, so a poisoned lock is still usable.
-        let guard = match store.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        read(&guard)
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("store read failed: {e}"),
-        )
-    })?
+    tokio::task::spawn_blocking(move || read(&store.lock()))
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("store read failed: {e}"),
+            )
+        })?
 }
 
 /// Content type of the Prometheus text exposition format.

@@ -8,6 +8,7 @@
 use super::ApiError;
 use super::hazardous::{ReleaseRequest, prepare_hazardous};
 use super::names::{Named, named_list, named_opt};
+use crate::plaintext::{self, Wiped, wipe_fields};
 use crate::sealed;
 use crate::store::{Store, StoredEntry};
 use axum::http::StatusCode;
@@ -144,6 +145,19 @@ impl PublishRequest {
     }
 }
 
+// The texts of a finding as the analyst sent them (at the restricted and
+// hazardous tiers, plaintext); ids, names and numbers are not secret.
+wipe_fields!(PublishRequest {
+    title,
+    summary,
+    affected,
+    details,
+    mitigations,
+    references,
+    sanitized_title,
+    sanitized_summary
+});
+
 /// The fields each kind takes (besides `kind` and `tier`).
 fn allowed_fields(kind: Kind) -> &'static [&'static str] {
     const BULLETIN: &[&str] = &[
@@ -216,7 +230,7 @@ pub(crate) enum Prepared {
     /// A hazardous finding for the node to redact, sign and keep.
     Hazardous {
         /// The full finding; only the redacted summary leaves the node.
-        full: Box<BulletinBody>,
+        full: Box<Wiped<BulletinBody>>,
         /// What to withhold and the release policy.
         redaction: Box<Redaction>,
     },
@@ -387,7 +401,9 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
     let mut commitments = request.commitments.clone().unwrap_or_default();
     commitments.sort_unstable();
     commitments.dedup();
-    let body = BulletinBody {
+    // Wiped on every path: at the restricted and hazardous tiers these texts
+    // are plaintext that must not outlive the request.
+    let body = Wiped::new(BulletinBody {
         title: request.title.clone().unwrap_or_default(),
         summary: request.summary.clone().unwrap_or_default(),
         category: request.category,
@@ -402,7 +418,7 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
         supersedes,
         withheld: None,
         release: None,
-    };
+    });
     if request.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
         return Err(unprocessable(format!("a {} needs a `title`", kind.name())));
     }
@@ -428,10 +444,11 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
                 tier.name()
             )));
         }
+        // Public or consortium: not secret, signed and gossiped as is.
         return Ok(Prepared::draft(Draft {
             kind,
             tier,
-            body: Body::Bulletin(body),
+            body: Body::Bulletin(BulletinBody::clone(&body)),
             recipients: None,
         }));
     }
@@ -463,8 +480,7 @@ fn prepare_bulletin(request: &PublishRequest, kind: Kind, cx: &Context<'_>) -> R
     members.sort_by_key(|m| m.signing_key);
     members.dedup_by_key(|m| m.signing_key);
     let keys: Vec<_> = members.iter().map(|m| m.encryption()).collect();
-    let plaintext = riskmesh_protocol::cbor::encode(&body);
-    let sealed = sealed::seal(&keys, &plaintext).map_err(|e| {
+    let sealed = sealed::seal(&keys, &plaintext::encode_bulletin(&body)).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("sealing the body: {e}"),

@@ -7,6 +7,7 @@
 //! the same structs the server writes.
 
 use super::names::{named, named_opt};
+use crate::plaintext::{Wipe, Wiped, wipe_fields};
 use crate::runtime::{NodeStatus, PeerStatus};
 use crate::sealed;
 use crate::store::{EntryMeta, StoredEntry, StoredEquivocation};
@@ -397,6 +398,48 @@ pub(crate) struct ReadEntry {
     pub note: Option<String>,
 }
 
+// The texts a view copies out of a restricted body: wiped once the answer
+// is written out (see `plaintext`). Ids, names and numbers are not secret.
+
+wipe_fields!(EntryView { title });
+wipe_fields!(BulletinView {
+    title,
+    summary,
+    affected,
+    details,
+    mitigations,
+    references
+});
+
+impl Wipe for BodyView {
+    fn wipe(&mut self) {
+        if let BodyView::Bulletin(bulletin) = self {
+            bulletin.wipe();
+        }
+    }
+}
+
+impl Wipe for EntryDetail {
+    fn wipe(&mut self) {
+        self.entry.wipe();
+        self.body.wipe();
+        self.referenced_by.wipe();
+    }
+}
+
+impl Wipe for EntryList {
+    fn wipe(&mut self) {
+        self.entries.wipe();
+    }
+}
+
+impl Wipe for ReadEntry {
+    fn wipe(&mut self) {
+        self.view.wipe();
+        self.body.wipe();
+    }
+}
+
 impl Reader<'_> {
     /// The organization id of a key, or the key in hex.
     pub fn org_of(&self, key: &OrgKey) -> String {
@@ -448,7 +491,9 @@ impl Reader<'_> {
             None => (None, Some("body not received by this node".into())),
             Some(bytes) => self.decode(&entry.meta, bytes, recipients.as_deref(), &view),
         };
-        if let Some(Body::Bulletin(b)) = &body {
+        // The decoded body is wiped once its view is built.
+        let body = body.map(Wiped::new);
+        if let Some(Body::Bulletin(b)) = body.as_deref() {
             view.title = Some(b.title.clone());
             view.category = b.category;
             view.severity = b.severity;
@@ -456,7 +501,7 @@ impl Reader<'_> {
         view.readable = body.is_some();
         ReadEntry {
             view,
-            body: body.as_ref().and_then(|b| self.body_view(b)),
+            body: body.as_deref().and_then(|b| self.body_view(b)),
             note,
         }
     }
@@ -481,6 +526,15 @@ impl Reader<'_> {
                 Some(format!(
                     "restricted to {to}; this organization is not a recipient"
                 )),
+            );
+        }
+        if super::holds_store_lock() {
+            tracing::error!("a restricted body was to be decrypted under the API's store lock; refused");
+            return (
+                None,
+                Some(
+                    "not decrypted: this node read it under its store lock (a bug; please report it)".into(),
+                ),
             );
         }
         let plaintext = match sealed::open(&self.secrets.encryption, bytes) {

@@ -19,6 +19,7 @@ use super::{Command, NodeError, NodeStatus, PeerStatus, Refusal, now_ms};
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
 use crate::net::BehaviourEvent;
+use crate::plaintext::Zeroizing;
 use crate::store::ReleaseState;
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, Message, ResponseChannel};
@@ -883,7 +884,7 @@ impl EventLoop {
                 redaction,
                 reply,
             } => {
-                let salts: [[u8; 32]; 5] = rand::random();
+                let salts = Zeroizing::new(rand::random::<[[u8; 32]; 5]>());
                 self.ledger
                     .publish_hazardous(&full, &redaction, &salts, reply, now_ms());
             }

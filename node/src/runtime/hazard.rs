@@ -8,6 +8,7 @@
 //! decrypted only in memory, for the author's own release or its own
 //! analysts, and never logged.
 
+use crate::plaintext::{self, Openings, Wiped};
 use crate::sealed;
 use crate::store::{EntryMeta, MAX_LIST_LIMIT, Store, StoredEntry};
 use riskmesh_protocol::body::{AccessDecisionBody, AccessReceiptBody, AccessRequestBody, RetractionBody};
@@ -226,9 +227,10 @@ impl RequestFacts {
 }
 
 /// Opens this organization's sealed withheld fields of `target`.
-pub fn released(store: &Store, org: &OrgSecrets, target: &EntryId) -> Result<Vec<Reveal>, String> {
-    let mut out = Vec::new();
-    for (_, bytes) in store.withheld(target).map_err(|e| e.to_string())? {
+pub fn released(store: &Store, org: &OrgSecrets, target: &EntryId) -> Result<Openings, String> {
+    let stored = store.withheld(target).map_err(|e| e.to_string())?;
+    let mut out = Openings::with_capacity(stored.len());
+    for (_, bytes) in stored {
         let plain = sealed::open(&org.encryption, &bytes).map_err(|e| e.to_string())?;
         let reveal: Reveal = cbor::decode_canonical(&plain, MAX_RELEASE_BYTES).map_err(|e| e.to_string())?;
         out.push(reveal);
@@ -242,7 +244,7 @@ pub fn seal_for_self(org: &OrgSecrets, reveals: &[Reveal]) -> Result<Vec<(u8, Ve
         .iter()
         .map(|r| {
             let code = WithheldField::ALL.iter().position(|f| *f == r.field).unwrap_or(0) as u8;
-            sealed::seal(&[org.encryption.public()], &cbor::encode(r))
+            sealed::seal(&[org.encryption.public()], &plaintext::encode_reveal(r))
                 .map(|c| (code, c))
                 .map_err(|e| e.to_string())
         })
@@ -287,24 +289,24 @@ pub fn prepare_release(
     if facts.verdict(roster, &own, policy) != Verdict::Granted {
         return Ok(None);
     }
-    let reveals: Vec<Reveal> = released(store, org, &body.target)?
-        .into_iter()
-        .filter(|r| body.fields.contains(&r.field))
-        .collect();
-    if reveals.is_empty() {
+    let held = released(store, org, &body.target)?;
+    let mut reveals = Vec::with_capacity(held.len());
+    reveals.extend(held.iter().filter(|r| body.fields.contains(&r.field)).cloned());
+    let release = Wiped::new(Release {
+        request: *request_id,
+        target: body.target,
+        requester,
+        reveals,
+    });
+    if release.reveals.is_empty() {
         return Err(format!("no withheld fields of {} held to release", body.target));
     }
     let Some(member) = roster.member(&requester) else {
         return Ok(None);
     };
-    let release = Release {
-        request: *request_id,
-        target: body.target,
-        requester,
-        reveals,
-    };
-    let signed = SignedRelease::sign(&org.signing, &release);
-    let sealed = sealed::seal(&[member.encryption()], &signed.to_bytes()).map_err(|e| e.to_string())?;
+    let signed = Wiped::new(SignedRelease::sign(&org.signing, &release));
+    let sealed = sealed::seal(&[member.encryption()], &plaintext::encode_release(&signed))
+        .map_err(|e| e.to_string())?;
     Ok(Some(ReleaseOut {
         request: *request_id,
         target: body.target,
@@ -381,9 +383,10 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: 
         return Received::Refused("cannot decrypt: not encrypted to this organization".into());
     };
     let signed = match SignedRelease::from_bytes(&plain) {
-        Ok(s) => s,
+        Ok(s) => Wiped::new(s),
         Err(e) => return Received::Refused(e.to_string()),
     };
+    // The payload binds the openings by digest only: nothing in it is secret.
     let payload: ReleasePayload = match cbor::decode_canonical(&signed.payload, MAX_RELEASE_BYTES) {
         Ok(p) => p,
         Err(e) => return Received::Refused(e.to_string()),
@@ -415,6 +418,7 @@ pub fn receive_release(store: &Store, org: &OrgSecrets, sender: &OrgKey, bytes: 
         &redacted,
     ) {
         Ok(reveals) => {
+            let reveals = Wiped::new(reveals);
             let received = {
                 let mut c: Vec<_> = reveals.iter().map(Reveal::commitment).collect();
                 c.sort();

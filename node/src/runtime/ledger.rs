@@ -407,6 +407,7 @@ impl Ledger {
         now_ms: u64,
     ) {
         let (redacted, reveals) = riskmesh_protocol::redaction::redact(full, redaction, salts);
+        let reveals = crate::plaintext::Wiped::new(reveals);
         let draft = Draft {
             kind: if redacted.supersedes.is_some() {
                 Kind::Correction

@@ -17,6 +17,7 @@ pub mod workers;
 
 use crate::config::NodeConfig;
 use crate::metrics::Metrics;
+use crate::plaintext::{Openings, Wiped};
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
 use riskmesh_protocol::roster::RosterError;
@@ -124,13 +125,13 @@ pub(crate) enum Command {
     },
     SyncNow,
     PublishHazardous {
-        full: Box<riskmesh_protocol::BulletinBody>,
+        full: Box<Wiped<riskmesh_protocol::BulletinBody>>,
         redaction: Box<riskmesh_protocol::redaction::Redaction>,
         reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
     },
     Released {
         target: EntryId,
-        reply: oneshot::Sender<Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError>>,
+        reply: oneshot::Sender<Result<Openings, NodeError>>,
     },
     Audit {
         target: EntryId,
@@ -252,13 +253,15 @@ impl NodeHandle {
     /// salted commitment per withheld field (details always withheld) and
     /// keeps the withheld fields on this node, encrypted at rest to this
     /// organization's own key. Returns once both are durably committed.
+    /// The full finding is wiped from memory once redacted (see
+    /// `plaintext`).
     pub async fn publish_hazardous(
         &self,
-        full: riskmesh_protocol::BulletinBody,
+        full: impl Into<Wiped<riskmesh_protocol::BulletinBody>>,
         redaction: riskmesh_protocol::redaction::Redaction,
     ) -> Result<VerifiedEntry, NodeError> {
         self.call(|reply| Command::PublishHazardous {
-            full: Box::new(full),
+            full: Box::new(full.into()),
             redaction: Box::new(redaction),
             reply,
         })
@@ -311,11 +314,9 @@ impl NodeHandle {
     }
 
     /// The withheld fields of `target` this organization holds: its own as
-    /// author, or released to it (empty otherwise). For its own analysts only.
-    pub async fn released(
-        &self,
-        target: EntryId,
-    ) -> Result<Vec<riskmesh_protocol::redaction::Reveal>, NodeError> {
+    /// author, or released to it (empty otherwise). For its own analysts only;
+    /// wiped from memory when dropped.
+    pub async fn released(&self, target: EntryId) -> Result<Openings, NodeError> {
         self.call(|reply| Command::Released { target, reply }).await?
     }
 

@@ -8,12 +8,12 @@
 use super::NodeError;
 use super::hazard::{self, AuditTrail, Received, ReleaseOut};
 use crate::metrics::Metrics;
+use crate::plaintext::Openings;
 use crate::store::{Inserted, ReleaseState, Store, StoreError};
 use libp2p::request_response::ResponseChannel;
 use libp2p::{PeerId, gossipsub::MessageId};
 use riskmesh_protocol::delivery::DeliveryVerdict;
 use riskmesh_protocol::keys::OrgSecrets;
-use riskmesh_protocol::redaction::Reveal;
 use riskmesh_protocol::sync::{
     MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RESPONSE_BYTES, SyncResponse,
 };
@@ -194,7 +194,7 @@ pub enum ReadJob {
         /// The hazardous entry.
         target: EntryId,
         /// Where to answer.
-        reply: oneshot::Sender<Result<Vec<Reveal>, NodeError>>,
+        reply: oneshot::Sender<Result<Openings, NodeError>>,
     },
     /// Build an audit trail.
     Audit {

@@ -119,6 +119,21 @@ impl Store {
         let record = stmt.query_row([request.0], release_from_row).optional()?;
         Ok(record.flatten())
     }
+
+    /// Test kit: from now on every release record fails to commit (a
+    /// trigger in the database file aborts the insert, whichever connection
+    /// writes), or, with `fail` false, records commit again. For tests of
+    /// what a node does when a commit fails; never part of a real node.
+    #[cfg(feature = "testnet")]
+    pub fn fail_release_records(&self, fail: bool) -> StoreResult<()> {
+        self.conn.execute_batch(if fail {
+            "CREATE TRIGGER IF NOT EXISTS testnet_fail_release_records BEFORE INSERT ON releases \
+             BEGIN SELECT RAISE(ABORT, 'testnet: release records fail to commit'); END;"
+        } else {
+            "DROP TRIGGER IF EXISTS testnet_fail_release_records;"
+        })?;
+        Ok(())
+    }
 }
 
 fn release_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ReleaseRecord>> {

@@ -472,6 +472,74 @@ async fn a_restricted_bulletin_is_readable_by_its_recipients_only() {
     cluster.shutdown().await;
 }
 
+/// Issue 9, medium 5: every read route decrypts restricted bodies after
+/// releasing the API's store lock, so a costly ciphertext never holds up
+/// other reads. The reader refuses to decrypt on a thread that holds the
+/// lock (unit test `a_restricted_body_is_not_decrypted_while_the_store_lock_is_held`),
+/// so a route that decrypted under it would answer "not decrypted" here
+/// instead of the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_bodies_are_decrypted_outside_the_store_lock() {
+    const N: usize = 8;
+    let details = |i: usize| format!("CANARY-off-lock-{i}");
+    let cluster = Cluster::start(&["anthropic", "google"]).await;
+    let (anthropic, google) = (api(&cluster, 0), api(&cluster, 1));
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let published = anthropic
+            .client
+            .publish(&PublishRequest {
+                tier: Some(Tier::Restricted),
+                recipients: Some(vec!["google".into()]),
+                details: Some(details(i)),
+                ..bulletin(&format!("Restricted finding {i}"))
+            })
+            .await
+            .expect("publish restricted");
+        // The publish answer opens the new entry for its author.
+        assert!(
+            matches!(&published.body, Some(BodyView::Bulletin(b)) if b.details == details(i)),
+            "{:?}",
+            published.body_note
+        );
+        ids.push(published.entry.id);
+    }
+    wait_for(WAIT, "the recipient to receive them all", || async {
+        for id in &ids {
+            if !google.has(id).await {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+
+    let listed = google.list("?tier=restricted").await;
+    assert_eq!(listed.entries.len(), N);
+    for entry in &listed.entries {
+        assert!(entry.readable, "listed unreadable: {entry:?}");
+        assert!(
+            entry
+                .title
+                .as_deref()
+                .is_some_and(|t| t.starts_with("Restricted finding"))
+        );
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let shown = google.client.show(id).await.expect("show");
+        assert!(
+            matches!(&shown.body, Some(BodyView::Bulletin(b)) if b.details == details(i)),
+            "{:?}",
+            shown.body_note
+        );
+    }
+    let exported = String::from_utf8(google.client.export(None).await.expect("export")).expect("utf-8");
+    for i in 0..N {
+        assert!(exported.contains(&details(i)), "export lacks restricted body {i}");
+    }
+    cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_works_with_no_peer_connected() {
     let cluster = Cluster::start_some(&["amazon", "microsoft"], 1, &[]).await;

@@ -3,6 +3,7 @@
 //! receipt and audit; unauthorized requests release nothing; the canary in
 //! the withheld details never rests in plaintext on any disk.
 
+use riskmesh_node::store::{ReleaseState, Store};
 use riskmesh_node::testnet::{Cluster, wait_for};
 use riskmesh_protocol::body::RetractionBody;
 use riskmesh_protocol::redaction::{Redaction, ReleasePolicy, WithheldField};
@@ -342,30 +343,38 @@ async fn unauthorized_requests_release_nothing() {
     cluster.shutdown().await;
 }
 
+/// `author` publishes the finding, approved by the author alone, and
+/// `requester` asks for its details; returns the entry and the request
+/// once every running node holds both.
+async fn published_and_requested(cluster: &Cluster, author: usize, requester: usize) -> (EntryId, EntryId) {
+    let target = cluster
+        .handle(author)
+        .publish_hazardous(finding(), policy(cluster, &[], 1, false))
+        .await
+        .expect("publish")
+        .id();
+    everyone_holds(cluster, target).await;
+    let request = cluster
+        .handle(requester)
+        .request_access(target, vec![WithheldField::Details], "need it".into())
+        .await
+        .expect("request")
+        .id();
+    everyone_holds(cluster, request).await;
+    (target, request)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_to_an_offline_requester_completes_when_it_returns() {
     let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
     let (google, meta) = (1, 2);
-    let redaction = policy(&cluster, &[], 1, false);
-    let target = cluster
-        .handle(meta)
-        .publish_hazardous(finding(), redaction)
-        .await
-        .expect("publish")
-        .id();
-    everyone_holds(&cluster, target).await;
-    let request = cluster
-        .handle(google)
-        .request_access(target, vec![WithheldField::Details], "need it".into())
-        .await
-        .expect("request");
-    everyone_holds(&cluster, request.id()).await;
+    let (target, request) = published_and_requested(&cluster, meta, google).await;
     // The requester goes offline; the author approves meanwhile and
     // prepares the release while the requester is away.
     cluster.stop(google).await;
     cluster
         .handle(meta)
-        .decide_access(request.id(), true, "granted".into())
+        .decide_access(request, true, "granted".into())
         .await
         .expect("approve");
     wait_for(
@@ -671,5 +680,105 @@ async fn a_queued_release_is_withdrawn_when_its_approval_is_retracted() {
     // Nothing is queued, so nothing can reach google.
     assert_eq!(pending(&cluster, meta), 0);
     assert!(holds_nothing(&cluster, google, target).await);
+    cluster.shutdown().await;
+}
+
+/// Whether `node` has an open connection to `org`'s node.
+async fn connected(cluster: &Cluster, node: usize, org: &str) -> bool {
+    cluster
+        .status(node)
+        .await
+        .peers
+        .iter()
+        .any(|p| p.org == org && p.connected)
+}
+
+/// Issue 9 (the requester's acknowledgement): the requester answers `ok`
+/// to a release only once the fields, the release record and the receipt
+/// are committed. Here its release record fails to commit: the requester's
+/// node stops on the store failure without answering, the author hears no
+/// `ok` and keeps the release, and delivers it again once the requester's
+/// node is back with a working database. An `ok` sent before the commit
+/// would have made the author record the release as sent and never deliver
+/// it again, leaving the requester without its record and receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_is_acknowledged_only_after_the_requester_commits_it() {
+    let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (google, meta) = (1, 2);
+    let [google_db, meta_db] = [google, meta].map(|i| cluster.data_dir(&cluster.orgs[i]).join("riskmesh.db"));
+    let (target, request) = published_and_requested(&cluster, meta, google).await;
+
+    // From now on the requester's database refuses release records.
+    Store::open(&google_db)
+        .expect("open the requester's database")
+        .fail_release_records(true)
+        .expect("inject the failure");
+    cluster
+        .handle(meta)
+        .decide_access(request, true, "granted".into())
+        .await
+        .expect("approve");
+    // The requester verifies the release, fails to commit its record and
+    // stops on the store failure.
+    let requester = cluster.nodes[google].take().expect("running");
+    let stopped = tokio::time::timeout(
+        Duration::from_secs(30),
+        requester.run_until(std::future::pending()),
+    )
+    .await
+    .expect("the requester's node stops on the failed commit");
+    assert!(
+        stopped
+            .as_ref()
+            .is_err_and(|e| e.contains("release records fail to commit")),
+        "{stopped:?}"
+    );
+    // Once the author sees the requester gone, it has handled everything
+    // the requester sent: no `ok` among it.
+    wait_for(
+        Duration::from_secs(20),
+        "the author to see the requester gone",
+        || async { !connected(&cluster, meta, "google").await },
+    )
+    .await;
+    let author_store = Store::open_read_only(&meta_db).expect("the author's database");
+    assert_eq!(
+        author_store.release(&request).expect("read"),
+        None,
+        "the author recorded a release the requester never committed"
+    );
+    assert_eq!(pending(&cluster, meta), 1, "the author dropped the release");
+    let requester_store = Store::open_read_only(&google_db).expect("the requester's database");
+    assert_eq!(requester_store.release(&request).expect("read"), None);
+    drop(requester_store);
+
+    // Back with a working database, the requester receives the release again,
+    // commits it and acknowledges it.
+    Store::open(&google_db)
+        .expect("open the requester's database")
+        .fail_release_records(false)
+        .expect("lift the failure");
+    cluster.restart(google).await;
+    wait_for(
+        Duration::from_secs(60),
+        "the author to record the release as delivered",
+        || async {
+            author_store
+                .release(&request)
+                .is_ok_and(|r| r.is_some_and(|r| r.state == ReleaseState::Sent))
+        },
+    )
+    .await;
+    let requester_store = Store::open_read_only(&google_db).expect("the requester's database");
+    let record = requester_store.release(&request).expect("read");
+    assert_eq!(record.map(|r| r.state), Some(ReleaseState::Received));
+    assert!(
+        !cluster
+            .handle(google)
+            .released(target)
+            .await
+            .expect("released")
+            .is_empty()
+    );
     cluster.shutdown().await;
 }
