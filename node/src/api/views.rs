@@ -7,6 +7,7 @@
 //! the same structs the server writes.
 
 use super::names::{named, named_opt};
+pub use crate::runtime::Membership;
 use crate::runtime::{NodeStatus, PeerStatus};
 use crate::sealed;
 use crate::store::{EntryMeta, StoredEntry, StoredEquivocation};
@@ -254,8 +255,13 @@ pub struct AuthorView {
     pub org: String,
     /// Author key, hex.
     pub author: String,
+    /// Whether the key is retired (a former participant's or rotated key):
+    /// its entries are valid up to the prefix the roster names.
+    pub retired: bool,
     /// Highest contiguous seq held.
     pub seq: u64,
+    /// Id of the entry at `seq` (hex); absent when `seq` is 0.
+    pub head_id: Option<String>,
     /// Highest seq any peer announced.
     pub best_known_seq: u64,
     /// Entries known to exist but not yet held.
@@ -286,6 +292,10 @@ pub struct StatusView {
     pub roster_version: u64,
     /// Roster hash in force.
     pub roster_hash: String,
+    /// Where this organization stands on that roster: `member`, `joining`
+    /// (its key is on no roster version this node holds yet; it cannot
+    /// publish until an update that lists it arrives) or `retired`.
+    pub membership: Membership,
     /// Entries stored.
     pub entries: u64,
     /// Entries waiting for a predecessor.
@@ -310,6 +320,7 @@ impl From<NodeStatus> for StatusView {
             listen: s.listen,
             roster_version: s.roster_version,
             roster_hash: s.roster_hash,
+            membership: s.membership,
             entries: s.entries,
             pending: s.pending,
             connected_peers: peers.iter().filter(|p| p.connected).count(),
@@ -320,7 +331,9 @@ impl From<NodeStatus> for StatusView {
                 .map(|a| AuthorView {
                     org: a.org,
                     author: a.author,
+                    retired: a.retired,
                     seq: a.seq,
+                    head_id: a.head_id,
                     best_known_seq: a.best_known_seq,
                     lag: a.lag,
                 })

@@ -9,7 +9,7 @@ use super::policy::storage::entry_bytes;
 use super::policy::sync::Local;
 use super::policy::writes::Batch;
 use super::workers::{Ack, SharedRoster, WriteJob};
-use super::{AuthorStatus, NodeError, Refusal};
+use super::{AuthorStatus, Membership, NodeError, Refusal};
 use crate::metrics::Metrics;
 use crate::store::ReleaseState;
 use libp2p::gossipsub::MessageAcceptance;
@@ -107,6 +107,17 @@ impl Ledger {
     /// This organization's signing key.
     pub(super) fn own_key(&self) -> OrgKey {
         self.org.signing.public()
+    }
+
+    /// Where this organization stands on the roster in force.
+    pub(super) fn membership(&self) -> Membership {
+        Membership::of(&self.roster, &self.own_key())
+    }
+
+    /// Why this organization may not publish now (joining or retired), if
+    /// it may not: refused before anything is signed.
+    fn not_member(&self) -> Option<Refusal> {
+        Membership::refusal(&self.roster, &self.own_key())
     }
 
     pub(super) fn pending_len(&self) -> usize {
@@ -384,6 +395,10 @@ impl Ledger {
         extra: Vec<Ack>,
         now_ms: u64,
     ) {
+        if let Some(refusal) = self.not_member() {
+            let _ = reply.send(Err(NodeError::Refused(refusal)));
+            return;
+        }
         match self.log.append(&self.org.signing, &self.roster, draft, now_ms) {
             Ok(entry) => self.commit_own(entry, reply, extra, now_ms),
             Err(reason) => {
@@ -403,6 +418,10 @@ impl Ledger {
         reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
         now_ms: u64,
     ) {
+        if let Some(refusal) = self.not_member() {
+            let _ = reply.send(Err(NodeError::Refused(refusal)));
+            return;
+        }
         let (redacted, reveals) = riskmesh_protocol::redaction::redact(full, redaction, salts);
         let draft = Draft {
             kind: if redacted.supersedes.is_some() {
@@ -521,26 +540,30 @@ impl Ledger {
         }
     }
 
-    /// Per-author heads against the best seq peers announced.
+    /// Per-author heads against the best seq peers announced: every
+    /// current participant's key, then every retired key.
     pub(super) fn authors(&self, best: &HashMap<OrgKey, u64>) -> Vec<AuthorStatus> {
-        let mut authors: Vec<AuthorStatus> = self
-            .roster
-            .doc()
-            .members
-            .iter()
-            .map(|m| {
-                let seq = self.chain.head(&m.signing_key).map_or(0, |(s, _)| s);
-                let best_known_seq = best.get(&m.signing_key).copied().unwrap_or(0).max(seq);
+        let doc = self.roster.doc();
+        let current = doc.members.iter().map(|m| (&m.org, m.signing_key, false));
+        let retired = doc.retired_keys().iter().map(|r| (&r.org, r.key, true));
+        let mut authors: Vec<AuthorStatus> = current
+            .chain(retired)
+            .map(|(org, key, retired)| {
+                let head = self.chain.head(&key);
+                let seq = head.map_or(0, |(s, _)| s);
+                let best_known_seq = best.get(&key).copied().unwrap_or(0).max(seq);
                 AuthorStatus {
-                    org: m.org.clone(),
-                    author: m.signing_key.to_hex(),
+                    org: org.clone(),
+                    author: key.to_hex(),
+                    retired,
                     seq,
+                    head_id: head.map(|(_, id)| id.to_hex()),
                     best_known_seq,
                     lag: best_known_seq - seq,
                 }
             })
             .collect();
-        authors.sort_by(|a, b| a.org.cmp(&b.org));
+        authors.sort_by(|a, b| (a.retired, &a.org).cmp(&(b.retired, &b.org)));
         authors
     }
 
@@ -548,8 +571,8 @@ impl Ledger {
     pub(super) fn equivocations(&self) -> Vec<(String, u64)> {
         let org_of = |key: &OrgKey| {
             self.roster
-                .member(key)
-                .map_or_else(|| key.to_hex(), |m| m.org.clone())
+                .key_status(key)
+                .map_or_else(|| key.to_hex(), |(status, _)| status.org().to_string())
         };
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();
