@@ -872,6 +872,14 @@ impl Roster {
         }
     }
 
+    /// The organization a current or retired key belongs (or belonged) to.
+    pub fn org_of(&self, key: &OrgKey) -> Option<&str> {
+        match self.key_status(key)? {
+            (KeyStatus::Current(m), _) => Some(&m.org),
+            (KeyStatus::Retired(r), _) => Some(&r.org),
+        }
+    }
+
     /// Whether `key` is or was a participant's signing key.
     pub fn knows(&self, key: &OrgKey) -> bool {
         self.keys.contains_key(key)

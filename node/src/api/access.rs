@@ -286,7 +286,7 @@ fn forbidden(message: impl Into<String>) -> ApiError {
 }
 
 fn org_of(roster: &Roster, key: &OrgKey) -> String {
-    roster.member(key).map_or_else(|| key.to_hex(), |m| m.org.clone())
+    roster.org_of(key).map_or_else(|| key.to_hex(), str::to_string)
 }
 
 /// Reads an optional JSON body; an empty body is the default value.

@@ -395,12 +395,11 @@ pub(crate) struct ReadEntry {
 }
 
 impl Reader<'_> {
-    /// The organization id of a key, or the key in hex.
+    /// The organization id of a current or retired key, or the key in hex.
     pub fn org_of(&self, key: &OrgKey) -> String {
         self.roster
-            .member(key)
-            .map(|m| m.org.clone())
-            .unwrap_or_else(|| key.to_hex())
+            .org_of(key)
+            .map_or_else(|| key.to_hex(), str::to_string)
     }
 
     /// The view of an entry from its indexed fields alone.

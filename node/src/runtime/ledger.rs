@@ -571,8 +571,8 @@ impl Ledger {
     pub(super) fn equivocations(&self) -> Vec<(String, u64)> {
         let org_of = |key: &OrgKey| {
             self.roster
-                .key_status(key)
-                .map_or_else(|| key.to_hex(), |(status, _)| status.org().to_string())
+                .org_of(key)
+                .map_or_else(|| key.to_hex(), str::to_string)
         };
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();
