@@ -2,7 +2,8 @@
 //! 10): a member removed by a quorum through `roster propose | sign |
 //! status | apply`, its node told and cut off, its history still valid
 //! everywhere; a new member joining from the genesis alone; an org's key
-//! rotated with its old entries still verifying; publishing going on.
+//! rotated (its node restarted on the new key) with its old entries still
+//! verifying; publishing going on.
 
 use crate::support::{Nodes, OrgDir, cli, consortium, init_org, ok_json, run};
 use riskmesh_protocol::keys::OrgSecrets;
@@ -370,6 +371,31 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
     .await;
     assert_eq!(status(google)["membership"], "retired");
     for org in [amazon, google, meta, &newlab] {
+        verify_ok(org);
+    }
+    // Google's operator points its node at the new key and restarts it:
+    // a member again, publishing a new log that everyone accepts.
+    let config = std::fs::read_to_string(google.config()).expect("config");
+    let config: String = config
+        .lines()
+        .map(|line| match line.starts_with("org_key = ") {
+            true => format!("org_key = {:?}\n", path(&rotated.dir.join("org.key"))),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(google.config(), config).expect("write config");
+    let child = &mut nodes.0[1];
+    child.kill().expect("stop google's node");
+    child.wait().expect("reap");
+    *child = google.start();
+    google.wait_ready(child).await;
+    assert_eq!(status(google)["membership"], "member");
+    let rekeyed = publish(google, "google under its new key");
+    until("amazon to hold google's entry under the new key", || {
+        cli(amazon, &["show", &rekeyed]).status.success().then_some(())
+    })
+    .await;
+    for org in [amazon, google] {
         verify_ok(org);
     }
     let elapsed = started.elapsed();
