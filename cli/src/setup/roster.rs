@@ -280,8 +280,14 @@ fn run_offline(command: &RosterCommand) -> Result<(), SetupError> {
             } else {
                 "signed"
             };
+            // An update's signers are the voters of the version in force,
+            // which the running node knows; a genesis's are in the file.
+            let check = match report.version {
+                1 => "roster verify",
+                _ => "roster status",
+            };
             emit(&format!(
-                "`{}` {what}: {} (hash {})\nCheck who is still missing with `riskmesh roster verify {}`.\n",
+                "`{}` {what}: {} (hash {})\nCheck who is still missing with `riskmesh {check} {}`.\n",
                 report.org,
                 report.file.display(),
                 report.hash,

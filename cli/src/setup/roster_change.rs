@@ -102,7 +102,10 @@ async fn entry_id(client: &ApiClient, target: &str, key: &OrgKey, seq: u64) -> R
     let entry = client.log_entry(&key_hex(key), seq).await.map_err(|e| match e {
         ClientError::Api {
             status: 404, message, ..
-        } => CliError::Input(format!("--compromised {target}:{seq}: {message}")),
+        } => CliError::Input(format!(
+            "--compromised {target}:{seq}: your node holds no entry at seq {seq} of that key's log, so \
+             it cannot name the last valid one ({message})"
+        )),
         other => other.into(),
     })?;
     Hash32::from_hex(&entry.entry.id)
@@ -140,7 +143,7 @@ pub(super) async fn propose(args: &ProposeArgs) -> Result<(), CliError> {
     let (current, hash) = in_force(&view)?;
     let mut compromised = Vec::new();
     for (target, seq) in &args.compromised {
-        let (key, _) = change.compromise_target(&current, target)?;
+        let (key, _) = change.compromise_target(&current, target, *seq)?;
         let last_id = match seq {
             0 => None,
             seq => Some(entry_id(&client, target, &key, *seq).await?),

@@ -135,10 +135,32 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
     for org in orgs.iter().chain([&newlab]) {
         org.without_disk_floor();
     }
-    let mut nodes = Nodes(orgs.iter().map(OrgDir::start).collect());
-    for (org, child) in orgs.iter().zip(nodes.0.iter_mut()) {
+    // Newlab's node runs from the start: joining, refused by every peer.
+    let mut nodes = Nodes(orgs.iter().chain([&newlab]).map(OrgDir::start).collect());
+    for (org, child) in orgs.iter().chain([&newlab]).zip(nodes.0.iter_mut()) {
         org.wait_ready(child).await;
     }
+    let joining = status(&newlab);
+    assert_eq!(
+        (&joining["membership"], &joining["connected_peers"]),
+        (&Value::from("joining"), &Value::from(0)),
+        "{joining}"
+    );
+    let err = failure(
+        &newlab,
+        &[
+            "publish",
+            "--title",
+            "too early",
+            "--summary",
+            "s",
+            "--category",
+            "other",
+            "--severity",
+            "low",
+        ],
+    );
+    assert!(err.contains("joining") && err.contains("HTTP 409"), "{err}");
     for org in &orgs {
         publish(org, &format!("{}'s first finding", org.org));
     }
@@ -294,7 +316,8 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
         verify_ok(org);
     }
 
-    // Add newlab, proposed on google; newlab's node starts from the genesis.
+    // Add newlab, proposed on google; newlab's node, running from the
+    // genesis, is let in and fetches the chain and the history.
     let v3 = base.path().join("v3.draft");
     let member = path(&newlab.dir.join("member.json"));
     let proposal = ok_json(
@@ -310,9 +333,6 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
         all_at(&[amazon, google, meta], 3)
     })
     .await;
-    nodes.0.push(newlab.start());
-    let child = nodes.0.last_mut().expect("newlab's node");
-    newlab.wait_ready(child).await;
     until("newlab to fetch the chain and the history", || {
         let s = status(&newlab);
         (s["membership"] == "member" && s["roster_version"] == 3 && s["entries"] == 4).then_some(())

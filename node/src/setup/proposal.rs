@@ -132,12 +132,22 @@ impl RosterChange {
     /// Which key `--compromised TARGET:SEQ` means: `target` is a signing key
     /// in hex, or an org id: its current key when this change takes that
     /// key off the roster (the org is removed, or a member file gives it a
-    /// new key), else its retired key. Returns the key and its org.
+    /// new key), else its retired key. Returns the key and its org, once
+    /// `seq` is known not to grow a retired key's valid prefix.
     pub fn compromise_target(
         &self,
         current: &RosterDoc,
         target: &str,
+        seq: u64,
     ) -> Result<(OrgKey, String), SetupError> {
+        let (key, org) = self.resolve_compromise(current, target)?;
+        if let Some(old) = current.retired_keys().iter().find(|r| r.key == key) {
+            shrinks_only(&org, seq, old.last_seq)?;
+        }
+        Ok((key, org))
+    }
+
+    fn resolve_compromise(&self, current: &RosterDoc, target: &str) -> Result<(OrgKey, String), SetupError> {
         let retired_of = |org: &str| -> Vec<&RetiredKey> {
             current.retired_keys().iter().filter(|r| r.org == org).collect()
         };
@@ -321,14 +331,15 @@ fn compromise(current: &RosterDoc, doc: &mut RosterDoc, c: &Compromise) -> Resul
         )));
     };
     let previous = current.retired_keys().iter().find(|r| r.key == c.key);
-    if let Some(old) = previous
-        && (c.last_seq > old.last_seq || (c.last_seq == old.last_seq && c.last_id != old.last_id))
-    {
-        return Err(argument(format!(
-            "--compromised {}:{}: its valid prefix already ends at seq {}; a prefix can only shrink, \
-             so give a seq below that",
-            record.org, c.last_seq, old.last_seq
-        )));
+    if let Some(old) = previous {
+        shrinks_only(&record.org, c.last_seq, old.last_seq)?;
+        if c.last_seq == old.last_seq && c.last_id != old.last_id {
+            return Err(argument(format!(
+                "--compromised {}:{}: the entry your node holds at seq {} is not the one the roster \
+                 names as the end of the valid prefix (a fork); give a lower seq",
+                record.org, c.last_seq, c.last_seq
+            )));
+        }
     }
     if previous.is_none() && c.last_seq > record.last_seq {
         return Err(argument(format!(
@@ -342,6 +353,17 @@ fn compromise(current: &RosterDoc, doc: &mut RosterDoc, c: &Compromise) -> Resul
         last_id: c.last_id,
         ..record
     });
+    Ok(())
+}
+
+/// A retired key's valid prefix can only shrink (spec §9.5 step 5a).
+fn shrinks_only(org: &str, seq: u64, last_seq: u64) -> Result<(), SetupError> {
+    if seq > last_seq {
+        return Err(argument(format!(
+            "--compromised {org}:{seq}: its valid prefix already ends at seq {last_seq}; a prefix can \
+             only shrink, so give a seq up to that"
+        )));
+    }
     Ok(())
 }
 
@@ -635,15 +657,17 @@ mod tests {
         let genesis = testkit::signatories().roster;
         let doc = genesis.doc();
         let none = RosterChange::read(&[], Vec::new(), None).expect("change");
-        let err = none.compromise_target(doc, "meta").expect_err("meta's key stays");
+        let err = none
+            .compromise_target(doc, "meta", 1)
+            .expect_err("meta's key stays");
         assert!(err.to_string().contains("must leave"), "{err}");
-        assert!(none.compromise_target(doc, "nobody").is_err());
+        assert!(none.compromise_target(doc, "nobody", 1).is_err());
 
         let rotated = testkit::member_of(&testkit::rotated_secrets("meta", 1), Role::Member);
         let file = write_member(tmp.path(), &rotated);
         let change = RosterChange::read(&[file], Vec::new(), None).expect("change");
         let old = testkit::org_secrets("meta").signing.public();
-        let (key, org) = change.compromise_target(doc, "meta").expect("current key");
+        let (key, org) = change.compromise_target(doc, "meta", 3).expect("current key");
         assert_eq!((key, org.as_str()), (old, "meta"));
         let c = Compromise {
             key,
@@ -668,8 +692,12 @@ mod tests {
         // In v2 the old key is retired: `meta` now means it, and its
         // prefix may shrink but not grow.
         let later = RosterChange::read(&[], Vec::new(), None).expect("change");
-        let (key, _) = later.compromise_target(v2.doc(), "meta").expect("retired key");
+        let (key, _) = later.compromise_target(v2.doc(), "meta", 0).expect("retired key");
         assert_eq!(key, old);
+        let err = later
+            .compromise_target(v2.doc(), "meta", 4)
+            .expect_err("past the prefix");
+        assert!(err.to_string().contains("only shrink"), "{err}");
         let shrink = Compromise {
             key,
             last_seq: 0,

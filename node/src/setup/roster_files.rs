@@ -56,6 +56,8 @@ pub struct SignReport {
     pub already_signed: bool,
     /// Roster hash.
     pub hash: String,
+    /// Roster version (1: a genesis; later: an update).
+    pub version: u64,
 }
 
 /// What `riskmesh roster install` did.
@@ -267,6 +269,7 @@ pub fn sign(file: &Path, key: &Path) -> Result<SignReport, SetupError> {
         org,
         already_signed,
         hash: doc.hash().to_hex(),
+        version: doc.version,
     })
 }
 
