@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use riskmesh_node::api::views::{EntryDetail, EntryList, PeerList, StatusView};
 use riskmesh_node::api::{
     AccessRequestInput, AuditView, CHALLENGE_NONCE_BYTES, ChallengeAnswer, DecisionInput, ExportQuery,
-    HeldFields, PublishRequest, verify_challenge,
+    HeldFields, PublishRequest, RosterAnswer, RosterOffer, RosterView, verify_challenge,
 };
 use riskmesh_node::config::{API_SOCKET_FILE, TOKEN_FILE};
 use riskmesh_node::config_file::{ConfigError, ConfigFile, read_capped};
@@ -149,6 +149,9 @@ pub enum ClientError {
         status: u16,
         /// The node's message, with a hint where one helps.
         message: String,
+        /// The typed fields beside the message (for example a refused
+        /// roster's `roster_error`), if any.
+        fields: serde_json::Map<String, serde_json::Value>,
     },
     /// The node answered something this CLI does not understand.
     #[error("unexpected answer from the node: {0}; are the CLI and the node the same version?")]
@@ -427,10 +430,14 @@ impl ApiClient {
             .await
             .map_err(ClientError::Protocol)?;
         let text = String::from_utf8_lossy(&text).into_owned();
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|m| m.as_str()).map(str::to_string))
-            .unwrap_or(text);
+        let mut fields = match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        let message = match fields.remove("error") {
+            Some(serde_json::Value::String(message)) => message,
+            _ => text,
+        };
         let message = if status == StatusCode::UNAUTHORIZED {
             format!(
                 "the node refused the API token ({message}); the token is read from the data directory \
@@ -443,6 +450,7 @@ impl ApiClient {
         Err(ClientError::Api {
             status: status.as_u16(),
             message,
+            fields,
         })
     }
 
@@ -528,6 +536,24 @@ impl ApiClient {
         let verb = if grant { "approve" } else { "deny" };
         let path = format!("/v1/requests/{}/{verb}", percent_encode(request));
         self.json(Method::POST, &path, &[], Some(body)).await
+    }
+
+    /// `GET /v1/logs/{author}/{seq}`: the entry at `seq` of `author`'s log.
+    pub async fn log_entry(&self, author: &str, seq: u64) -> Result<EntryDetail, ClientError> {
+        self.get(&format!("/v1/logs/{}/{seq}", percent_encode(author)), &[])
+            .await
+    }
+
+    /// `GET /v1/roster`.
+    pub async fn roster(&self) -> Result<RosterView, ClientError> {
+        self.get("/v1/roster", &[]).await
+    }
+
+    /// `POST /v1/roster`: offers a signed roster (or, with `dry_run`, has
+    /// the node check it without applying it).
+    pub async fn offer_roster(&self, offer: &RosterOffer) -> Result<RosterAnswer, ClientError> {
+        let body = encode(offer)?;
+        self.json(Method::POST, "/v1/roster", &[], Some(body)).await
     }
 
     /// `GET /v1/entries/{id}/audit`.

@@ -86,6 +86,21 @@ pub struct Policy {
     pub quorum_denominator: u64,
 }
 
+impl Policy {
+    /// The fewest signatures that are strictly more than
+    /// `numerator / denominator` of `voters` (spec §9.5 step 8):
+    /// `floor(numerator * voters / denominator) + 1`, at most `voters + 1`
+    /// (then no set of voters suffices).
+    pub fn needed(&self, voters: usize) -> usize {
+        let voters = voters as u64;
+        let needed = match self.quorum_numerator.checked_mul(voters) {
+            Some(product) if self.quorum_denominator > 0 => product / self.quorum_denominator + 1,
+            _ => voters + 1,
+        };
+        usize::try_from(needed.min(voters + 1)).unwrap_or(usize::MAX)
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -759,17 +774,12 @@ impl Roster {
                 return Err(RosterError::UnknownSigner(*signer));
             }
         }
-        let have = signers.len() as u64;
-        let Policy {
-            quorum_numerator: n,
-            quorum_denominator: d,
-        } = self.doc.policy;
-        if have * d <= n * voters.len() as u64 {
+        if signers.len() < self.doc.policy.needed(voters.len()) {
             return Err(RosterError::NoQuorum {
                 have: signers.len(),
                 members: voters.len(),
-                numerator: n,
-                denominator: d,
+                numerator: self.doc.policy.quorum_numerator,
+                denominator: self.doc.policy.quorum_denominator,
             });
         }
         signed.verify_signatures()?;
@@ -1057,6 +1067,29 @@ mod tests {
             genesis.apply_update(&sign_by_voters(&genesis, &doc)),
             Err(RosterError::NotSuccessor(_))
         ));
+    }
+
+    /// `needed` is the quorum rule of spec §9.5 step 8 (`have * den >
+    /// num * voters`) solved for the fewest signatures.
+    #[test]
+    fn needed_is_the_fewest_signatures_strictly_above_the_quorum() {
+        let two_thirds = Policy::default();
+        let cases = [(1, 1), (2, 2), (3, 3), (4, 3), (6, 5), (7, 5), (9, 7)];
+        for (voters, needed) in cases {
+            assert_eq!(two_thirds.needed(voters), needed, "{voters} voters");
+        }
+        for voters in 0..50usize {
+            for (n, d) in [(1u64, 2u64), (2, 3), (3, 4), (999, 1000)] {
+                let policy = Policy {
+                    quorum_numerator: n,
+                    quorum_denominator: d,
+                };
+                let needed = policy.needed(voters);
+                let passes = |have: usize| have as u64 * d > n * voters as u64;
+                assert!(passes(needed), "{n}/{d} of {voters}: {needed} passes");
+                assert!(needed == 0 || !passes(needed - 1), "{n}/{d} of {voters}: fewest");
+            }
+        }
     }
 
     #[test]

@@ -113,6 +113,9 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("writing the output: {0}")]
     Output(io::Error),
+    /// A roster or setup step failed (files, member files, drafts).
+    #[error(transparent)]
+    Setup(#[from] riskmesh_node::setup::SetupError),
 }
 
 /// Runs an analyst command.
@@ -135,7 +138,9 @@ pub fn run(command: &AnalystCommand) -> Result<(), CliError> {
     }
 }
 
-fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(future: F) -> Result<(), CliError> {
+pub(crate) fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(
+    future: F,
+) -> Result<(), CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -143,7 +148,7 @@ fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(future: F) ->
         .block_on(future)
 }
 
-fn client(common: &Common) -> Result<ApiClient, CliError> {
+pub(crate) fn client(common: &Common) -> Result<ApiClient, CliError> {
     Ok(ApiClient::from_config(&common.config, common.api)?)
 }
 

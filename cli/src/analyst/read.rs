@@ -361,6 +361,11 @@ fn status_text(s: &StatusView) -> String {
     );
     field(
         &mut text,
+        "membership",
+        crate::setup::membership_text(s.membership),
+    );
+    field(
+        &mut text,
         "entries",
         format!("{} stored, {} waiting for a predecessor", s.entries, s.pending),
     );
@@ -376,7 +381,11 @@ fn status_text(s: &StatusView) -> String {
             .iter()
             .map(|a| {
                 [
-                    a.org.clone(),
+                    if a.retired {
+                        format!("{} (retired key)", a.org)
+                    } else {
+                        a.org.clone()
+                    },
                     a.seq.to_string(),
                     a.best_known_seq.to_string(),
                     a.lag.to_string(),

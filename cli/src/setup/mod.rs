@@ -3,8 +3,10 @@
 //! subcommands are in [`roster`].
 
 mod roster;
+mod roster_change;
 
 pub use roster::{RosterArgs, run_roster};
+pub(crate) use roster_change::membership_text;
 
 use libp2p::Multiaddr;
 use riskmesh_node::config::DEFAULT_P2P_PORT;

@@ -3,6 +3,7 @@
 
 use super::{emit, emit_json};
 use crate::analyst::text::table;
+use crate::analyst::{CliError, block_on};
 use riskmesh_node::setup::{self, CreateOptions, RosterSummary, SetupError, UpdateOptions};
 use riskmesh_protocol::Hash32;
 use riskmesh_protocol::roster::Policy;
@@ -12,11 +13,15 @@ use std::path::{Path, PathBuf};
 /// Arguments of `riskmesh roster`.
 #[derive(Debug, clap::Args)]
 #[command(
-    about = "Build, sign, check and install the consortium roster (create, sign, verify, show, install, update)",
-    long_about = "Build, sign, check and install the consortium roster. Standing up a consortium: \
-    every founder runs `riskmesh init` and sends member.json to one founder, who runs `roster create`; \
-    the draft goes round and each founding member runs `roster sign`; anyone checks it with \
-    `roster verify`; every node operator runs `roster install`.",
+    about = "Build, sign, check and install the consortium roster, and change it later (create, sign, \
+    verify, show, install; propose, status, apply; update)",
+    long_about = "Build, sign, check and install the consortium roster, and change it later. Standing up \
+    a consortium: every founder runs `riskmesh init` and sends member.json to one founder, who runs \
+    `roster create`; the draft goes round and each founding member runs `roster sign`; anyone checks it \
+    with `roster verify`; every node operator runs `roster install`. Changing it (add, remove, rotate a \
+    key, revoke a compromised key): one operator runs `roster propose` against their running node; the \
+    draft goes round and enough members run `roster sign` (`roster status DRAFT` says who is missing); \
+    one operator runs `roster apply DRAFT`, and the nodes pass the new version on to each other.",
     subcommand_required = true,
     arg_required_else_help = true
 )]
@@ -51,15 +56,59 @@ pub enum RosterCommand {
     same roster again is harmless."
     )]
     Install(InstallArgs),
-    /// Draft the next roster version: add or replace members, remove orgs.
+    /// Draft the next roster version from the roster in force on your running node.
+    #[command(long_about = PROPOSE_LONG_ABOUT, after_help = PROPOSE_EXAMPLES)]
+    Propose(super::roster_change::ProposeArgs),
+    /// Show the roster in force on your node; with DRAFT, who has signed it, who
+    /// is missing and whether it would apply now.
     #[command(
-        long_about = "Draft the roster version after FROM: member.json files add organizations or \
-    replace the entry of the same org (new keys, nodes or addresses); --remove drops an org. The draft \
-    names FROM's hash as prev and needs signatures from more than the quorum of FROM's members; check \
-    it with `riskmesh roster verify DRAFT --current <genesis> [--current <update>…]`."
+        long_about = "Show the roster in force on your node: version, hash, participants, retired \
+    keys, and who must sign the next version. With DRAFT (a file from `roster propose`, signed or not): \
+    whether it follows the version in force, which members have signed, which are missing, how many \
+    more signatures the quorum needs, and whether it would apply now (the node runs the protocol's \
+    full check without applying it). Exits 0 either way; see `would_apply` with --json."
+    )]
+    Status(super::roster_change::StatusArgs),
+    /// Offer a signed draft to your node: it applies it and passes it on to the other nodes.
+    #[command(
+        long_about = "Offer a signed draft to your node. If it is the valid next version (it follows \
+    the version in force and carries signatures from more than the quorum of that version's members), \
+    the node puts it in force, stores it and gossips it; every other node applies it on receipt, and \
+    disconnects nodes that are no longer on the roster. Otherwise nothing changes and the command says \
+    why (for example how many signatures are missing and whose)."
+    )]
+    Apply(super::roster_change::ApplyArgs),
+    /// Draft the next roster version offline, from a roster file.
+    #[command(
+        long_about = "Draft the roster version after FROM without a running node: member.json files \
+    add organizations or replace the entry of the same org (new keys, nodes or addresses); --remove \
+    drops an org. A key that leaves the roster is retired with the part of its log that stays valid, \
+    which this command cannot see: give it with --head ORG=SEQ:ID for each leaving org (or ORG=0 if it \
+    published nothing). Prefer `riskmesh roster propose`, which reads the heads from your running node. \
+    The draft names FROM's hash as prev and needs signatures from more than the quorum of FROM's \
+    members; check it with `riskmesh roster verify DRAFT --current <genesis> [--current <update>…]`."
     )]
     Update(UpdateArgs),
 }
+
+const PROPOSE_LONG_ABOUT: &str = "Draft the roster version after the one in force on your running \
+    node (read through its local API, like the analyst commands) and write it, unsigned, to --out. \
+    --member FILE adds an organization, or replaces the entry of the same org: a new signing key in \
+    it is a key rotation (a new role needs a new key too). --remove ORG drops one. Every signing key \
+    that leaves the roster is retired with the part of its log that stays valid: up to the head your \
+    node holds for it, so wait until your node has caught up with that org (`riskmesh status`). \
+    --compromised ORG:SEQ declares a leaked key: only its entries up to SEQ stay valid (0: none). It \
+    names ORG's current key, which must leave in the same proposal (--member with a new key, or \
+    --remove), or else ORG's retired key (or give the key in hex instead of ORG). Prints the draft's \
+    hash, what changes, and who must sign: more than the quorum of the members of the version in \
+    force, each with `riskmesh roster sign DRAFT --key <their org.key>`. Then `roster status DRAFT`, \
+    and `roster apply DRAFT`.";
+
+const PROPOSE_EXAMPLES: &str = "Examples:\n  \
+    riskmesh roster propose --remove inflection --out v2.draft\n  \
+    riskmesh roster propose --member newlab/member.json --out v3.draft\n  \
+    riskmesh roster propose --member google-new/member.json --out v4.draft   (rotate google's key)\n  \
+    riskmesh roster propose --member meta-new/member.json --compromised meta:41 --out v5.draft";
 
 /// Arguments of `riskmesh roster create`.
 #[derive(Debug, clap::Args)]
@@ -138,6 +187,11 @@ pub struct InstallArgs {
     /// The node's config.toml.
     #[arg(long, value_name = "CONFIG")]
     pub config: PathBuf,
+    /// This organization is joining an existing consortium and is not on the
+    /// genesis: its node starts from it, fetches the roster updates from the
+    /// other nodes, and can publish once one that lists it is in force.
+    #[arg(long)]
+    pub join: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -158,6 +212,11 @@ pub struct UpdateArgs {
     /// New quorum N/D [default: unchanged].
     #[arg(long, value_name = "N/D", value_parser = setup::parse_quorum)]
     pub quorum: Option<Policy>,
+    /// For each org whose key leaves: the head of its log as your node holds
+    /// it, ORG=SEQ:ID (seq and head id from `riskmesh status --json`), or
+    /// ORG=0 if it published nothing (repeat).
+    #[arg(long = "head", value_name = "ORG=SEQ:ID", value_parser = setup::parse_head)]
+    pub heads: Vec<(String, setup::LogHead)>,
     /// Where to write the unsigned draft (must not exist).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -171,8 +230,19 @@ fn parse_hash(text: &str) -> Result<Hash32, String> {
 }
 
 /// Runs a `riskmesh roster` subcommand.
-pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
+pub fn run_roster(args: &RosterArgs) -> Result<(), CliError> {
     match &args.command {
+        RosterCommand::Propose(a) => block_on(super::roster_change::propose(a)),
+        RosterCommand::Status(a) => block_on(super::roster_change::status(a)),
+        RosterCommand::Apply(a) => block_on(super::roster_change::apply(a)),
+        command => Ok(run_offline(command)?),
+    }
+}
+
+/// The subcommands that work on files alone.
+fn run_offline(command: &RosterCommand) -> Result<(), SetupError> {
+    match command {
+        RosterCommand::Propose(_) | RosterCommand::Status(_) | RosterCommand::Apply(_) => Ok(()),
         RosterCommand::Create(a) => {
             let (doc, hash) = setup::create(&CreateOptions {
                 network: a.network.clone(),
@@ -183,14 +253,22 @@ pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
             draft_output(&a.out, doc.version, &doc.members, hash, a.json)
         }
         RosterCommand::Update(a) => {
-            let (doc, hash) = setup::update(&UpdateOptions {
+            let proposal = setup::update(&UpdateOptions {
                 from: a.from.clone(),
                 members: a.members.clone(),
                 remove: a.remove.clone(),
                 quorum: a.quorum,
+                heads: a.heads.clone(),
                 out: a.out.clone(),
             })?;
-            draft_output(&a.out, doc.version, &doc.members, hash, a.json)
+            if a.json {
+                return emit_json(&super::roster_change::ProposalOutput::new(
+                    &a.out,
+                    &proposal,
+                    Vec::new(),
+                ));
+            }
+            emit(&super::roster_change::proposal_text(&a.out, &proposal, &[]))
         }
         RosterCommand::Sign(a) => {
             let report = setup::sign(&a.file, &a.key)?;
@@ -202,8 +280,14 @@ pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
             } else {
                 "signed"
             };
+            // An update's signers are the voters of the version in force,
+            // which the running node knows; a genesis's are in the file.
+            let check = match report.version {
+                1 => "roster verify",
+                _ => "roster status",
+            };
             emit(&format!(
-                "`{}` {what}: {} (hash {})\nCheck who is still missing with `riskmesh roster verify {}`.\n",
+                "`{}` {what}: {} (hash {})\nCheck who is still missing with `riskmesh {check} {}`.\n",
                 report.org,
                 report.file.display(),
                 report.hash,
@@ -227,7 +311,7 @@ pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
             emit(&show_text(&summary))
         }
         RosterCommand::Install(a) => {
-            let report = setup::install(&a.file, &a.config)?;
+            let report = setup::install(&a.file, &a.config, a.join)?;
             for warning in &report.warnings {
                 eprintln!("warning: {warning}");
             }
@@ -235,12 +319,19 @@ pub fn run_roster(args: &RosterArgs) -> Result<(), SetupError> {
                 return emit_json(&report);
             }
             emit(&format!(
-                "Installed genesis of network `{}` for `{}`:\n  roster        {}\n  genesis_hash  {} (set in {})\n",
+                "Installed genesis of network `{}` for `{}`:\n  roster        {}\n  genesis_hash  {} (set in {})\n{}",
                 report.network,
                 report.org,
                 report.genesis.display(),
                 report.genesis_hash,
-                report.config.display()
+                report.config.display(),
+                if report.joining {
+                    "  joining       not on the genesis: the node fetches the roster updates from the \
+                     genesis nodes and can publish once one that lists this organization is in force \
+                     (`riskmesh status` shows `membership`)\n"
+                } else {
+                    ""
+                }
             ))
         }
     }

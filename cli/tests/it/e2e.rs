@@ -3,41 +3,8 @@
 //! the CLI on one node and another reads it with the CLI on another; a
 //! missing or corrupt database stops `riskmesh node` with a clear error.
 
-use crate::support::{OrgDir, bin, consortium};
-use std::process::{Child, Command, Output};
+use crate::support::{Nodes, OrgDir, cli, consortium, ok_json};
 use std::time::{Duration, Instant};
-
-/// Kills the node processes however the test ends.
-struct Nodes(Vec<Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn cli(org: &OrgDir, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .args(["--config", &org.config_str()])
-        .output()
-        .expect("run riskmesh")
-}
-
-fn ok_json(org: &OrgDir, args: &[&str]) -> serde_json::Value {
-    let mut with_json = args.to_vec();
-    with_json.push("--json");
-    let out = cli(org, &with_json);
-    assert!(
-        out.status.success(),
-        "riskmesh {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON output")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_on_one_node_read_on_another_with_the_cli() {

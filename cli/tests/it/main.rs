@@ -3,5 +3,6 @@
 mod durability;
 mod e2e;
 mod local_channel;
+mod membership;
 mod setup;
 mod support;

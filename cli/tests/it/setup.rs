@@ -223,9 +223,20 @@ fn three_organizations_stand_up_a_consortium_from_the_cli() {
 fn help_explains_the_roster_commands() {
     let scratch = Scratch::new("setup-help");
     let help = ok(&scratch.0, &["roster", "--help"]);
-    for command in ["create", "sign", "verify", "show", "install", "update"] {
+    for command in [
+        "create", "sign", "verify", "show", "install", "propose", "status", "apply", "update",
+    ] {
         assert!(help.contains(command), "{help}");
     }
+    let help = ok(&scratch.0, &["roster", "propose", "--help"]);
+    for phrase in ["--compromised", "retired", "rotation", "--json", "--config"] {
+        assert!(help.contains(phrase), "{phrase}: {help}");
+    }
+    let help = ok(&scratch.0, &["roster", "update", "--help"]);
+    assert!(
+        help.contains("--head") && help.contains("roster propose"),
+        "{help}"
+    );
     let help = ok(&scratch.0, &["init", "--help"]);
     assert!(help.contains("--advertise") && help.contains("0600"), "{help}");
 }

@@ -58,6 +58,14 @@ impl OrgDir {
         format!("http://127.0.0.1:{}{path}", self.api_port)
     }
 
+    /// Turns off the free-disk floor, so a test does not depend on the
+    /// machine's free space.
+    pub fn without_disk_floor(&self) {
+        let mut text = std::fs::read_to_string(self.config()).expect("read config");
+        text.push_str("free_disk_floor_mib = 0\n");
+        std::fs::write(self.config(), text).expect("write config");
+    }
+
     /// Starts `riskmesh node` with logs in the org directory.
     pub fn start(&self) -> Child {
         let log = std::fs::OpenOptions::new()
@@ -93,34 +101,36 @@ impl OrgDir {
     }
 }
 
+/// `riskmesh init` for `org` in `dir` (named `org` under `base` by
+/// default), listening on 127.0.0.1 at free ports.
+pub fn init_org(base: &Path, org: &str, dir: Option<&str>) -> OrgDir {
+    let d = OrgDir {
+        org: org.to_string(),
+        dir: base.join(dir.unwrap_or(org)),
+        p2p_port: free_port(),
+        api_port: free_port(),
+    };
+    let listen = format!("/ip4/127.0.0.1/tcp/{}", d.p2p_port);
+    run(&[
+        "init",
+        "--org",
+        &d.org,
+        "--dir",
+        &d.dir.display().to_string(),
+        "--listen",
+        &listen,
+        "--advertise",
+        &listen,
+        "--api-port",
+        &d.api_port.to_string(),
+    ]);
+    d
+}
+
 /// `riskmesh init` for each org, a genesis roster created, signed by all and
 /// installed — the operator's steps.
 pub fn consortium(base: &Path, orgs: &[&str]) -> Vec<OrgDir> {
-    let dirs: Vec<OrgDir> = orgs
-        .iter()
-        .map(|org| OrgDir {
-            org: org.to_string(),
-            dir: base.join(org),
-            p2p_port: free_port(),
-            api_port: free_port(),
-        })
-        .collect();
-    for d in &dirs {
-        let listen = format!("/ip4/127.0.0.1/tcp/{}", d.p2p_port);
-        run(&[
-            "init",
-            "--org",
-            &d.org,
-            "--dir",
-            &d.dir.display().to_string(),
-            "--listen",
-            &listen,
-            "--advertise",
-            &listen,
-            "--api-port",
-            &d.api_port.to_string(),
-        ]);
-    }
+    let dirs: Vec<OrgDir> = orgs.iter().map(|org| init_org(base, org, None)).collect();
     let genesis = base.join("genesis.cbor").display().to_string();
     let mut create = vec!["roster", "create", "--network", "e2e-test", "--out", &genesis];
     let members: Vec<String> = dirs
@@ -145,4 +155,38 @@ pub fn consortium(base: &Path, orgs: &[&str]) -> Vec<OrgDir> {
         run(&["roster", "install", &genesis, "--config", &d.config_str()]);
     }
     dirs
+}
+
+/// Kills the node processes however the test ends.
+pub struct Nodes(pub Vec<Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs the CLI against `org`'s node (its config appended).
+pub fn cli(org: &OrgDir, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .args(["--config", &org.config_str()])
+        .output()
+        .expect("run riskmesh")
+}
+
+/// Runs the CLI against `org`'s node with `--json`, insisting on success.
+pub fn ok_json(org: &OrgDir, args: &[&str]) -> serde_json::Value {
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let out = cli(org, &with_json);
+    assert!(
+        out.status.success(),
+        "riskmesh {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
 }

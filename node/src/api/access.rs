@@ -464,6 +464,7 @@ pub(crate) async fn request(
         json_body(body, "access request ({\"fields\": [...], \"reason\": \"...\"})")?;
     let roster = state.node.current_roster();
     let me = state.node.org_key;
+    super::require_member(&roster, &me)?;
     let fields = with_store(&state, {
         let roster = roster.clone();
         let input = input.clone();
@@ -622,6 +623,7 @@ async fn decide(
     };
     let roster = state.node.current_roster();
     let me = state.node.org_key;
+    super::require_member(&roster, &me)?;
     with_store(&state, {
         let roster = roster.clone();
         move |store| check_decision(store, &roster, me, &request_id, grant)

@@ -94,13 +94,34 @@ pub(crate) fn filter(query: &ListQuery, roster: &Roster) -> Result<ListFilter, A
     })
 }
 
-/// An author given as an org id on the roster, or as a signing key in hex.
+/// An author given as an org id on the roster (a participant's current
+/// key, or the one retired key of a former participant), or as a signing
+/// key in hex.
 fn author_key(text: &str, roster: &Roster) -> Result<OrgKey, ApiError> {
     if let Some(member) = roster.member_by_org(text) {
         return Ok(member.signing_key);
     }
     if let Some(key) = OrgKey::from_hex(text) {
         return Ok(key);
+    }
+    let retired: Vec<&OrgKey> = roster
+        .doc()
+        .retired_keys()
+        .iter()
+        .filter(|r| r.org == text)
+        .map(|r| &r.key)
+        .collect();
+    match retired[..] {
+        [key] => return Ok(*key),
+        [] => {}
+        _ => {
+            let keys: Vec<String> = retired.iter().map(|k| k.to_hex()).collect();
+            return Err(bad_request(format!(
+                "`{text}` has {} retired signing keys; name one by its key in hex: {}",
+                keys.len(),
+                keys.join(", ")
+            )));
+        }
     }
     let orgs: Vec<&str> = roster.doc().members.iter().map(|m| m.org.as_str()).collect();
     Err(bad_request(format!(
@@ -186,6 +207,54 @@ pub(crate) async fn show(
         Ok((entry, referencing))
     })
     .await?;
+    show_entry(roster, secrets, me, entry, referencing).await
+}
+
+/// `GET /v1/logs/{author}/{seq}`: the entry at `seq` of `author`'s log
+/// (an org id, or a signing key in hex for a retired key), shown as
+/// `GET /v1/entries/{id}` shows it.
+pub(crate) async fn at(
+    State(state): State<ApiState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Wiped<EntryDetail>>, ApiError> {
+    let Path((author, seq)) = path.map_err(|e| bad_request(e.body_text()))?;
+    let roster = state.node.current_roster();
+    let key = author_key(author.trim(), &roster)?;
+    let seq = match seq.trim().parse::<u64>() {
+        Ok(seq) if seq >= 1 => seq,
+        _ => {
+            return Err(bad_request(format!(
+                "seq `{seq}` is not a position in a log: expected a number from 1"
+            )));
+        }
+    };
+    let secrets = state.org.clone();
+    let me = state.node.org_key;
+    let (entry, referencing) = with_store(&state, move |store| {
+        let Some(entry) = store.by_author_seq(&key, seq).map_err(ApiError::store)? else {
+            let head = store.head(&key).map_err(ApiError::store)?.map_or(0, |h| h.seq);
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no entry at seq {seq} of {author}'s log on this node (it holds up to seq {head}); \
+                     an entry published elsewhere may not have arrived yet"
+                ),
+            ));
+        };
+        let referencing = store.referencing(&entry.meta.id).map_err(ApiError::store)?;
+        Ok((entry, referencing))
+    })
+    .await?;
+    show_entry(roster, secrets, me, entry, referencing).await
+}
+
+async fn show_entry(
+    roster: std::sync::Arc<Roster>,
+    secrets: std::sync::Arc<riskmesh_protocol::keys::OrgSecrets>,
+    me: OrgKey,
+    entry: StoredEntry,
+    referencing: Vec<EntryMeta>,
+) -> Result<Json<Wiped<EntryDetail>>, ApiError> {
     off_lock(move || {
         let reader = Reader {
             roster: &roster,

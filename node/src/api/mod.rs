@@ -28,6 +28,13 @@
 //! - `GET /v1/entries/{id}/audit` — who asked, why, who decided, who received.
 //! - `GET /v1/entries/{id}/withheld` — the withheld fields this organization
 //!   holds (as author, or released to it); 404 when it holds none.
+//! - `GET /v1/logs/{author}/{seq}` — the entry at one position of an
+//!   author's log (author: org id or signing key in hex).
+//! - `GET /v1/roster` — the roster in force: its signed bytes, participants,
+//!   retired keys, and the head this node holds for every key.
+//! - `POST /v1/roster` — offer the next roster version ([`RosterOffer`];
+//!   `dry_run` checks it without applying); a refusal is a 422 naming its
+//!   `roster_error`.
 //! - `GET /v1/equivocations` — stored equivocation proofs.
 //! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
 //! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`;
@@ -39,6 +46,7 @@ mod export;
 mod hazardous;
 pub mod names;
 mod publish;
+pub mod roster;
 pub mod views;
 
 pub use access::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
@@ -46,6 +54,7 @@ pub use entries::{DEFAULT_LIST_LIMIT, ListQuery};
 pub use export::{EXPORT_QUEUE, ExportEntry, ExportQuery};
 pub use hazardous::ReleaseRequest;
 pub use publish::{MAX_REQUEST_BYTES, PublishRequest};
+pub use roster::{MAX_ROSTER_REQUEST_BYTES, OfferOutcome, RosterAnswer, RosterOffer, RosterView};
 
 use crate::runtime::{NodeError, NodeHandle};
 use crate::store::{Store, StoreError};
@@ -148,11 +157,14 @@ pub(crate) fn holds_store_lock() -> bool {
     HOLDS_STORE_LOCK.get()
 }
 
-/// A JSON error body with a status code.
+/// A JSON error body with a status code: `{"error": "<what to do>"}`,
+/// plus fields that type the error for scripts where there are any (a
+/// refused roster update names its `roster_error`, see [`roster`]).
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    detail: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -161,7 +173,14 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            detail: serde_json::Map::new(),
         }
+    }
+
+    /// Adds typed fields beside `error` in the body.
+    pub fn with_detail(mut self, detail: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.detail.extend(detail);
+        self
     }
 
     /// A store failure: the node's problem, not the request's.
@@ -210,6 +229,17 @@ impl From<NodeError> for ApiError {
                 StatusCode::INSUFFICIENT_STORAGE,
                 format!("the node has no room for it: {refusal}; nothing was changed"),
             ),
+            // Not the request's content but this organization's standing:
+            // the same request succeeds once the roster lists the key.
+            NodeError::Refused(refusal @ crate::runtime::Refusal::NotMember { .. }) => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("the node refused it: {refusal}; nothing was changed"),
+            ),
+            NodeError::Refused(crate::runtime::Refusal::Roster(error)) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the node refused the roster update: {error}; nothing was changed"),
+            )
+            .with_detail(roster::error_detail(&error)),
             NodeError::Refused(refusal) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("the node refused it: {refusal}; nothing was changed"),
@@ -231,7 +261,22 @@ impl From<NodeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        let mut body = self.detail;
+        body.insert("error".into(), self.message.into());
+        (self.status, Json(serde_json::Value::Object(body))).into_response()
+    }
+}
+
+/// Refuses (409) a request to publish from an organization whose key is
+/// not a participant's on the roster in force (joining or retired), with
+/// the node's own words, before any other check of the request.
+pub(crate) fn require_member(
+    roster: &riskmesh_protocol::Roster,
+    me: &riskmesh_protocol::OrgKey,
+) -> Result<(), ApiError> {
+    match crate::runtime::Membership::refusal(roster, me) {
+        Some(refusal) => Err(NodeError::Refused(refusal).into()),
+        None => Ok(()),
     }
 }
 
@@ -336,16 +381,16 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no such route; the API serves /v1/status, /v1/peers, /v1/entries, /v1/entries/{id}, \
          /v1/entries/{id}/requests, /v1/entries/{id}/audit, /v1/entries/{id}/withheld, \
-         /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/equivocations, /v1/export, /metrics \
-         and /healthz",
+         /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/logs/{author}/{seq}, /v1/roster, \
+         /v1/equivocations, /v1/export, /metrics and /healthz",
     )
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed on this route (POST to /v1/entries, /v1/entries/{id}/requests and \
-         /v1/requests/{id}/approve|deny; everything else is GET)",
+        "method not allowed on this route (POST to /v1/entries, /v1/entries/{id}/requests, \
+         /v1/requests/{id}/approve|deny and /v1/roster; everything else is GET)",
     )
 }
 
@@ -492,6 +537,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/entries/{id}/withheld", get(access::withheld))
         .route("/v1/requests/{id}/approve", post(access::approve))
         .route("/v1/requests/{id}/deny", post(access::deny))
+        .route("/v1/logs/{author}/{seq}", get(entries::at))
+        .route(
+            "/v1/roster",
+            get(roster::show)
+                .post(roster::offer)
+                .layer(DefaultBodyLimit::max(MAX_ROSTER_REQUEST_BYTES)),
+        )
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/export", get(export::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));

@@ -292,6 +292,7 @@ impl Context<'_> {
 /// restricted bodies sealed to their recipients, hazardous findings checked
 /// with their redaction.
 pub(crate) fn prepare(request: &PublishRequest, cx: &Context<'_>) -> Result<Prepared, ApiError> {
+    super::require_member(cx.roster, &cx.me)?;
     let kind = request.kind.unwrap_or(Kind::Bulletin);
     if !matches!(
         kind,

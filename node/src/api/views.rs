@@ -8,6 +8,7 @@
 
 use super::names::{named, named_opt};
 use crate::plaintext::{Wipe, Wiped, wipe_fields};
+pub use crate::runtime::Membership;
 use crate::runtime::{NodeStatus, PeerStatus};
 use crate::sealed;
 use crate::store::{EntryMeta, StoredEntry, StoredEquivocation};
@@ -255,8 +256,13 @@ pub struct AuthorView {
     pub org: String,
     /// Author key, hex.
     pub author: String,
+    /// Whether the key is retired (a former participant's or rotated key):
+    /// its entries are valid up to the prefix the roster names.
+    pub retired: bool,
     /// Highest contiguous seq held.
     pub seq: u64,
+    /// Id of the entry at `seq` (hex); absent when `seq` is 0.
+    pub head_id: Option<String>,
     /// Highest seq any peer announced.
     pub best_known_seq: u64,
     /// Entries known to exist but not yet held.
@@ -264,7 +270,7 @@ pub struct AuthorView {
     /// Set when this key is retired (spec §9.6): why (`removed`, `rotated`,
     /// `compromised`) and the last seq of its log that stays valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retired: Option<RetiredView>,
+    pub retirement: Option<RetiredView>,
 }
 
 /// A retired key's standing, as the status shows it.
@@ -300,6 +306,10 @@ pub struct StatusView {
     pub roster_version: u64,
     /// Roster hash in force.
     pub roster_hash: String,
+    /// Where this organization stands on that roster: `member`, `joining`
+    /// (its key is on no roster version this node holds yet; it cannot
+    /// publish until an update that lists it arrives) or `retired`.
+    pub membership: Membership,
     /// Entries stored.
     pub entries: u64,
     /// Entries waiting for a predecessor.
@@ -324,6 +334,7 @@ impl From<NodeStatus> for StatusView {
             listen: s.listen,
             roster_version: s.roster_version,
             roster_hash: s.roster_hash,
+            membership: s.membership,
             entries: s.entries,
             pending: s.pending,
             connected_peers: peers.iter().filter(|p| p.connected).count(),
@@ -334,11 +345,13 @@ impl From<NodeStatus> for StatusView {
                 .map(|a| AuthorView {
                     org: a.org,
                     author: a.author,
+                    retired: a.retired,
                     seq: a.seq,
+                    head_id: a.head_id,
                     best_known_seq: a.best_known_seq,
                     lag: a.lag,
-                    retired: a
-                        .retired
+                    retirement: a
+                        .retirement
                         .map(|(reason, last_seq)| RetiredView { reason, last_seq }),
                 })
                 .collect(),
@@ -441,7 +454,7 @@ impl Wipe for ReadEntry {
 }
 
 impl Reader<'_> {
-    /// The organization id of a key, or the key in hex.
+    /// The organization id of a current or retired key, or the key in hex.
     pub fn org_of(&self, key: &OrgKey) -> String {
         self.roster
             .org_of(key)

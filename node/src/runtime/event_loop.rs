@@ -959,6 +959,7 @@ impl EventLoop {
             listen: self.io.listen().iter().map(ToString::to_string).collect(),
             roster_version: roster.version(),
             roster_hash: roster.hash().to_hex(),
+            membership: self.ledger.membership(),
             peers,
             authors: self.ledger.authors(&self.sync.best_known()),
             entries: self.metrics.entries_stored.load(Ordering::Relaxed),

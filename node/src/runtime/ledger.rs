@@ -9,7 +9,7 @@ use super::policy::storage::entry_bytes;
 use super::policy::sync::Local;
 use super::policy::writes::Batch;
 use super::workers::{Ack, SharedRoster, WriteJob};
-use super::{AuthorStatus, NodeError, Refusal};
+use super::{AuthorStatus, Membership, NodeError, Refusal};
 use crate::metrics::Metrics;
 use crate::store::ReleaseState;
 use libp2p::gossipsub::MessageAcceptance;
@@ -107,6 +107,17 @@ impl Ledger {
     /// This organization's signing key.
     pub(super) fn own_key(&self) -> OrgKey {
         self.org.signing.public()
+    }
+
+    /// Where this organization stands on the roster in force.
+    pub(super) fn membership(&self) -> Membership {
+        Membership::of(&self.roster, &self.own_key())
+    }
+
+    /// Why this organization may not publish now (joining or retired), if
+    /// it may not: refused before anything is signed.
+    fn not_member(&self) -> Option<Refusal> {
+        Membership::refusal(&self.roster, &self.own_key())
     }
 
     pub(super) fn pending_len(&self) -> usize {
@@ -387,6 +398,10 @@ impl Ledger {
         extra: Vec<Ack>,
         now_ms: u64,
     ) {
+        if let Some(refusal) = self.not_member() {
+            let _ = reply.send(Err(NodeError::Refused(refusal)));
+            return;
+        }
         match self.log.append(&self.org.signing, &self.roster, draft, now_ms) {
             Ok(entry) => self.commit_own(entry, reply, extra, now_ms),
             Err(reason) => {
@@ -406,6 +421,10 @@ impl Ledger {
         reply: oneshot::Sender<Result<VerifiedEntry, NodeError>>,
         now_ms: u64,
     ) {
+        if let Some(refusal) = self.not_member() {
+            let _ = reply.send(Err(NodeError::Refused(refusal)));
+            return;
+        }
         let (redacted, reveals) = riskmesh_protocol::redaction::redact(full, redaction, salts);
         let reveals = crate::plaintext::Wiped::new(reveals);
         let draft = Draft {
@@ -525,7 +544,8 @@ impl Ledger {
         }
     }
 
-    /// Per-author heads against the best seq peers announced.
+    /// Per-author heads against the best seq peers announced: every
+    /// current participant's key, then every retired key.
     pub(super) fn authors(&self, best: &HashMap<OrgKey, u64>) -> Vec<AuthorStatus> {
         let doc = self.roster.doc();
         let current = doc.members.iter().map(|m| (m.signing_key, &m.org, None));
@@ -535,27 +555,28 @@ impl Ledger {
             .map(|r| (r.key, &r.org, Some((r.reason.name().to_string(), r.last_seq))));
         let mut authors: Vec<AuthorStatus> = current
             .chain(retired)
-            .map(|(key, org, retired)| {
-                let seq = self.chain.head(&key).map_or(0, |(s, _)| s);
+            .map(|(key, org, retirement)| {
+                let head = self.chain.head(&key);
+                let seq = head.map_or(0, |(s, _)| s);
                 let announced = best.get(&key).copied().unwrap_or(0);
                 // Nothing past a retired key's valid prefix will be fetched.
-                let reachable = retired
+                let reachable = retirement
                     .as_ref()
                     .map_or(announced, |(_, last)| announced.min(*last));
                 let best_known_seq = reachable.max(seq);
                 AuthorStatus {
                     org: org.clone(),
                     author: key.to_hex(),
+                    retired: retirement.is_some(),
                     seq,
+                    head_id: head.map(|(_, id)| id.to_hex()),
                     best_known_seq,
                     lag: best_known_seq - seq,
-                    retired,
+                    retirement,
                 }
             })
             .collect();
-        authors.sort_by(|a, b| {
-            (&a.org, a.retired.is_none(), &a.author).cmp(&(&b.org, b.retired.is_none(), &b.author))
-        });
+        authors.sort_by(|a, b| (a.retired, &a.org, &a.author).cmp(&(b.retired, &b.org, &b.author)));
         authors
     }
 

@@ -51,9 +51,6 @@ pub enum StartError {
     /// The genesis roster or a stored roster update is invalid.
     #[error("roster: {0}")]
     Roster(#[from] RosterError),
-    /// This organization is not on the roster.
-    #[error("organization `{0}` (this node's key) is not on the roster")]
-    NotOnRoster(String),
     /// The network could not be set up.
     #[error("network: {0}")]
     Network(String),
@@ -109,6 +106,72 @@ pub enum Refusal {
     /// The roster update is not the valid next version.
     #[error("roster update: {0}")]
     Roster(RosterError),
+    /// This organization may not publish: its signing key is not a
+    /// participant's key on the roster in force here.
+    #[error("{}", not_member_message(*membership, *roster_version))]
+    NotMember {
+        /// Where the organization stands ([`Membership::Joining`] or
+        /// [`Membership::Retired`]).
+        membership: Membership,
+        /// The roster version in force on this node.
+        roster_version: u64,
+    },
+}
+
+fn not_member_message(membership: Membership, version: u64) -> String {
+    match membership {
+        Membership::Joining => format!(
+            "this node's organization is not on the roster in force here (version {version}) yet: the \
+             node is joining, and can publish once a roster update that lists its signing key reaches \
+             it from the other nodes (see `riskmesh roster status`)"
+        ),
+        Membership::Retired => format!(
+            "this node's organization key was retired from the roster (in force here: version \
+             {version}): nothing it signs from now on is valid. If the organization rotated its key, \
+             run a node with the new key"
+        ),
+        Membership::Member => format!("this organization is a participant of roster version {version}"),
+    }
+}
+
+/// Where this node's organization (its signing key) stands on the roster
+/// in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Membership {
+    /// A participant's key: the node publishes.
+    Member,
+    /// On no roster version this node holds: the node runs from the
+    /// genesis it was given, fetches the roster updates and history from
+    /// the roster's nodes, and publishes once an update that lists its key
+    /// is in force.
+    Joining,
+    /// A retired key (removed, rotated or compromised): its history stays
+    /// valid up to the prefix the roster names; it publishes no more.
+    Retired,
+}
+
+impl Membership {
+    /// Where `key` stands on `roster`.
+    pub fn of(roster: &Roster, key: &OrgKey) -> Membership {
+        match roster.key_status(key) {
+            Some((riskmesh_protocol::roster::KeyStatus::Current(_), _)) => Membership::Member,
+            Some((riskmesh_protocol::roster::KeyStatus::Retired(_), _)) => Membership::Retired,
+            None => Membership::Joining,
+        }
+    }
+
+    /// The refusal of a publish by an organization that is not a member,
+    /// `None` for a member.
+    pub fn refusal(roster: &Roster, key: &OrgKey) -> Option<Refusal> {
+        match Membership::of(roster, key) {
+            Membership::Member => None,
+            membership => Some(Refusal::NotMember {
+                membership,
+                roster_version: roster.version(),
+            }),
+        }
+    }
 }
 
 /// A command to the event loop.
@@ -163,15 +226,19 @@ pub struct AuthorStatus {
     pub org: String,
     /// Author key, hex.
     pub author: String,
+    /// Whether the key is retired (a former participant's or rotated key).
+    pub retired: bool,
     /// Highest contiguous seq held.
     pub seq: u64,
+    /// Id of the entry at `seq`, hex; `None` when `seq` is 0.
+    pub head_id: Option<String>,
     /// Highest seq any peer announced.
     pub best_known_seq: u64,
     /// `best_known_seq - seq`.
     pub lag: u64,
     /// For a retired key (spec §9.6): why it was retired and the last seq
     /// of its log that stays valid.
-    pub retired: Option<(String, u64)>,
+    pub retirement: Option<(String, u64)>,
 }
 
 /// A snapshot of the node.
@@ -189,9 +256,11 @@ pub struct NodeStatus {
     pub roster_version: u64,
     /// Roster hash in force.
     pub roster_hash: String,
+    /// Where this organization stands on that roster.
+    pub membership: Membership,
     /// Peers on the roster.
     pub peers: Vec<PeerStatus>,
-    /// Per-author heads and lag.
+    /// Per-author heads and lag: every current and retired key.
     pub authors: Vec<AuthorStatus>,
     /// Entries stored.
     pub entries: u64,
@@ -379,8 +448,21 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
     let store = Store::open(config.db_path())?;
     let roster = load_roster(config, &store)?;
     let org_key = config.org.signing.public();
-    if roster.member(&org_key).is_none() {
-        return Err(StartError::NotOnRoster(config.org.org.clone()));
+    match Membership::of(&roster, &org_key) {
+        Membership::Member => {}
+        Membership::Joining => tracing::warn!(
+            org = %config.org.org,
+            roster_version = roster.version(),
+            "this organization's key is on no roster version this node holds: joining. The node \
+             connects to the roster's nodes, fetches the roster updates and the history, and can \
+             publish once an update that lists its key is in force"
+        ),
+        Membership::Retired => tracing::warn!(
+            org = %config.org.org,
+            roster_version = roster.version(),
+            "this organization's key is retired on the roster in force: the node keeps and serves \
+             the history but can publish nothing"
+        ),
     }
     let mut chain = ChainValidator::new();
     for author in store.chain_state()? {

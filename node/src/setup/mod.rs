@@ -1,6 +1,7 @@
 //! Standing up a consortium from files: `riskmesh init` (keys, member file,
 //! config) and `riskmesh roster …` (create, sign, verify, show, install,
-//! update). Library functions return typed results and reports; printing is
+//! update), and drafting later roster versions (`proposal`: propose,
+//! status). Library functions return typed results and reports; printing is
 //! left to the `riskmesh` binary (`cli/src/setup/`).
 //!
 //! Architecture Invariants:
@@ -12,14 +13,18 @@
 
 mod init;
 mod member_file;
+mod proposal;
 mod roster_files;
 mod roster_report;
 
 pub use init::{InitOptions, InitReport, MEMBER_FILE, init};
 pub use member_file::{MEMBER_FILE_FORMAT, MemberFile, MemberRole, peer_id_text, with_peer_suffix};
+pub use proposal::{
+    Compromise, DraftStatus, LogHead, Proposal, RetiredChange, RosterChange, draft_status, parse_head,
+};
 pub use roster_files::{
     CreateOptions, InstallReport, SignReport, UpdateOptions, create, install, parse_quorum, read_roster,
-    sign, update,
+    sign, update, write_proposal,
 };
 pub use roster_report::{MemberSummary, RosterSummary, SignatureState, verify};
 

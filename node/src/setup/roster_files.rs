@@ -3,6 +3,7 @@
 //! genesis into a node's config.
 
 use super::member_file::MemberFile;
+use super::proposal::{LogHead, Proposal, RosterChange};
 use super::{SetupError, read_file, refuse_existing, write_atomic, write_new};
 use crate::config_file::{self, ConfigFile, MAX_CONFIG_FILE_BYTES, Overrides};
 use riskmesh_protocol::Hash32;
@@ -37,6 +38,9 @@ pub struct UpdateOptions {
     pub remove: Vec<String>,
     /// New change policy; the current one when absent.
     pub quorum: Option<Policy>,
+    /// The head of each leaving organization's log as the operator's node
+    /// holds it (`None`: it published nothing): the prefix that stays valid.
+    pub heads: Vec<(String, LogHead)>,
     /// Where to write the unsigned draft; must not exist.
     pub out: PathBuf,
 }
@@ -52,6 +56,8 @@ pub struct SignReport {
     pub already_signed: bool,
     /// Roster hash.
     pub hash: String,
+    /// Roster version (1: a genesis; later: an update).
+    pub version: u64,
 }
 
 /// What `riskmesh roster install` did.
@@ -67,6 +73,9 @@ pub struct InstallReport {
     pub network: String,
     /// This organization.
     pub org: String,
+    /// Whether the organization is not on the genesis: its node starts
+    /// joining (`install` with `join`).
+    pub joining: bool,
     /// Problems that do not stop the install but will stop the node from
     /// being useful (for example its peer id missing from the roster).
     pub warnings: Vec<String>,
@@ -114,7 +123,7 @@ fn now_ms() -> u64 {
 }
 
 /// Reads member files into roster participants, refusing duplicate orgs.
-fn read_members(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Member)>, SetupError> {
+pub(super) fn read_members(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Member)>, SetupError> {
     let mut members: Vec<(PathBuf, Member)> = Vec::new();
     for path in paths {
         let member = MemberFile::read(path)?.to_member(path)?;
@@ -167,51 +176,40 @@ pub fn create(options: &CreateOptions) -> Result<(RosterDoc, Hash32), SetupError
 }
 
 /// Drafts version n+1 from version n: member files add organizations or
-/// replace the entry of the same org, `remove` drops orgs.
-pub fn update(options: &UpdateOptions) -> Result<(RosterDoc, Hash32), SetupError> {
+/// replace the entry of the same org, `remove` drops orgs, and every key
+/// that leaves is retired with the head `heads` gives for its org.
+pub fn update(options: &UpdateOptions) -> Result<Proposal, SetupError> {
     let current_signed = read_roster(&options.from)?;
     let current = document(&options.from, &current_signed)?;
-    if options.members.is_empty() && options.remove.is_empty() && options.quorum.is_none() {
-        return Err(SetupError::Argument(
-            "nothing to change: pass --member FILE, --remove ORG or --quorum N/D".into(),
-        ));
-    }
-    let mut members = current.members.clone();
-    for org in &options.remove {
-        let before = members.len();
-        members.retain(|m| &m.org != org);
-        if members.len() == before {
+    let change = RosterChange::read(&options.members, options.remove.clone(), options.quorum)?;
+    for (org, _) in &options.heads {
+        if !current.members.iter().any(|m| &m.org == org) {
             return Err(SetupError::Argument(format!(
-                "--remove {org}: no such org on {}",
+                "--head {org}: no such org on {}",
                 options.from.display()
             )));
         }
     }
-    for (path, member) in read_members(&options.members)? {
-        if options.remove.contains(&member.org) {
-            return Err(SetupError::Argument(format!(
-                "{} describes `{}`, which --remove drops; pass one or the other",
-                path.display(),
-                member.org
-            )));
+    let head = |m: &Member| -> Result<LogHead, SetupError> {
+        match options.heads.iter().find(|(org, _)| *org == m.org) {
+            Some((_, head)) => Ok(*head),
+            None => Err(SetupError::Argument(format!(
+                "`{org}`'s signing key leaves the roster, so the draft must say which part of its log \
+                 stays valid: pass --head {org}=SEQ:ID with its last entry as your node holds it (seq \
+                 and head id in `riskmesh status --json`), or --head {org}=0 if it published nothing. \
+                 Easier: `riskmesh roster propose` drafts against your running node and fills this in",
+                org = m.org
+            ))),
         }
-        members.retain(|m| m.org != member.org);
-        members.push(member);
-    }
-    members.sort_by(|a, b| a.org.cmp(&b.org));
-    let doc = RosterDoc {
-        network: current.network.clone(),
-        version: current.version + 1,
-        prev: Some(current.hash()),
-        members,
-        policy: options.quorum.unwrap_or(current.policy),
-        created_ms: now_ms(),
-        retired: current.retired.clone(),
     };
-    let mut doc = doc;
-    doc.retire_dropped(&current, &|_| None);
-    let hash = write_draft(&doc, &options.out)?;
-    Ok((doc, hash))
+    let proposal = change.draft(&current, current.hash(), &head, &[], now_ms())?;
+    write_draft(&proposal.doc, &options.out)?;
+    Ok(proposal)
+}
+
+/// Writes a proposal's document, unsigned, to a new file.
+pub fn write_proposal(proposal: &Proposal, out: &Path) -> Result<(), SetupError> {
+    write_draft(&proposal.doc, out).map(|_| ())
 }
 
 /// Reads an org key file.
@@ -271,13 +269,17 @@ pub fn sign(file: &Path, key: &Path) -> Result<SignReport, SetupError> {
         org,
         already_signed,
         hash: doc.hash().to_hex(),
+        version: doc.version,
     })
 }
 
 /// Verifies `file` as a complete genesis, copies it to the path the config
 /// names, and pins its hash in the config file, keeping the file's comments.
-/// Refuses if the config already pins a different genesis.
-pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> {
+/// Refuses if the config already pins a different genesis, or if the
+/// organization is not on the genesis unless `join` says it is joining an
+/// existing consortium (its node then fetches the roster updates from the
+/// genesis nodes and publishes once one lists it).
+pub fn install(file: &Path, config: &Path, join: bool) -> Result<InstallReport, SetupError> {
     let config_text = String::from_utf8(read_file(config, "config file", MAX_CONFIG_FILE_BYTES)?)
         .map_err(|_| SetupError::Argument(format!("config file {} is not UTF-8 text", config.display())))?;
     let parsed = ConfigFile::parse(config, &config_text)?;
@@ -303,14 +305,18 @@ pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> 
     let base = config.parent().unwrap_or(Path::new(""));
     let key_path = base.join(&parsed.org_key);
     let secrets = read_org_key(&key_path)?;
-    let Some(member) = roster.member(&secrets.signing.public()) else {
+    let member = roster.member(&secrets.signing.public());
+    if member.is_none() && !join {
         return Err(SetupError::WrongKey(format!(
-            "the org key {} (org `{}`) is not on the roster {}; this node cannot join that network",
+            "the org key {} (org `{}`) is not on the genesis roster {}. A founder: check the roster \
+             and the key. An organization joining an existing consortium: pass --join; the node then \
+             starts from this genesis, fetches the roster updates from the other nodes, and can \
+             publish once an update that lists this organization is in force",
             key_path.display(),
             secrets.org,
             file.display()
         )));
-    };
+    }
 
     let updated = config_file::with_genesis_hash(&config_text, &hash);
     let reparsed = ConfigFile::parse(config, &updated)?;
@@ -325,10 +331,11 @@ pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> 
     let resolved = config_file::resolve(config, &reparsed, &Overrides::default(), Some(&signed))?;
     let mut warnings = Vec::new();
     let peer = resolved.node_key.public().to_peer_id();
-    if !member
-        .nodes
-        .iter()
-        .any(|p| p.0.as_slice() == peer.to_bytes().as_slice())
+    if let Some(member) = member
+        && !member
+            .nodes
+            .iter()
+            .any(|p| p.0.as_slice() == peer.to_bytes().as_slice())
     {
         warnings.push(format!(
             "this node's peer id {peer} is not listed for `{}` on the roster; other nodes will refuse \
@@ -345,7 +352,8 @@ pub fn install(file: &Path, config: &Path) -> Result<InstallReport, SetupError> 
         config: config.to_path_buf(),
         genesis_hash: hash.to_hex(),
         network: roster.network().to_string(),
-        org: member.org.clone(),
+        org: member.map_or_else(|| secrets.org.clone(), |m| m.org.clone()),
+        joining: member.is_none(),
         warnings,
     })
 }
@@ -400,7 +408,7 @@ mod tests {
         let orgs: Vec<&str> = doc.members.iter().map(|m| m.org.as_str()).collect();
         assert_eq!(orgs, ["alpha", "obs", "zeta"]);
 
-        let err = install(&out, &nodes[0].config).expect_err("unsigned");
+        let err = install(&out, &nodes[0].config, false).expect_err("unsigned");
         assert!(err.to_string().contains("missing the signature"), "{err}");
         let err = sign(&out, &nodes[2].org_key).expect_err("observer");
         assert!(err.to_string().contains("observer"), "{err}");
@@ -413,17 +421,17 @@ mod tests {
         assert!(verify(&out, None, &[]).expect("summary").valid);
 
         for node in &nodes {
-            let report = install(&out, &node.config).expect("install");
+            let report = install(&out, &node.config, false).expect("install");
             assert!(report.warnings.is_empty(), "{:?}", report.warnings);
             let config = config_file::load(&node.config).expect("loads");
             assert_eq!(config.genesis_hash.to_hex(), report.genesis_hash);
             // Installing the same genesis again is harmless.
-            install(&out, &node.config).expect("idempotent");
+            install(&out, &node.config, false).expect("idempotent");
         }
     }
 
     #[test]
-    fn install_refuses_a_different_genesis_and_a_foreign_org() {
+    fn install_refuses_a_different_genesis_and_a_foreign_org_unless_it_joins() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let nodes = founders(
             tmp.path(),
@@ -433,15 +441,20 @@ mod tests {
         std::fs::create_dir(&first).expect("dir");
         let one = draft(&first, &nodes[..1]);
         sign(&one, &nodes[0].org_key).expect("sign");
-        let err = install(&one, &nodes[1].config).expect_err("beta not on it");
+        let err = install(&one, &nodes[1].config, false).expect_err("beta not on it");
         assert!(matches!(err, SetupError::WrongKey(_)), "{err}");
-        install(&one, &nodes[0].config).expect("install");
+        assert!(err.to_string().contains("--join"), "{err}");
+        install(&one, &nodes[0].config, false).expect("install");
+        // Joining an existing consortium is said explicitly.
+        let joined = install(&one, &nodes[1].config, true).expect("beta joins");
+        assert!(joined.joining && joined.org == "beta", "{joined:?}");
+        config_file::load(&nodes[1].config).expect("a joining node's config loads");
 
         let two = draft(tmp.path(), &nodes);
         for node in &nodes {
             sign(&two, &node.org_key).expect("sign");
         }
-        let err = install(&two, &nodes[0].config).expect_err("different genesis");
+        let err = install(&two, &nodes[0].config, false).expect_err("different genesis");
         assert!(err.to_string().contains("already pins"), "{err}");
     }
 
@@ -492,17 +505,34 @@ mod tests {
             sign(&genesis, &node.org_key).expect("sign");
         }
         let next = tmp.path().join("v2.draft");
-        let (doc, _) = update(&UpdateOptions {
+        let mut options = UpdateOptions {
             from: genesis.clone(),
             members: vec![nodes[3].member_file.clone()],
             remove: vec!["gamma".into()],
             quorum: None,
+            heads: Vec::new(),
             out: next.clone(),
-        })
-        .expect("update");
+        };
+        // Regression (issue 10): gamma's key used to be retired with an
+        // empty valid prefix, turning its whole history invalid. Its head
+        // must now be given.
+        let err = update(&options).expect_err("gamma's head is needed");
+        assert!(
+            err.to_string().contains("--head gamma=SEQ:ID") && err.to_string().contains("roster propose"),
+            "{err}"
+        );
+        assert!(!next.exists());
+        options.heads = vec![("gamma".into(), Some((2, Hash32([7; 32]))))];
+        let proposal = update(&options).expect("update");
+        let doc = &proposal.doc;
         assert_eq!(doc.version, 2);
         let orgs: Vec<&str> = doc.members.iter().map(|m| m.org.as_str()).collect();
         assert_eq!(orgs, ["alpha", "beta", "delta"]);
+        let retired = &doc.retired_keys()[0];
+        assert_eq!(
+            (retired.org.as_str(), retired.last_seq, retired.last_id),
+            ("gamma", 2, Some(Hash32([7; 32])))
+        );
 
         // gamma is removed by this update but still votes as a member of version 1.
         sign(&next, &nodes[2].org_key).expect("gamma signs");

@@ -172,21 +172,31 @@ fn chain(genesis_path: &Path, updates: &[PathBuf], pin: Option<Hash32>) -> Resul
     Ok(roster)
 }
 
+/// Whether `key`'s signature is on `signed` and verifies (`Valid`,
+/// `Invalid` or `Missing`).
+pub(super) fn signature_state(signed: &SignedRoster, key: &OrgKey) -> SignatureState {
+    match signed.signatures.iter().find(|s| s.signer == *key) {
+        None => SignatureState::Missing,
+        Some(s) if verify_strict(&s.signer, &roster_signing_input(&signed.doc), &s.signature) => {
+            SignatureState::Valid
+        }
+        Some(_) => SignatureState::Invalid,
+    }
+}
+
 /// Describes a roster file without a verdict. `previous` (for an update)
 /// decides whose signatures are needed: its role-member participants.
 fn describe(file: &Path, signed: &SignedRoster, doc: &RosterDoc, previous: Option<&Roster>) -> RosterSummary {
-    let input = roster_signing_input(&signed.doc);
-    let state = |key: &OrgKey| match signed.signatures.iter().find(|s| s.signer == *key) {
-        None if doc
-            .members
-            .iter()
-            .any(|m| m.signing_key == *key && m.role == Role::Observer) =>
+    let state = |key: &OrgKey| match signature_state(signed, key) {
+        SignatureState::Missing
+            if doc
+                .members
+                .iter()
+                .any(|m| m.signing_key == *key && m.role == Role::Observer) =>
         {
             SignatureState::NotNeeded
         }
-        None => SignatureState::Missing,
-        Some(s) if verify_strict(&s.signer, &input, &s.signature) => SignatureState::Valid,
-        Some(_) => SignatureState::Invalid,
+        state => state,
     };
     let org_of = |key: &OrgKey| {
         doc.members

@@ -5,4 +5,5 @@ mod adversary;
 mod api;
 mod api_hazard;
 mod hazard;
+mod membership;
 mod network;

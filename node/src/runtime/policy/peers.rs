@@ -16,6 +16,11 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub const STRIKES_TO_BAN: u32 = 3;
 /// How long a ban lasts.
 pub const BAN: Duration = Duration::from_secs(600);
+/// How long a connected peer that a roster change removed keeps its
+/// connection, so that it is sent the version that removes it (gossip, and
+/// its sync round) and its node can tell its operator. It is not redialled,
+/// and nothing it signs past its valid prefix is accepted meanwhile.
+pub const LEAVE_GRACE: Duration = Duration::from_secs(3);
 
 /// What the driver must do for the peer set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +119,9 @@ struct Peer {
     backoff: Duration,
     strikes: u32,
     banned_until: Option<Instant>,
+    /// No longer on the roster: disallowed at this time (or once it
+    /// disconnects, whichever is first).
+    leaving_until: Option<Instant>,
 }
 
 /// A peer as the status report shows it.
@@ -142,7 +150,8 @@ impl PeerBook {
     }
 
     /// Replaces the set of roster peers. New peers are allowed and dialled
-    /// soon; peers no longer on the roster are disallowed and forgotten.
+    /// soon; peers no longer on the roster are disallowed and forgotten,
+    /// a connected one after [`LEAVE_GRACE`] (see [`PeerBook::poll`]).
     /// Known addresses, strikes and bans of remaining peers are kept.
     pub fn set_roster(&mut self, peers: Vec<RosterPeer>, now: Instant) -> Vec<PeerAction> {
         let mut actions = Vec::new();
@@ -157,8 +166,10 @@ impl PeerBook {
                 backoff: MIN_BACKOFF,
                 strikes: 0,
                 banned_until: None,
+                leaving_until: None,
             });
             state.org = rp.org;
+            state.leaving_until = None;
             for addr in rp.addrs {
                 if !state.addrs.contains(&addr) {
                     state.addrs.push(addr);
@@ -170,8 +181,15 @@ impl PeerBook {
         }
         let removed: Vec<PeerId> = self.peers.keys().filter(|p| !keep.contains(p)).copied().collect();
         for peer in removed {
-            self.peers.remove(&peer);
-            actions.push(PeerAction::Disallow(peer));
+            match self.peers.get_mut(&peer) {
+                Some(state) if state.connected && state.banned_until.is_none() => {
+                    state.leaving_until.get_or_insert(now + LEAVE_GRACE);
+                }
+                _ => {
+                    self.peers.remove(&peer);
+                    actions.push(PeerAction::Disallow(peer));
+                }
+            }
         }
         actions
     }
@@ -226,9 +244,20 @@ impl PeerBook {
         (Strike::Counted(state.strikes), None)
     }
 
-    /// Ends expired bans and dials peers whose backoff has passed.
+    /// Ends expired bans, drops leaving peers whose grace is over or who
+    /// disconnected, and dials peers whose backoff has passed.
     pub fn poll(&mut self, now: Instant) -> Vec<PeerAction> {
         let mut actions = Vec::new();
+        let left: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| s.leaving_until.is_some_and(|until| until <= now || !s.connected))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in left {
+            self.peers.remove(&peer);
+            actions.push(PeerAction::Disallow(peer));
+        }
         for (peer, state) in &mut self.peers {
             if let Some(until) = state.banned_until
                 && until <= now
@@ -257,10 +286,10 @@ impl PeerBook {
     pub fn next_wakeup(&self) -> Option<Instant> {
         self.peers
             .values()
-            .filter_map(|s| match s.banned_until {
-                Some(until) => Some(until),
-                None if !s.connected && !s.addrs.is_empty() => Some(s.next_dial),
-                None => None,
+            .filter_map(|s| match (s.banned_until, s.leaving_until) {
+                (Some(until), _) | (None, Some(until)) => Some(until),
+                (None, None) if !s.connected && !s.addrs.is_empty() => Some(s.next_dial),
+                (None, None) => None,
             })
             .min()
     }
@@ -480,10 +509,35 @@ mod tests {
                 addrs: Vec::new(),
             })
             .collect();
-        let actions = book.set_roster(keep, t0);
+        let actions = book.set_roster(keep.clone(), t0);
         assert!(actions.contains(&PeerAction::Disallow(peers[0])));
         assert_eq!(book.strikes(&peers[1]), 1);
         assert!(book.org(&peers[0]).is_none());
+
+        // A connected peer that leaves keeps its connection for the grace
+        // (to be sent the roster that removes it), is never redialled, and
+        // is disallowed once the grace is over.
+        book.connected(peers[2]);
+        let keep_one = keep[..1].to_vec();
+        let actions = book.set_roster(keep_one.clone(), t0);
+        assert!(!actions.contains(&PeerAction::Disallow(peers[2])));
+        assert!(book.is_connected(&peers[2]));
+        assert!(
+            book.poll(t0 + LEAVE_GRACE / 2)
+                .iter()
+                .all(|a| !matches!(a, PeerAction::Disallow(_)))
+        );
+        assert!(
+            book.poll(t0 + LEAVE_GRACE)
+                .contains(&PeerAction::Disallow(peers[2]))
+        );
+        assert!(book.org(&peers[2]).is_none());
+        // One that disconnects during its grace goes at once.
+        book.set_roster(keep, t0);
+        book.connected(peers[2]);
+        book.set_roster(keep_one, t0);
+        book.disconnected(peers[2], t0);
+        assert!(book.poll(t0).contains(&PeerAction::Disallow(peers[2])));
     }
 
     #[test]
