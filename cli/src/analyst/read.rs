@@ -173,6 +173,10 @@ fn row(e: &EntryView) -> [String; 8] {
         (None, None) if e.recipients.is_some() && !e.readable => "(restricted)".into(),
         (None, None) => String::new(),
     };
+    let headline = match &e.author_retired {
+        Some(r) if r.reason == "compromised" => format!("[compromised key] {headline}"),
+        _ => headline,
+    };
     let dash = || "-".to_string();
     [
         e.id.clone(),
@@ -210,6 +214,9 @@ fn show_text(d: &EntryDetail) -> String {
     field(&mut text, "time", format!("{} UTC", utc(e.timestamp_ms)));
     field(&mut text, "tier", format!("{} ({})", e.tier.name(), e.tlp));
     field(&mut text, "kind", e.kind.name());
+    if let Some(notice) = &e.key_notice {
+        field(&mut text, "NOTICE", notice);
+    }
     if let Some(recipients) = &e.recipients {
         field(&mut text, "readers", recipients.join(", "));
     }
@@ -489,6 +496,8 @@ mod tests {
             purged: false,
             body_len: 10,
             received_ms: 1_714_573_800_000,
+            key_notice: None,
+            author_retired: None,
         }
     }
 

@@ -17,6 +17,7 @@ use riskmesh_protocol::cbor;
 use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES};
 use riskmesh_protocol::redaction::WithheldField;
+use riskmesh_protocol::roster::{RetireReason, RetiredKey};
 use riskmesh_protocol::{Body, BulletinBody, Category, Header, Kind, OrgKey, Roster, Severity, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +64,14 @@ pub struct EntryView {
     pub body_len: u64,
     /// When this node stored the entry, Unix ms.
     pub received_ms: u64,
+    /// Set when the author's key is retired (spec §9.6): what the roster
+    /// says of it, for example that it was declared compromised after a
+    /// given seq (this entry is before that point, or it would not be held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_notice: Option<String>,
+    /// The author key's retirement (reason and boundary), when retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_retired: Option<RetiredView>,
 }
 
 /// One entry with its decoded body and the entries that refer to it.
@@ -453,6 +462,24 @@ impl Wipe for ReadEntry {
     }
 }
 
+/// What an analyst is told about an entry whose author key is retired.
+pub fn key_notice(retired: &RetiredKey) -> String {
+    let org = &retired.org;
+    let last = retired.last_seq;
+    match retired.reason {
+        RetireReason::Compromised => format!(
+            "{org}'s key that signed this was declared COMPROMISED: only its entries up to seq {last} are \
+             valid, later ones are rejected everywhere; treat this one with the care its content needs"
+        ),
+        RetireReason::Removed => {
+            format!("{org} has left the consortium; its entries up to seq {last} stay valid")
+        }
+        RetireReason::Rotated => {
+            format!("signed with a key {org} has since replaced; its entries up to seq {last} stay valid")
+        }
+    }
+}
+
 impl Reader<'_> {
     /// The organization id of a current or retired key, or the key in hex.
     pub fn org_of(&self, key: &OrgKey) -> String {
@@ -482,6 +509,11 @@ impl Reader<'_> {
             purged: meta.purged,
             body_len: meta.body_len,
             received_ms: meta.received_ms,
+            key_notice: self.roster.retired(&meta.author).map(key_notice),
+            author_retired: self.roster.retired(&meta.author).map(|r| RetiredView {
+                reason: r.reason.name().to_string(),
+                last_seq: r.last_seq,
+            }),
         }
     }
 

@@ -377,3 +377,77 @@ async fn publish_refusal(node: &RunningNode) -> NodeError {
     };
     node.handle.publish(draft).await.expect_err("refused")
 }
+
+/// Issue 10, revocation after compromise: meta's key leaked after its
+/// second entry. A roster update rotates meta to a new key and declares the
+/// old one compromised from there on. Every node drops meta's third entry,
+/// keeps the first two, and shows analysts a notice on them. (A node going
+/// on under a rotated key is the e2e test's part:
+/// `remove_a_member_add_one_rotate_a_key_with_a_running_consortium`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compromised_key_is_cut_back_and_its_kept_entries_carry_a_notice() {
+    let cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let amazon = api(&cluster, 0);
+    let mut entries = Vec::new();
+    for i in 0..3 {
+        entries.push(publish(&cluster.handle(2), &format!("meta {i}")).await);
+    }
+    let third = entries[2].id().to_hex();
+    wait_for(WAIT, "amazon to hold meta's three entries", || amazon.has(&third)).await;
+    let fresh = testkit::rotated_secrets("meta", 1);
+    let old_key = testkit::org_secrets("meta").signing.public();
+    let kept = entries[1].id();
+    let mut update = testkit::next_roster(
+        &cluster.roster,
+        |doc| {
+            doc.members.retain(|m| m.org != "meta");
+            doc.members.push(testkit::member_of(&fresh, Role::Member));
+        },
+        &|_| Some((2, kept)),
+        &[],
+    );
+    // The rotation record says `rotated`; the organization knows the key
+    // leaked, so it says `compromised`.
+    let mut doc = update.document().expect("doc");
+    for r in doc.retired.iter_mut().flatten().filter(|r| r.key == old_key) {
+        r.reason = riskmesh_protocol::roster::RetireReason::Compromised;
+    }
+    update = SignedRoster::new(&doc);
+    for org in ["amazon", "google", "meta"] {
+        update.sign(&testkit::org_secrets(org).signing);
+    }
+    let (status, body) = offer(&amazon, &update, false).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cluster_ref = &cluster;
+    for i in 0..2 {
+        wait_for(
+            WAIT,
+            "the update and the cut to reach amazon and google",
+            || async move {
+                let status = cluster_ref.status(i).await;
+                status.roster_version == 2 && status.entries == 2
+            },
+        )
+        .await;
+    }
+    let (status, body) = amazon
+        .get(&format!("/v1/entries/{}", entries[1].id().to_hex()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let detail: EntryDetail = serde_json::from_value(body).expect("detail");
+    let notice = detail
+        .entry
+        .key_notice
+        .expect("a notice on an entry of a compromised key");
+    assert!(
+        notice.contains("COMPROMISED") && notice.contains("up to seq 2"),
+        "{notice}"
+    );
+    assert_eq!(
+        detail.entry.author_retired.map(|r| (r.reason, r.last_seq)),
+        Some(("compromised".to_string(), 2))
+    );
+    let (status, _) = amazon.get(&format!("/v1/entries/{third}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the entry past the point is gone");
+    cluster.shutdown().await;
+}
