@@ -782,3 +782,71 @@ async fn a_release_is_acknowledged_only_after_the_requester_commits_it() {
     );
     cluster.shutdown().await;
 }
+
+/// Issue 10 (key rotation): a release waits for its offline requester,
+/// sealed to the requester's encryption key, and the requester's
+/// organization rotates that key by a roster update before it returns.
+/// The author's node takes the queued release back when the roster changes
+/// and prepares it again for the new key, so the requester, back on its new
+/// key, receives it. Before, the release stayed sealed to the old key: the
+/// requester could not decrypt it, refused it until the author gave up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_release_follows_the_requesters_rotated_encryption_key() {
+    use riskmesh_protocol::{EncryptionSecret, OrgSecrets};
+    use std::sync::Arc;
+    let mut cluster = Cluster::start(&["amazon", "google", "meta"]).await;
+    let (amazon, google, meta) = (0, 1, 2);
+    let (target, request) = published_and_requested(&cluster, meta, google).await;
+    cluster.stop(google).await;
+    cluster
+        .handle(meta)
+        .decide_access(request, true, "granted".into())
+        .await
+        .expect("approve");
+    wait_for(
+        Duration::from_secs(20),
+        "the author to prepare the release",
+        || async { prepared(&cluster, meta) >= 1 },
+    )
+    .await;
+    // google's encryption key rotates; its signing key stays.
+    let rotated = OrgSecrets {
+        org: "google".into(),
+        signing: testkit::org_secrets("google").signing,
+        encryption: EncryptionSecret::from_seed(testkit::seed("google/encrypt/1")),
+    };
+    let update = testkit::next_roster(
+        &cluster.roster,
+        |doc| {
+            for m in doc.members.iter_mut().filter(|m| m.org == "google") {
+                m.encryption_key = rotated.encryption.public().0;
+            }
+        },
+        &|_| None,
+        &[],
+    );
+    assert_eq!(cluster.handle(amazon).offer_roster(update).await, Ok(2));
+    wait_for(Duration::from_secs(20), "meta to apply version 2", || async {
+        cluster.status(meta).await.roster_version == 2
+    })
+    .await;
+    // The requester returns with its new key (and learns version 2 by sync).
+    let mut config = cluster.config(google);
+    config.org = Arc::new(rotated);
+    cluster.nodes[google] = Some(riskmesh_node::start(config).await.expect("google starts"));
+    cluster.connect_all().await;
+    wait_for(
+        Duration::from_secs(40),
+        "the requester, on its new key, to receive the details",
+        || async {
+            !cluster
+                .handle(google)
+                .released(target)
+                .await
+                .unwrap_or_default()
+                .is_empty()
+        },
+    )
+    .await;
+    cluster.shutdown().await;
+}
