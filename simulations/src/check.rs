@@ -194,14 +194,14 @@ pub struct Checked {
     pub delivered_to: Vec<usize>,
 }
 
-struct NodeDb {
-    entries: HashMap<EntryId, StoredEntry>,
-    chain_problems: Vec<String>,
+pub(crate) struct NodeDb {
+    pub(crate) entries: HashMap<EntryId, StoredEntry>,
+    pub(crate) chain_problems: Vec<String>,
     proofs: Vec<(OrgKey, u64)>,
     withheld_rows: HashMap<EntryId, usize>,
 }
 
-fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
+pub(crate) fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     let org = &data.plan.nodes[i].org;
     let path = data.cluster.data_dir(org).join("riskmesh.db");
     let store = Store::open_read_only(&path).map_err(|e| format!("{org}: open {}: {e}", path.display()))?;
@@ -233,7 +233,7 @@ fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     Ok(out)
 }
 
-fn pass(name: &str, passed: bool, detail: impl Into<String>) -> Invariant {
+pub(crate) fn pass(name: &str, passed: bool, detail: impl Into<String>) -> Invariant {
     Invariant {
         name: name.into(),
         passed,
@@ -670,25 +670,8 @@ pub fn check(data: &RunData) -> Checked {
         ));
     }
 
-    // Latency figures.
-    let mut all: Vec<f64> = deliveries.iter().map(|d| d.latency_ms).collect();
-    let mut undisturbed: Vec<f64> = deliveries
-        .iter()
-        .filter(|d| !d.disturbed)
-        .map(|d| d.latency_ms)
-        .collect();
-    let mut by_tier = BTreeMap::new();
-    for tier in Tier::ALL {
-        let mut v: Vec<f64> = deliveries
-            .iter()
-            .filter(|d| d.tier == tier.name())
-            .map(|d| d.latency_ms)
-            .collect();
-        if !v.is_empty() {
-            by_tier.insert(tier.name().to_string(), Latency::of(&mut v));
-        }
-    }
-    let latency_undisturbed = Latency::of(&mut undisturbed);
+    let figures = figures(data, &deliveries, expected, delivered_bytes);
+    let latency_undisturbed = &figures.latency_undisturbed;
     for a in data.activities.iter().filter(|a| a.kind == "flooder") {
         let mut during: Vec<f64> = deliveries
             .iter()
@@ -749,12 +732,52 @@ pub fn check(data: &RunData) -> Checked {
             },
         ));
     }
-    inv.extend(hostile_invariants(data, &dbs, &latency_undisturbed));
+    inv.extend(hostile_invariants(data, &dbs, latency_undisturbed));
     for (i, msg) in data.failed.iter().filter(|(i, _)| *i == usize::MAX) {
         inv.push(pass("adversary-ran", false, format!("{i}: {msg}")));
     }
 
-    // Figures.
+    Checked {
+        invariants: inv,
+        figures,
+        deliveries,
+        delivered_to,
+    }
+}
+
+/// The figures of a run: `deliveries` are the honest (entry, node) pairs
+/// delivered, of `expected`, carrying `delivered_bytes` of entries.
+pub(crate) fn figures(
+    data: &RunData,
+    deliveries: &[Delivery],
+    expected: usize,
+    delivered_bytes: u64,
+) -> Figures {
+    let n = data.plan.nodes.len();
+    let sum = |f: &dyn Fn(&crate::run::MetricsSnapshot) -> u64| -> u64 { data.metrics.iter().map(f).sum() };
+    let ratio = if expected == 0 {
+        1.0
+    } else {
+        deliveries.len() as f64 / expected as f64
+    };
+    let mut all: Vec<f64> = deliveries.iter().map(|d| d.latency_ms).collect();
+    let mut undisturbed: Vec<f64> = deliveries
+        .iter()
+        .filter(|d| !d.disturbed)
+        .map(|d| d.latency_ms)
+        .collect();
+    let mut by_tier = BTreeMap::new();
+    for tier in Tier::ALL {
+        let mut v: Vec<f64> = deliveries
+            .iter()
+            .filter(|d| d.tier == tier.name())
+            .map(|d| d.latency_ms)
+            .collect();
+        if !v.is_empty() {
+            by_tier.insert(tier.name().to_string(), Latency::of(&mut v));
+        }
+    }
+    let latency_undisturbed = Latency::of(&mut undisturbed);
     let b_gossip_in = sum(&|m| m.gossip_bytes_in);
     let b_sync_in = sum(&|m| m.sync_bytes_in);
     let delivered = deliveries.len();
@@ -789,7 +812,7 @@ pub fn check(data: &RunData) -> Checked {
         *published_by_tier.entry(p.tier.name().to_string()).or_default() += 1;
     }
     let vm_hwm = measure::peak_rss_mib();
-    let figures = Figures {
+    Figures {
         nodes: n,
         published: data.published.len(),
         publish_failures: data.failed.len(),
@@ -824,12 +847,6 @@ pub fn check(data: &RunData) -> Checked {
         },
         link_cuts: data.link_cuts,
         baseline: data.baseline.clone(),
-    };
-    Checked {
-        invariants: inv,
-        figures,
-        deliveries,
-        delivered_to,
     }
 }
 
@@ -848,7 +865,7 @@ fn is_hostile(data: &RunData) -> bool {
 }
 
 /// Peer ids named by "peer banned" lines of the node logs.
-fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
+pub(crate) fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
     let mut out = Vec::new();
     for log in logs {
         let Ok(text) = std::fs::read_to_string(log) else {
