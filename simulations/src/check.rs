@@ -194,20 +194,33 @@ pub struct Checked {
     pub delivered_to: Vec<usize>,
 }
 
+impl Checked {
+    /// Only these invariants: the checks could not go on.
+    pub(crate) fn only(invariants: Vec<Invariant>) -> Checked {
+        Checked {
+            invariants,
+            ..Checked::default()
+        }
+    }
+}
+
 pub(crate) struct NodeDb {
     pub(crate) entries: HashMap<EntryId, StoredEntry>,
     pub(crate) chain_problems: Vec<String>,
+    /// The roster version re-verification reached (genesis = 1).
+    pub(crate) roster_version: u64,
     proofs: Vec<(OrgKey, u64)>,
     withheld_rows: HashMap<EntryId, usize>,
 }
 
-pub(crate) fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
+fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     let org = &data.plan.nodes[i].org;
     let path = data.cluster.data_dir(org).join("riskmesh.db");
     let store = Store::open_read_only(&path).map_err(|e| format!("{org}: open {}: {e}", path.display()))?;
     let mut out = NodeDb {
         entries: HashMap::new(),
         chain_problems: Vec::new(),
+        roster_version: 0,
         proofs: Vec::new(),
         withheld_rows: HashMap::new(),
     };
@@ -215,6 +228,7 @@ pub(crate) fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     let report = reverify_each(&store, data.cluster.roster.clone(), |entry| {
         out.entries.insert(entry.meta.id, entry);
     });
+    out.roster_version = report.roster_version;
     out.chain_problems = report
         .problems
         .iter()
@@ -231,6 +245,39 @@ pub(crate) fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
         }
     }
     Ok(out)
+}
+
+/// Every node's database; `None` after adding the failed
+/// `databases-readable` invariant to `inv` if one could not be read.
+pub(crate) fn read_dbs(data: &RunData, inv: &mut Vec<Invariant>) -> Option<Vec<NodeDb>> {
+    let dbs: Vec<Result<NodeDb, String>> = (0..data.plan.nodes.len()).map(|i| read_db(data, i)).collect();
+    let errors: Vec<String> = dbs.iter().filter_map(|d| d.as_ref().err().cloned()).collect();
+    if errors.is_empty() {
+        Some(dbs.into_iter().flatten().collect())
+    } else {
+        inv.push(pass("databases-readable", false, errors.join("; ")));
+        None
+    }
+}
+
+/// The `publications` invariant: no planned publication failed (`made`
+/// says what was published when none did).
+pub(crate) fn publications(data: &RunData, made: String) -> Invariant {
+    pass(
+        "publications",
+        data.failed.is_empty(),
+        if data.failed.is_empty() {
+            made
+        } else {
+            let shown: Vec<String> = data
+                .failed
+                .iter()
+                .take(5)
+                .map(|(i, e)| format!("#{i}: {e}"))
+                .collect();
+            format!("{} failed: {}", data.failed.len(), shown.join("; "))
+        },
+    )
 }
 
 pub(crate) fn pass(name: &str, passed: bool, detail: impl Into<String>) -> Invariant {
@@ -282,35 +329,17 @@ pub fn check(data: &RunData) -> Checked {
         },
     ));
 
-    inv.push(pass(
-        "publications",
-        data.failed.is_empty(),
-        if data.failed.is_empty() {
-            format!(
-                "all {} planned publications were accepted by their nodes",
-                data.published.len()
-            )
-        } else {
-            let shown: Vec<String> = data
-                .failed
-                .iter()
-                .take(5)
-                .map(|(i, e)| format!("#{i}: {e}"))
-                .collect();
-            format!("{} failed: {}", data.failed.len(), shown.join("; "))
-        },
+    inv.push(publications(
+        data,
+        format!(
+            "all {} planned publications were accepted by their nodes",
+            data.published.len()
+        ),
     ));
 
-    let dbs: Vec<Result<NodeDb, String>> = (0..n).map(|i| read_db(data, i)).collect();
-    let read_errors: Vec<String> = dbs.iter().filter_map(|d| d.as_ref().err().cloned()).collect();
-    if !read_errors.is_empty() {
-        inv.push(pass("databases-readable", false, read_errors.join("; ")));
-        return Checked {
-            invariants: inv,
-            ..Checked::default()
-        };
-    }
-    let dbs: Vec<NodeDb> = dbs.into_iter().flatten().collect();
+    let Some(dbs) = read_dbs(data, &mut inv) else {
+        return Checked::only(inv);
+    };
 
     // Chains.
     let problems: Vec<String> = dbs
@@ -408,20 +437,11 @@ pub fn check(data: &RunData) -> Checked {
             }
         }
     }
-    let ratio = if expected == 0 {
-        1.0
-    } else {
-        deliveries.len() as f64 / expected as f64
-    };
-    inv.push(pass(
-        "delivery",
-        ratio >= data.scenario.expect.delivery_ratio,
-        format!(
-            "{} of {expected} (entry, node) deliveries = {:.2}% (expected ≥ {:.0}%)",
-            deliveries.len(),
-            ratio * 100.0,
-            data.scenario.expect.delivery_ratio * 100.0
-        ),
+    inv.push(delivery(
+        data,
+        deliveries.len(),
+        expected,
+        "(entry, node) deliveries",
     ));
 
     // Tiers: who may read, can; who may not, cannot.
@@ -745,6 +765,25 @@ pub fn check(data: &RunData) -> Checked {
     }
 }
 
+/// The `delivery` invariant: `delivered` of `expected` `what`, against the
+/// scenario's `expect.delivery_ratio`.
+pub(crate) fn delivery(data: &RunData, delivered: usize, expected: usize, what: &str) -> Invariant {
+    let ratio = if expected == 0 {
+        1.0
+    } else {
+        delivered as f64 / expected as f64
+    };
+    pass(
+        "delivery",
+        ratio >= data.scenario.expect.delivery_ratio,
+        format!(
+            "{delivered} of {expected} {what} = {:.2}% (expected ≥ {:.0}%)",
+            ratio * 100.0,
+            data.scenario.expect.delivery_ratio * 100.0
+        ),
+    )
+}
+
 /// The figures of a run: `deliveries` are the honest (entry, node) pairs
 /// delivered, of `expected`, carrying `delivered_bytes` of entries.
 pub(crate) fn figures(
@@ -862,6 +901,16 @@ fn is_hostile(data: &RunData) -> bool {
                 | Adversary::JunkRoster { .. }
         )
     })
+}
+
+/// The peer id of each org's own node (`testnet::node_key`) → the org.
+pub(crate) fn peer_orgs(orgs: &[&str]) -> HashMap<String, String> {
+    orgs.iter()
+        .map(|o| {
+            let peer = riskmesh_node::testnet::node_key(o).public().to_peer_id();
+            (peer.to_string(), o.to_string())
+        })
+        .collect()
 }
 
 /// Peer ids named by "peer banned" lines of the node logs.
@@ -1016,20 +1065,12 @@ fn hostile_invariants(data: &RunData, dbs: &[NodeDb], latency: &Latency) -> Vec<
     }
 
     if hostile {
-        let honest_peers: HashMap<String, &str> = orgs
-            .iter()
-            .map(|o| {
-                (
-                    riskmesh_node::testnet::node_key(o)
-                        .public()
-                        .to_peer_id()
-                        .to_string(),
-                    *o,
-                )
-            })
-            .collect();
+        let honest_peers = peer_orgs(&orgs);
         let bans = banned_peers(&data.log_files);
-        let wrongly: BTreeSet<&str> = bans.iter().filter_map(|p| honest_peers.get(p).copied()).collect();
+        let wrongly: BTreeSet<&str> = bans
+            .iter()
+            .filter_map(|p| honest_peers.get(p).map(String::as_str))
+            .collect();
         let adversaries: BTreeSet<String> = data
             .activities
             .iter()

@@ -167,6 +167,25 @@ pub struct PublishedEntry {
     pub purged_by_plan: bool,
 }
 
+impl PublishedEntry {
+    /// Publication `index` by node `node` with no restricted material.
+    pub(crate) fn of(index: usize, node: usize, entry: &riskmesh_protocol::VerifiedEntry) -> Self {
+        let h = entry.header();
+        PublishedEntry {
+            index,
+            node,
+            id: entry.id(),
+            tier: h.tier,
+            kind: h.kind.name(),
+            timestamp_ms: h.timestamp_ms,
+            wire_len: entry.to_wire().encoded_len(),
+            plaintext: None,
+            recipients: Vec::new(),
+            purged_by_plan: false,
+        }
+    }
+}
+
 /// A node catching up after a restart.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CatchUp {
@@ -538,11 +557,20 @@ impl Harness {
 
     /// Tells node `i` the addresses of its planned peers.
     pub(crate) async fn introduce(&self, i: usize) {
+        self.introduce_except(i, &[]).await;
+    }
+
+    /// Tells node `i` the addresses of its planned peers but those in
+    /// `except` (nodes that left the roster) and those not started yet.
+    pub(crate) async fn introduce_except(&self, i: usize, except: &[usize]) {
         let Some(handle) = handle_of(&self.handles, i) else {
             return;
         };
-        for &j in &self.plan.topology[i] {
-            let _ = handle.add_peer(self.address_for(i, j)).await;
+        for &j in self.plan.topology[i].iter().filter(|j| !except.contains(j)) {
+            let addr = self.address_for(i, j);
+            if addr != Multiaddr::empty() {
+                let _ = handle.add_peer(addr).await;
+            }
         }
     }
 
