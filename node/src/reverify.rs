@@ -1,7 +1,8 @@
 //! Re-verification of a node's database from scratch, for `riskmesh verify`
 //! and the simulator's end-of-run checks: every entry's signature and body
 //! against the roster (the pinned genesis plus the updates stored beside
-//! the entries), every author's chain (seq contiguous from 1, each `prev`
+//! the entries; each entry judged by the newest version, which keeps every
+//! retired key with its valid prefix), every author's chain (seq contiguous from 1, each `prev`
 //! the id before it, timestamps never going back), stored columns against
 //! the signed header, purges honoured, and every stored equivocation proof.
 //!
@@ -170,21 +171,16 @@ fn rosters(genesis: Roster, store: &Store, report: &mut Report) -> Vec<Roster> {
     chain
 }
 
-/// Verifies an entry against the newest roster version whose verdict is
-/// not "unknown author" (a removed member's entries verify against the
-/// versions it was on).
-fn verify_any(rosters: &[Roster], entry: &StoredEntry) -> Result<VerifiedEntry, RejectReason> {
-    let mut last = None;
-    for roster in rosters.iter().rev() {
-        match entry.verify(roster) {
-            Ok(verified) => return Ok(verified),
-            Err(RejectReason::UnknownAuthor(key)) => {
-                last.get_or_insert(RejectReason::UnknownAuthor(key));
-            }
-            Err(other) => return Err(other),
-        }
+/// Verifies an entry against the newest roster version, as a node holding
+/// that version judges it. Every key that ever left the roster is kept
+/// there as retired with the prefix of its log that stays valid (spec §9.6,
+/// kept by every update, §9.5 step 5), so an older version never needs to
+/// be asked — and must not be: it would excuse entries past a prefix.
+fn verify_newest(rosters: &[Roster], entry: &StoredEntry) -> Result<VerifiedEntry, RejectReason> {
+    match rosters.last() {
+        Some(roster) => entry.verify(roster),
+        None => Err(RejectReason::UnknownAuthor(entry.meta.author)),
     }
-    Err(last.unwrap_or(RejectReason::BadSignature))
 }
 
 /// Where an author's chain stands while scanning.
@@ -200,10 +196,9 @@ struct ChainPosition {
 fn check_entries(store: &Store, rosters: &[Roster], report: &mut Report, mut visit: impl FnMut(StoredEntry)) {
     let org_of = |key: &OrgKey| {
         rosters
-            .iter()
-            .rev()
-            .find_map(|r| r.member(key).map(|m| m.org.clone()))
-            .unwrap_or_else(|| key.to_hex())
+            .last()
+            .and_then(|r| r.org_of(key))
+            .map_or_else(|| key.to_hex(), str::to_string)
     };
     let mut position: Option<ChainPosition> = None;
     for item in store.all_entries() {
@@ -228,7 +223,7 @@ fn check_entries(store: &Store, rosters: &[Roster], report: &mut Report, mut vis
         if meta.purged && stored.body.is_some() {
             problem("the author purged this body, but it is still stored".into());
         }
-        let verified = match verify_any(rosters, &stored) {
+        let verified = match verify_newest(rosters, &stored) {
             Ok(v) => Some(v),
             Err(reason) => {
                 problem(format!("does not verify: {reason}"));
@@ -410,6 +405,58 @@ mod tests {
             report.problems
         );
         assert_eq!(report.problems[0].author.as_deref(), Some("google"));
+    }
+
+    /// Issue 10 (spec §9.6): a removed member's and a rotated key's entries
+    /// within their valid prefixes re-verify clean under the newest roster
+    /// version; entries past a prefix (held as if accepted under version 1
+    /// and never cut) are listed, not excused by the version they were
+    /// valid under.
+    #[test]
+    fn retired_keys_are_judged_by_their_prefix_in_the_newest_roster() {
+        let c = testkit::consortium(testkit::NETWORK, &["amazon", "google", "meta", "openai"], &[]);
+        let openai = testkit::bulletins(&c.roster, "openai", 4, NOW);
+        let meta = testkit::bulletins(&c.roster, "meta", 3, NOW);
+        let at = |e: &VerifiedEntry| Some((e.header().seq, e.id()));
+        let removal = testkit::next_roster(
+            &c.roster,
+            |doc| doc.members.retain(|m| m.org != "openai"),
+            &|_| at(&openai[1]),
+            &[],
+        );
+        let v2 = c.roster.apply_update(&removal).expect("removal");
+        let new = testkit::rotated_secrets("meta", 1);
+        let rotation = testkit::next_roster(
+            &v2,
+            |doc| {
+                for m in doc.members.iter_mut().filter(|m| m.org == "meta") {
+                    m.signing_key = new.signing.public();
+                    m.encryption_key = new.encryption.public().0;
+                }
+            },
+            &|_| at(&meta[2]),
+            &[],
+        );
+        let v3 = v2.apply_update(&rotation).expect("rotation");
+        let (_dir, store) = store_of(&[], |store| {
+            store.save_roster(&v2).expect("v2");
+            store.save_roster(&v3).expect("v3");
+            store.insert_entries(&openai, NOW).expect("openai");
+            store.insert_entries(&meta, NOW).expect("meta");
+        });
+        let report = reverify(&store, c.roster.clone());
+        assert_eq!((report.roster_version, report.entries), (3, 7));
+        let found: Vec<(Option<&str>, Option<u64>)> = report
+            .problems
+            .iter()
+            .map(|p| (p.author.as_deref(), p.seq))
+            .collect();
+        assert_eq!(found, vec![(Some("openai"), Some(3)), (Some("openai"), Some(4))]);
+        assert!(
+            report.problems.iter().all(|p| p.message.contains("retired")),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[test]

@@ -194,9 +194,21 @@ pub struct Checked {
     pub delivered_to: Vec<usize>,
 }
 
-struct NodeDb {
-    entries: HashMap<EntryId, StoredEntry>,
-    chain_problems: Vec<String>,
+impl Checked {
+    /// Only these invariants: the checks could not go on.
+    pub(crate) fn only(invariants: Vec<Invariant>) -> Checked {
+        Checked {
+            invariants,
+            ..Checked::default()
+        }
+    }
+}
+
+pub(crate) struct NodeDb {
+    pub(crate) entries: HashMap<EntryId, StoredEntry>,
+    pub(crate) chain_problems: Vec<String>,
+    /// The roster version re-verification reached (genesis = 1).
+    pub(crate) roster_version: u64,
     proofs: Vec<(OrgKey, u64)>,
     withheld_rows: HashMap<EntryId, usize>,
 }
@@ -208,6 +220,7 @@ fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     let mut out = NodeDb {
         entries: HashMap::new(),
         chain_problems: Vec::new(),
+        roster_version: 0,
         proofs: Vec::new(),
         withheld_rows: HashMap::new(),
     };
@@ -215,6 +228,7 @@ fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     let report = reverify_each(&store, data.cluster.roster.clone(), |entry| {
         out.entries.insert(entry.meta.id, entry);
     });
+    out.roster_version = report.roster_version;
     out.chain_problems = report
         .problems
         .iter()
@@ -233,7 +247,40 @@ fn read_db(data: &RunData, i: usize) -> Result<NodeDb, String> {
     Ok(out)
 }
 
-fn pass(name: &str, passed: bool, detail: impl Into<String>) -> Invariant {
+/// Every node's database; `None` after adding the failed
+/// `databases-readable` invariant to `inv` if one could not be read.
+pub(crate) fn read_dbs(data: &RunData, inv: &mut Vec<Invariant>) -> Option<Vec<NodeDb>> {
+    let dbs: Vec<Result<NodeDb, String>> = (0..data.plan.nodes.len()).map(|i| read_db(data, i)).collect();
+    let errors: Vec<String> = dbs.iter().filter_map(|d| d.as_ref().err().cloned()).collect();
+    if errors.is_empty() {
+        Some(dbs.into_iter().flatten().collect())
+    } else {
+        inv.push(pass("databases-readable", false, errors.join("; ")));
+        None
+    }
+}
+
+/// The `publications` invariant: no planned publication failed (`made`
+/// says what was published when none did).
+pub(crate) fn publications(data: &RunData, made: String) -> Invariant {
+    pass(
+        "publications",
+        data.failed.is_empty(),
+        if data.failed.is_empty() {
+            made
+        } else {
+            let shown: Vec<String> = data
+                .failed
+                .iter()
+                .take(5)
+                .map(|(i, e)| format!("#{i}: {e}"))
+                .collect();
+            format!("{} failed: {}", data.failed.len(), shown.join("; "))
+        },
+    )
+}
+
+pub(crate) fn pass(name: &str, passed: bool, detail: impl Into<String>) -> Invariant {
     Invariant {
         name: name.into(),
         passed,
@@ -282,35 +329,17 @@ pub fn check(data: &RunData) -> Checked {
         },
     ));
 
-    inv.push(pass(
-        "publications",
-        data.failed.is_empty(),
-        if data.failed.is_empty() {
-            format!(
-                "all {} planned publications were accepted by their nodes",
-                data.published.len()
-            )
-        } else {
-            let shown: Vec<String> = data
-                .failed
-                .iter()
-                .take(5)
-                .map(|(i, e)| format!("#{i}: {e}"))
-                .collect();
-            format!("{} failed: {}", data.failed.len(), shown.join("; "))
-        },
+    inv.push(publications(
+        data,
+        format!(
+            "all {} planned publications were accepted by their nodes",
+            data.published.len()
+        ),
     ));
 
-    let dbs: Vec<Result<NodeDb, String>> = (0..n).map(|i| read_db(data, i)).collect();
-    let read_errors: Vec<String> = dbs.iter().filter_map(|d| d.as_ref().err().cloned()).collect();
-    if !read_errors.is_empty() {
-        inv.push(pass("databases-readable", false, read_errors.join("; ")));
-        return Checked {
-            invariants: inv,
-            ..Checked::default()
-        };
-    }
-    let dbs: Vec<NodeDb> = dbs.into_iter().flatten().collect();
+    let Some(dbs) = read_dbs(data, &mut inv) else {
+        return Checked::only(inv);
+    };
 
     // Chains.
     let problems: Vec<String> = dbs
@@ -408,20 +437,11 @@ pub fn check(data: &RunData) -> Checked {
             }
         }
     }
-    let ratio = if expected == 0 {
-        1.0
-    } else {
-        deliveries.len() as f64 / expected as f64
-    };
-    inv.push(pass(
-        "delivery",
-        ratio >= data.scenario.expect.delivery_ratio,
-        format!(
-            "{} of {expected} (entry, node) deliveries = {:.2}% (expected ≥ {:.0}%)",
-            deliveries.len(),
-            ratio * 100.0,
-            data.scenario.expect.delivery_ratio * 100.0
-        ),
+    inv.push(delivery(
+        data,
+        deliveries.len(),
+        expected,
+        "(entry, node) deliveries",
     ));
 
     // Tiers: who may read, can; who may not, cannot.
@@ -670,25 +690,8 @@ pub fn check(data: &RunData) -> Checked {
         ));
     }
 
-    // Latency figures.
-    let mut all: Vec<f64> = deliveries.iter().map(|d| d.latency_ms).collect();
-    let mut undisturbed: Vec<f64> = deliveries
-        .iter()
-        .filter(|d| !d.disturbed)
-        .map(|d| d.latency_ms)
-        .collect();
-    let mut by_tier = BTreeMap::new();
-    for tier in Tier::ALL {
-        let mut v: Vec<f64> = deliveries
-            .iter()
-            .filter(|d| d.tier == tier.name())
-            .map(|d| d.latency_ms)
-            .collect();
-        if !v.is_empty() {
-            by_tier.insert(tier.name().to_string(), Latency::of(&mut v));
-        }
-    }
-    let latency_undisturbed = Latency::of(&mut undisturbed);
+    let figures = figures(data, &deliveries, expected, delivered_bytes);
+    let latency_undisturbed = &figures.latency_undisturbed;
     for a in data.activities.iter().filter(|a| a.kind == "flooder") {
         let mut during: Vec<f64> = deliveries
             .iter()
@@ -749,12 +752,71 @@ pub fn check(data: &RunData) -> Checked {
             },
         ));
     }
-    inv.extend(hostile_invariants(data, &dbs, &latency_undisturbed));
+    inv.extend(hostile_invariants(data, &dbs, latency_undisturbed));
     for (i, msg) in data.failed.iter().filter(|(i, _)| *i == usize::MAX) {
         inv.push(pass("adversary-ran", false, format!("{i}: {msg}")));
     }
 
-    // Figures.
+    Checked {
+        invariants: inv,
+        figures,
+        deliveries,
+        delivered_to,
+    }
+}
+
+/// The `delivery` invariant: `delivered` of `expected` `what`, against the
+/// scenario's `expect.delivery_ratio`.
+pub(crate) fn delivery(data: &RunData, delivered: usize, expected: usize, what: &str) -> Invariant {
+    let ratio = if expected == 0 {
+        1.0
+    } else {
+        delivered as f64 / expected as f64
+    };
+    pass(
+        "delivery",
+        ratio >= data.scenario.expect.delivery_ratio,
+        format!(
+            "{delivered} of {expected} {what} = {:.2}% (expected ≥ {:.0}%)",
+            ratio * 100.0,
+            data.scenario.expect.delivery_ratio * 100.0
+        ),
+    )
+}
+
+/// The figures of a run: `deliveries` are the honest (entry, node) pairs
+/// delivered, of `expected`, carrying `delivered_bytes` of entries.
+pub(crate) fn figures(
+    data: &RunData,
+    deliveries: &[Delivery],
+    expected: usize,
+    delivered_bytes: u64,
+) -> Figures {
+    let n = data.plan.nodes.len();
+    let sum = |f: &dyn Fn(&crate::run::MetricsSnapshot) -> u64| -> u64 { data.metrics.iter().map(f).sum() };
+    let ratio = if expected == 0 {
+        1.0
+    } else {
+        deliveries.len() as f64 / expected as f64
+    };
+    let mut all: Vec<f64> = deliveries.iter().map(|d| d.latency_ms).collect();
+    let mut undisturbed: Vec<f64> = deliveries
+        .iter()
+        .filter(|d| !d.disturbed)
+        .map(|d| d.latency_ms)
+        .collect();
+    let mut by_tier = BTreeMap::new();
+    for tier in Tier::ALL {
+        let mut v: Vec<f64> = deliveries
+            .iter()
+            .filter(|d| d.tier == tier.name())
+            .map(|d| d.latency_ms)
+            .collect();
+        if !v.is_empty() {
+            by_tier.insert(tier.name().to_string(), Latency::of(&mut v));
+        }
+    }
+    let latency_undisturbed = Latency::of(&mut undisturbed);
     let b_gossip_in = sum(&|m| m.gossip_bytes_in);
     let b_sync_in = sum(&|m| m.sync_bytes_in);
     let delivered = deliveries.len();
@@ -789,7 +851,7 @@ pub fn check(data: &RunData) -> Checked {
         *published_by_tier.entry(p.tier.name().to_string()).or_default() += 1;
     }
     let vm_hwm = measure::peak_rss_mib();
-    let figures = Figures {
+    Figures {
         nodes: n,
         published: data.published.len(),
         publish_failures: data.failed.len(),
@@ -824,12 +886,6 @@ pub fn check(data: &RunData) -> Checked {
         },
         link_cuts: data.link_cuts,
         baseline: data.baseline.clone(),
-    };
-    Checked {
-        invariants: inv,
-        figures,
-        deliveries,
-        delivered_to,
     }
 }
 
@@ -847,8 +903,18 @@ fn is_hostile(data: &RunData) -> bool {
     })
 }
 
+/// The peer id of each org's own node (`testnet::node_key`) → the org.
+pub(crate) fn peer_orgs(orgs: &[&str]) -> HashMap<String, String> {
+    orgs.iter()
+        .map(|o| {
+            let peer = riskmesh_node::testnet::node_key(o).public().to_peer_id();
+            (peer.to_string(), o.to_string())
+        })
+        .collect()
+}
+
 /// Peer ids named by "peer banned" lines of the node logs.
-fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
+pub(crate) fn banned_peers(logs: &[std::path::PathBuf]) -> Vec<String> {
     let mut out = Vec::new();
     for log in logs {
         let Ok(text) = std::fs::read_to_string(log) else {
@@ -999,20 +1065,12 @@ fn hostile_invariants(data: &RunData, dbs: &[NodeDb], latency: &Latency) -> Vec<
     }
 
     if hostile {
-        let honest_peers: HashMap<String, &str> = orgs
-            .iter()
-            .map(|o| {
-                (
-                    riskmesh_node::testnet::node_key(o)
-                        .public()
-                        .to_peer_id()
-                        .to_string(),
-                    *o,
-                )
-            })
-            .collect();
+        let honest_peers = peer_orgs(&orgs);
         let bans = banned_peers(&data.log_files);
-        let wrongly: BTreeSet<&str> = bans.iter().filter_map(|p| honest_peers.get(p).copied()).collect();
+        let wrongly: BTreeSet<&str> = bans
+            .iter()
+            .filter_map(|p| honest_peers.get(p).map(String::as_str))
+            .collect();
         let adversaries: BTreeSet<String> = data
             .activities
             .iter()

@@ -11,7 +11,10 @@
 //! - [`proxy`], [`adversary`], [`hostile`], [`hazardous`], [`content`] —
 //!   its tools;
 //! - [`check`] — invariants and figures; [`report`], [`plots`] — output;
-//! - [`scaling`] — the same workload on growing networks.
+//! - [`scaling`] — the same workload on growing networks;
+//! - [`membership`] — roster changes under traffic (a member leaves, keys
+//!   rotate, an old key is compromised, an observer joins late), played by
+//!   its own driver over the same nodes, links and report.
 //!
 //! Argument parsing and the command's flow live in the `riskmesh` binary;
 //! this library takes plain values ([`Options`], a loaded scenario).
@@ -24,6 +27,7 @@ pub mod content;
 pub mod hazardous;
 pub mod hostile;
 pub mod measure;
+pub mod membership;
 pub mod plan;
 pub mod plots;
 pub mod proxy;
@@ -61,6 +65,9 @@ pub async fn simulate(
     loaded: &scenario::LoadedScenario,
     options: &Options,
 ) -> Result<Outcome, run::SimError> {
+    if loaded.scenario.membership.is_some() {
+        return membership::simulate(loaded, options).await;
+    }
     let baseline = match loaded.scenario.expect.latency_p99_vs_baseline {
         Some(_) => {
             // The honest workload alone, same seed, same process: what the

@@ -64,6 +64,8 @@ impl Report {
     pub fn new(data: &RunData, checked: &Checked, source: &str) -> Report {
         let n = data.plan.nodes.len();
         let delivered = &checked.delivered_to;
+        // By org: a node that left the roster reports no final status.
+        let status = |i: usize| data.statuses.iter().find(|s| s.org == data.plan.nodes[i].org);
         let nodes = (0..n)
             .map(|i| NodeReport {
                 org: data.plan.nodes[i].org.clone(),
@@ -72,13 +74,9 @@ impl Report {
                 } else {
                     "member"
                 },
-                entries: data.statuses.get(i).map_or(0, |s| s.entries),
+                entries: status(i).map_or(0, |s| s.entries),
                 delivered: delivered.get(i).copied().unwrap_or(0),
-                equivocations: data
-                    .statuses
-                    .get(i)
-                    .map(|s| s.equivocations.clone())
-                    .unwrap_or_default(),
+                equivocations: status(i).map(|s| s.equivocations.clone()).unwrap_or_default(),
                 metrics: data.metrics[i].clone(),
             })
             .collect();

@@ -167,6 +167,25 @@ pub struct PublishedEntry {
     pub purged_by_plan: bool,
 }
 
+impl PublishedEntry {
+    /// Publication `index` by node `node` with no restricted material.
+    pub(crate) fn of(index: usize, node: usize, entry: &riskmesh_protocol::VerifiedEntry) -> Self {
+        let h = entry.header();
+        PublishedEntry {
+            index,
+            node,
+            id: entry.id(),
+            tier: h.tier,
+            kind: h.kind.name(),
+            timestamp_ms: h.timestamp_ms,
+            wire_len: entry.to_wire().encoded_len(),
+            plaintext: None,
+            recipients: Vec::new(),
+            purged_by_plan: false,
+        }
+    }
+}
+
 /// A node catching up after a restart.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CatchUp {
@@ -285,7 +304,7 @@ impl Write for LogWriter {
 /// Sends the nodes' logs (every node runs in this process) to `path` from
 /// now on. The first call installs a global subscriber; if the embedding
 /// program installed its own, logs go there instead and are not scanned.
-fn capture_logs(path: &std::path::Path) -> std::io::Result<bool> {
+pub(crate) fn capture_logs(path: &std::path::Path) -> std::io::Result<bool> {
     let file = std::fs::File::create(path)?;
     if let Ok(mut sink) = LOG_SINK.lock() {
         *sink = Some(file);
@@ -305,7 +324,7 @@ fn capture_logs(path: &std::path::Path) -> std::io::Result<bool> {
     Ok(ours)
 }
 
-fn release_logs() {
+pub(crate) fn release_logs() {
     if let Ok(mut sink) = LOG_SINK.lock()
         && let Some(mut f) = sink.take()
     {
@@ -316,40 +335,144 @@ fn release_logs() {
 // ---- the harness ---------------------------------------------------------
 
 /// Honest handles shared with publishing and watching tasks.
-type Handles = Arc<RwLock<Vec<Option<NodeHandle>>>>;
+pub(crate) type Handles = Arc<RwLock<Vec<Option<NodeHandle>>>>;
 
-fn handle_of(handles: &Handles, i: usize) -> Option<NodeHandle> {
+pub(crate) fn handle_of(handles: &Handles, i: usize) -> Option<NodeHandle> {
     handles.read().ok().and_then(|h| h.get(i).cloned().flatten())
 }
 
-struct Harness {
-    scenario: Scenario,
-    plan: Plan,
-    cluster: Cluster,
-    cluster_index: Vec<usize>,
-    nodes: Vec<Option<RunningNode>>,
-    handles: Handles,
-    ports: Vec<u16>,
-    direct_addrs: Vec<Multiaddr>,
-    proxies: HashMap<(usize, usize), LinkProxy>,
-    metrics: Vec<MetricsSnapshot>,
-    t0: Instant,
-    t0_ms: u64,
-    faults: Vec<FaultRecord>,
+/// The honest nodes of a run and the links between them: what the
+/// scenario drivers ([`execute`], [`crate::membership`]) start, stop and
+/// restart.
+pub(crate) struct Harness {
+    pub(crate) scenario: Scenario,
+    pub(crate) plan: Plan,
+    pub(crate) cluster: Cluster,
+    pub(crate) cluster_index: Vec<usize>,
+    pub(crate) nodes: Vec<Option<RunningNode>>,
+    pub(crate) handles: Handles,
+    pub(crate) ports: Vec<u16>,
+    pub(crate) direct_addrs: Vec<Multiaddr>,
+    pub(crate) proxies: HashMap<(usize, usize), LinkProxy>,
+    pub(crate) metrics: Vec<MetricsSnapshot>,
+    /// Each node's key generation (0: the fixture keys; a rotation takes
+    /// the next, see `testkit::rotated_secrets`).
+    pub(crate) generation: Vec<u32>,
+    pub(crate) t0: Instant,
+    pub(crate) t0_ms: u64,
+    pub(crate) faults: Vec<FaultRecord>,
     catch_ups: Vec<JoinHandle<CatchUp>>,
 }
 
 impl Harness {
-    fn n(&self) -> usize {
+    /// Prepares the cluster of `plan` (on the roster: the honest members,
+    /// the adversaries' own orgs and the observers, plus `extra_nodes`),
+    /// starts every honest node but those in `late`, wires the links
+    /// (through proxies when the scenario asks for them) and tells every
+    /// node its peers' addresses.
+    pub(crate) async fn start(
+        scenario: &Scenario,
+        plan: &Plan,
+        seed: u64,
+        extra_nodes: Vec<(String, libp2p::identity::Keypair)>,
+        late: &[usize],
+    ) -> Result<Harness, SimError> {
+        let n = plan.nodes.len();
+        let mut members: Vec<String> = plan
+            .nodes
+            .iter()
+            .filter(|p| !p.observer)
+            .map(|p| p.org.clone())
+            .collect();
+        members.extend(plan.adversary_orgs.iter().cloned());
+        let observers: Vec<String> = plan
+            .nodes
+            .iter()
+            .filter(|p| p.observer)
+            .map(|p| p.org.clone())
+            .collect();
+        let cluster = Cluster::prepare(&ClusterSpec {
+            members,
+            observers,
+            extra_nodes,
+            author_rate_per_minute: scenario.network.rate_limit_per_minute,
+        });
+        let cluster_index: Vec<usize> = plan
+            .nodes
+            .iter()
+            .map(|p| cluster.orgs.iter().position(|o| *o == p.org).unwrap_or(0))
+            .collect();
+        let mut h = Harness {
+            scenario: scenario.clone(),
+            plan: plan.clone(),
+            cluster,
+            cluster_index,
+            nodes: (0..n).map(|_| None).collect(),
+            handles: Arc::new(RwLock::new(vec![None; n])),
+            ports: vec![0; n],
+            direct_addrs: vec![Multiaddr::empty(); n],
+            proxies: HashMap::new(),
+            metrics: vec![MetricsSnapshot::default(); n],
+            generation: vec![0; n],
+            t0: Instant::now(),
+            t0_ms: 0,
+            faults: Vec::new(),
+            catch_ups: Vec::new(),
+        };
+        for i in (0..n).filter(|i| !late.contains(i)) {
+            h.launch(i, 0).await?;
+        }
+        if scenario.network.links == Links::Proxied {
+            for i in 0..n {
+                for &j in &plan.topology[i] {
+                    // A late node's proxies are pointed at it once it starts.
+                    let target = std::net::SocketAddr::from(([127, 0, 0, 1], h.ports[j]));
+                    let proxy = LinkProxy::start(target, seed ^ ((i as u64) << 32) ^ j as u64).await?;
+                    h.proxies.insert((i, j), proxy);
+                }
+            }
+        }
+        for i in 0..n {
+            h.introduce(i).await;
+        }
+        Ok(h)
+    }
+
+    /// Waits (at most 30 s) until every running node is connected to as
+    /// many peers as its planned topology names, not counting `late` nodes.
+    pub(crate) async fn await_connections(&self, late: &[usize]) {
+        let n = self.n();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = (0..n).filter(|i| !late.contains(i)).all(|i| {
+                let want = self.plan.topology[i].iter().filter(|j| !late.contains(j)).count();
+                handle_of(&self.handles, i)
+                    .is_some_and(|hd| hd.metrics.peers.load(Ordering::Relaxed) as usize >= want.min(n - 1))
+            });
+            if ready || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn n(&self) -> usize {
         self.plan.nodes.len()
     }
 
-    fn since_t0(&self) -> f64 {
+    pub(crate) fn since_t0(&self) -> f64 {
         Instant::now().saturating_duration_since(self.t0).as_secs_f64()
     }
 
-    async fn launch(&mut self, i: usize, port: u16) -> Result<(), SimError> {
+    pub(crate) async fn launch(&mut self, i: usize, port: u16) -> Result<(), SimError> {
         let mut config = self.cluster.config(self.cluster_index[i]);
+        if self.generation[i] > 0 {
+            let org = &self.plan.nodes[i].org;
+            config.org = Arc::new(riskmesh_protocol::testkit::rotated_secrets(
+                org,
+                self.generation[i],
+            ));
+        }
         config.sync_interval = Duration::from_millis(self.scenario.network.sync_interval_ms);
         config.author_rate_per_minute = self.scenario.network.rate_limit_per_minute;
         let listen = |p: u16| -> Multiaddr {
@@ -389,8 +512,9 @@ impl Harness {
             _ => None,
         });
         if let Some(bound) = bound {
-            if bound != self.ports[i] && self.ports[i] != 0 {
-                // Restarted elsewhere: re-point the proxies that lead to it.
+            if bound != self.ports[i] {
+                // Restarted elsewhere (or started late): re-point the
+                // proxies that lead to it.
                 for ((_, to), proxy) in &self.proxies {
                     if *to == i {
                         proxy.set_target(std::net::SocketAddr::from(([127, 0, 0, 1], bound)));
@@ -432,16 +556,25 @@ impl Harness {
     }
 
     /// Tells node `i` the addresses of its planned peers.
-    async fn introduce(&self, i: usize) {
+    pub(crate) async fn introduce(&self, i: usize) {
+        self.introduce_except(i, &[]).await;
+    }
+
+    /// Tells node `i` the addresses of its planned peers but those in
+    /// `except` (nodes that left the roster) and those not started yet.
+    pub(crate) async fn introduce_except(&self, i: usize, except: &[usize]) {
         let Some(handle) = handle_of(&self.handles, i) else {
             return;
         };
-        for &j in &self.plan.topology[i] {
-            let _ = handle.add_peer(self.address_for(i, j)).await;
+        for &j in self.plan.topology[i].iter().filter(|j| !except.contains(j)) {
+            let addr = self.address_for(i, j);
+            if addr != Multiaddr::empty() {
+                let _ = handle.add_peer(addr).await;
+            }
         }
     }
 
-    async fn stop(&mut self, i: usize) {
+    pub(crate) async fn stop(&mut self, i: usize) {
         if let Ok(mut h) = self.handles.write() {
             h[i] = None;
         }
@@ -469,8 +602,9 @@ impl Harness {
         }
     }
 
-    /// Heads of the honest orgs across running nodes other than `except`.
-    async fn best_heads(&self, except: usize) -> HashMap<String, u64> {
+    /// Heads of the honest orgs' keys (hex; an org that rotated has two)
+    /// across running nodes other than `except`.
+    pub(crate) async fn best_heads(&self, except: usize) -> HashMap<String, u64> {
         let honest: Vec<&str> = self.plan.nodes.iter().map(|n| n.org.as_str()).collect();
         let mut best: HashMap<String, u64> = HashMap::new();
         for j in 0..self.n() {
@@ -483,7 +617,7 @@ impl Harness {
             if let Ok(status) = h.status().await {
                 for a in status.authors {
                     if honest.contains(&a.org.as_str()) {
-                        let e = best.entry(a.org).or_default();
+                        let e = best.entry(a.author).or_default();
                         *e = (*e).max(a.seq);
                     }
                 }
@@ -496,15 +630,19 @@ impl Harness {
 fn behind(status: &NodeStatus, target: &HashMap<String, u64>) -> u64 {
     target
         .iter()
-        .map(|(org, &seq)| {
-            let ours = status.authors.iter().find(|a| &a.org == org).map_or(0, |a| a.seq);
+        .map(|(author, &seq)| {
+            let ours = status
+                .authors
+                .iter()
+                .find(|a| &a.author == author)
+                .map_or(0, |a| a.seq);
             seq.saturating_sub(ours)
         })
         .sum()
 }
 
 /// Watches a restarted node until it holds what others held at restart.
-fn watch_catch_up(
+pub(crate) fn watch_catch_up(
     handles: Handles,
     i: usize,
     org: String,
@@ -639,20 +777,6 @@ pub async fn execute(
     let plan = Plan::new(scenario, seed);
     let n = plan.nodes.len();
 
-    // The roster: honest members, the adversaries' own orgs, observers.
-    let mut members: Vec<String> = plan
-        .nodes
-        .iter()
-        .filter(|p| !p.observer)
-        .map(|p| p.org.clone())
-        .collect();
-    members.extend(plan.adversary_orgs.iter().cloned());
-    let observers: Vec<String> = plan
-        .nodes
-        .iter()
-        .filter(|p| p.observer)
-        .map(|p| p.org.clone())
-        .collect();
     let extra_nodes = scenario
         .adversaries
         .iter()
@@ -662,65 +786,11 @@ pub async fn execute(
             _ => None,
         })
         .collect();
-    let cluster = Cluster::prepare(&ClusterSpec {
-        members,
-        observers,
-        extra_nodes,
-        author_rate_per_minute: scenario.network.rate_limit_per_minute,
-    });
-    let cluster_index: Vec<usize> = plan
-        .nodes
-        .iter()
-        .map(|p| cluster.orgs.iter().position(|o| *o == p.org).unwrap_or(0))
-        .collect();
-
-    let mut h = Harness {
-        scenario: scenario.clone(),
-        plan: plan.clone(),
-        cluster,
-        cluster_index,
-        nodes: (0..n).map(|_| None).collect(),
-        handles: Arc::new(RwLock::new(vec![None; n])),
-        ports: vec![0; n],
-        direct_addrs: vec![Multiaddr::empty(); n],
-        proxies: HashMap::new(),
-        metrics: vec![MetricsSnapshot::default(); n],
-        t0: Instant::now(),
-        t0_ms: 0,
-        faults: Vec::new(),
-        catch_ups: Vec::new(),
-    };
-
     progress.set_message(format!("starting {n} nodes"));
-    for i in 0..n {
-        h.launch(i, 0).await?;
-    }
-    if scenario.network.links == Links::Proxied {
-        for i in 0..n {
-            for &j in &plan.topology[i] {
-                let target = std::net::SocketAddr::from(([127, 0, 0, 1], h.ports[j]));
-                let proxy = LinkProxy::start(target, seed ^ ((i as u64) << 32) ^ j as u64).await?;
-                h.proxies.insert((i, j), proxy);
-            }
-        }
-    }
-    for i in 0..n {
-        h.introduce(i).await;
-    }
+    let mut h = Harness::start(scenario, &plan, seed, extra_nodes, &[]).await?;
     let startup_s = run_start.elapsed().as_secs_f64();
     progress.set_message("connecting");
-    let connect_deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ready = (0..n).all(|i| {
-            handle_of(&h.handles, i).is_some_and(|hd| {
-                hd.metrics.peers.load(Ordering::Relaxed) as usize >= plan.topology[i].len().min(n - 1)
-            })
-        });
-        if ready || Instant::now() >= connect_deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    h.await_connections(&[]).await;
     tokio::time::sleep(Duration::from_secs_f64(scenario.workload.warmup_s)).await;
 
     // ---- the publishing phase -------------------------------------------
@@ -1428,7 +1498,7 @@ pub async fn execute(
 
 /// Whether every honest node holds the same heads, the same number of
 /// entries and every expected equivocation proof.
-fn agreed(statuses: &[NodeStatus], expected_proofs: &[(String, u64)]) -> bool {
+pub(crate) fn agreed(statuses: &[NodeStatus], expected_proofs: &[(String, u64)]) -> bool {
     let Some(first) = statuses.first() else {
         return false;
     };

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::Path;
 
 /// The scenarios shipped in `simulations/scenarios/`, by name.
-pub const BUILTIN: [(&str, &str); 8] = [
+pub const BUILTIN: [(&str, &str); 9] = [
     ("default", include_str!("../scenarios/default.toml")),
     ("reference", include_str!("../scenarios/reference.toml")),
     ("load-50", include_str!("../scenarios/load-50.toml")),
@@ -22,6 +22,7 @@ pub const BUILTIN: [(&str, &str); 8] = [
     ("byzantine", include_str!("../scenarios/byzantine.toml")),
     ("hostile", include_str!("../scenarios/hostile.toml")),
     ("scaling", include_str!("../scenarios/scaling.toml")),
+    ("membership", include_str!("../scenarios/membership.toml")),
 ];
 
 /// A node (organization) name in a fault, adversary or step.
@@ -57,6 +58,102 @@ pub struct Scenario {
     /// Bounds the run must meet.
     #[serde(default)]
     pub expect: Expect,
+    /// Roster changes under traffic; a scenario with this section is played
+    /// by [`crate::membership`] instead of the general harness.
+    #[serde(default)]
+    pub membership: Option<Membership>,
+}
+
+/// Roster changes under steady traffic: a member leaves, another rotates
+/// its keys, that member's old key is later declared compromised, an
+/// observer's node starts late. Each change is optional; the harness
+/// proposes every update (signed by every voter), offers it to the
+/// proposer's node and waits until every running node applies it before
+/// the next step.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    /// The member whose node drafts each update from the heads it holds
+    /// and is offered it first.
+    pub proposer: NodeRef,
+    /// The member whose second, roster-listed node relays entries as the
+    /// genesis roster judges them (it never applies an update, like an
+    /// honest node that missed every update): the removed member's later
+    /// entries and the forgeries reach the honest nodes through it.
+    pub relay: NodeRef,
+    /// A member leaves.
+    #[serde(default)]
+    pub leave: Option<Leave>,
+    /// A member rotates its signing and encryption keys.
+    #[serde(default)]
+    pub rotate: Option<Rotate>,
+    /// The rotated member's old key is declared compromised.
+    #[serde(default)]
+    pub compromise: Option<Compromise>,
+    /// An observer's node starts late and catches up.
+    #[serde(default)]
+    pub join: Option<Join>,
+}
+
+/// A member leaves: an update removes it, retiring its key with its log as
+/// the proposer's node holds it once the member's node has stopped. Its
+/// planned publications go on, signed with its old key and sent through
+/// the relay; every honest node must refuse them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Leave {
+    /// The leaving member.
+    pub member: NodeRef,
+    /// When, s after the publishing phase starts.
+    pub at_s: f64,
+}
+
+/// A member rotates its keys: its node stops, an update replaces its keys
+/// (the old signing key retired with its log as the proposer holds it),
+/// and its node restarts under the new keys once every running node has
+/// the update — the operator procedure.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    /// The rotating member.
+    pub member: NodeRef,
+    /// When, s after the publishing phase starts.
+    pub at_s: f64,
+}
+
+/// The rotated member's old key leaked: an update shrinks its valid prefix
+/// to the entries before `from_seq` (before its last valid entry, if that
+/// comes first) and marks it compromised; then
+/// `forgeries` entries signed with it, continuing its log from there, are
+/// sent through the relay. Every honest node must drop the old key's
+/// entries from `from_seq` on and refuse the forgeries.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compromise {
+    /// When, s after the publishing phase starts (after the rotation).
+    pub at_s: f64,
+    /// The first seq of the old key's log that may be forged (at most its
+    /// last valid entry: the prefix always shrinks).
+    pub from_seq: u64,
+    /// Forged entries sent.
+    #[serde(default = "default_membership_forgeries")]
+    pub forgeries: usize,
+}
+
+fn default_membership_forgeries() -> usize {
+    6
+}
+
+/// An observer's node starts late, once the history is written, and must
+/// catch up all of it: every roster version and every entry that stays
+/// valid, the removed member's included.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Join {
+    /// The observer (on the genesis roster; its node is not started before).
+    pub observer: NodeRef,
+    /// When its node starts, s after the publishing phase starts.
+    pub at_s: f64,
 }
 
 /// How links between nodes are made.
@@ -745,6 +842,19 @@ impl Scenario {
                 Adversary::UnauthorizedRequest { at_s, .. } => *at_s *= factor,
             }
         }
+        if let Some(m) = &mut self.membership {
+            for at_s in [
+                m.leave.as_mut().map(|x| &mut x.at_s),
+                m.rotate.as_mut().map(|x| &mut x.at_s),
+                m.compromise.as_mut().map(|x| &mut x.at_s),
+                m.join.as_mut().map(|x| &mut x.at_s),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                *at_s *= factor;
+            }
+        }
         for step in &mut self.steps {
             match step {
                 Step::Publish { at_s, .. }
@@ -1066,6 +1176,91 @@ fn check(s: &Scenario) -> Result<(), CheckError> {
     if !(0.0..=1.0).contains(&s.expect.delivery_ratio) {
         return Err((None, "expect.delivery_ratio must be between 0 and 1".into()));
     }
+    if let Some(m) = &s.membership {
+        check_membership(s, m, &member, &window)?;
+    }
+    Ok(())
+}
+
+/// Checks that a node reference names a member of the scenario.
+type MemberCheck<'a> = &'a dyn Fn(&NodeRef, Loc) -> Result<(), CheckError>;
+/// Checks a time window: start, length, what it is, where.
+type WindowCheck<'a> = &'a dyn Fn(f64, f64, &str, Loc) -> Result<(), CheckError>;
+
+/// The `[membership]` section: who plays which part, and when.
+fn check_membership(
+    s: &Scenario,
+    m: &Membership,
+    member: MemberCheck<'_>,
+    window: WindowCheck<'_>,
+) -> Result<(), CheckError> {
+    use Seg::Key;
+    let at = |k: &'static str, f: &'static str| vec![Key("membership"), Key(k), Key(f)];
+    if !(s.faults.is_empty() && s.adversaries.is_empty() && s.steps.is_empty()) {
+        return Err((
+            Some(vec![Key("membership")]),
+            "a membership scenario plays its own steps: faults, adversaries and steps are not supported with it".into(),
+        ));
+    }
+    let t = &s.workload.tiers;
+    if t.restricted > 0 || t.hazardous > 0 {
+        return Err((
+            Some(vec![Key("workload"), Key("tiers")]),
+            "a membership scenario publishes public and consortium entries only (restricted bodies are sealed to keys a rotation replaces; releases are not part of it)".into(),
+        ));
+    }
+    member(&m.proposer, vec![Key("membership"), Key("proposer")])?;
+    member(&m.relay, vec![Key("membership"), Key("relay")])?;
+    if let Some(l) = &m.leave {
+        member(&l.member, at("leave", "member"))?;
+        window(l.at_s, 0.0, "membership.leave", at("leave", "at_s"))?;
+        if l.member == m.proposer || l.member == m.relay {
+            return Err((
+                Some(at("leave", "member")),
+                "the leaving member cannot be the proposer or the relay's org".into(),
+            ));
+        }
+    }
+    if let Some(r) = &m.rotate {
+        member(&r.member, at("rotate", "member"))?;
+        window(r.at_s, 0.0, "membership.rotate", at("rotate", "at_s"))?;
+        if r.member == m.proposer || m.leave.as_ref().is_some_and(|l| l.member == r.member) {
+            return Err((
+                Some(at("rotate", "member")),
+                "the rotating member cannot be the proposer or the leaving member".into(),
+            ));
+        }
+    }
+    if let Some(c) = &m.compromise {
+        window(c.at_s, 0.0, "membership.compromise", at("compromise", "at_s"))?;
+        let Some(r) = &m.rotate else {
+            return Err((
+                Some(at("compromise", "at_s")),
+                "a compromise needs a rotation: the rotated member's old key is the one compromised".into(),
+            ));
+        };
+        if c.at_s <= r.at_s {
+            return Err((
+                Some(at("compromise", "at_s")),
+                "the compromise must come after the rotation".into(),
+            ));
+        }
+        if c.from_seq == 0 || c.forgeries == 0 || c.forgeries > 100 {
+            return Err((
+                Some(at("compromise", "from_seq")),
+                "a compromise needs from_seq >= 1 and 1..=100 forgeries".into(),
+            ));
+        }
+    }
+    if let Some(j) = &m.join {
+        window(j.at_s, 0.0, "membership.join", at("join", "at_s"))?;
+        if !s.is_observer(&j.observer) {
+            return Err((
+                Some(at("join", "observer")),
+                format!("`{}` is not an observer of this scenario", j.observer),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -1122,6 +1317,49 @@ mod tests {
         assert!(b.expect.latency_p99_vs_baseline.is_none());
         assert_eq!(b.network.members, s.network.members);
         assert_eq!(b.workload.duration_s, s.workload.duration_s);
+    }
+
+    #[test]
+    fn a_membership_section_is_checked_for_parts_and_order() {
+        let base = "name = \"t\"\n[network]\nmembers = [\"a\", \"b\", \"c\"]\nobservers = [\"o\"]\n[workload]\ntiers = { public = 1, consortium = 1, restricted = 0, hazardous = 0 }\n[membership]\nproposer = \"a\"\nrelay = \"b\"\n";
+        let ok = format!(
+            "{base}leave = {{ member = \"c\", at_s = 1 }}\nrotate = {{ member = \"b\", at_s = 2 }}\ncompromise = {{ at_s = 3, from_seq = 2 }}\njoin = {{ observer = \"o\", at_s = 4 }}\n"
+        );
+        let loaded = parse(&ok, "t.toml").expect("a valid membership scenario");
+        let m = loaded.scenario.membership.expect("section");
+        assert_eq!(m.compromise.map(|c| c.forgeries), Some(6));
+        let refused = [
+            (
+                format!("{base}compromise = {{ at_s = 3, from_seq = 2 }}\n"),
+                "needs a rotation",
+            ),
+            (
+                format!(
+                    "{base}rotate = {{ member = \"c\", at_s = 5 }}\ncompromise = {{ at_s = 3, from_seq = 2 }}\n"
+                ),
+                "after the rotation",
+            ),
+            (
+                format!("{base}leave = {{ member = \"a\", at_s = 1 }}\n"),
+                "cannot be the proposer",
+            ),
+            (
+                format!("{base}join = {{ observer = \"c\", at_s = 1 }}\n"),
+                "not an observer",
+            ),
+            (
+                ok.replace("restricted = 0", "restricted = 1"),
+                "public and consortium",
+            ),
+            (
+                format!("{ok}[[faults]]\nkind = \"crash\"\nnode = \"a\"\nat_s = 1\ndown_s = 1\n"),
+                "not supported",
+            ),
+        ];
+        for (text, why) in refused {
+            let e = parse(&text, "t.toml").expect_err(why);
+            assert!(e.message.contains(why), "{why}: {e}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct SimArgs {
     /// A scenario file (TOML; see simulations/scenarios/reference.toml) or a
     /// builtin name: default, reference, load-50, partition-heal, churn,
-    /// byzantine, hostile, scaling.
+    /// byzantine, hostile, scaling, membership.
     #[arg(default_value = "default")]
     pub scenario: String,
     /// Seed for every random decision (default: the scenario's `seed`, else

@@ -5,5 +5,6 @@
 
 mod adversaries;
 mod default;
+mod membership;
 mod partition;
 mod support;
