@@ -349,17 +349,13 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
     })
     .await;
 
-    // Rotate google's key: a new key under the same node. Its old entries
-    // stay valid; its node, on the old key, is retired.
+    // Rotate google's keys, all three: signing, encryption and node
+    // (libp2p) key, as `riskmesh init` made them in a new directory. Its
+    // old entries stay valid; its node, on the old keys, is retired, and
+    // peers drop the old peer id for the new one.
     let rotated = init_org(base.path(), "google", Some("google-new"));
-    let old: Value =
-        serde_json::from_slice(&std::fs::read(google.dir.join("member.json")).expect("read")).expect("json");
-    let mut new: Value =
-        serde_json::from_slice(&std::fs::read(rotated.dir.join("member.json")).expect("read")).expect("json");
-    new["nodes"] = old["nodes"].clone();
-    new["addrs"] = old["addrs"].clone();
-    let new_member = rotated.dir.join("rotated-member.json");
-    std::fs::write(&new_member, serde_json::to_vec(&new).expect("json")).expect("write");
+    let new_member = rotated.dir.join("member.json");
+    let old_peer = status(google)["peer_id"].as_str().expect("peer id").to_string();
     let v4 = base.path().join("v4.draft");
     let proposal = ok_json(
         meta,
@@ -393,14 +389,28 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
     for org in [amazon, google, meta, &newlab] {
         verify_ok(org);
     }
-    // Google's operator points its node at the new key and restarts it:
-    // a member again, publishing a new log that everyone accepts.
+    // Google's operator points its node at the new keys (and the listen
+    // address the new member file advertises) and restarts it: a member
+    // again, under a new peer id, publishing a new log everyone accepts.
+    let fresh = std::fs::read_to_string(rotated.config()).expect("the new config");
+    let listen = fresh
+        .lines()
+        .find(|line| line.starts_with("listen = "))
+        .expect("a listen line")
+        .to_string();
     let config = std::fs::read_to_string(google.config()).expect("config");
     let config: String = config
         .lines()
-        .map(|line| match line.starts_with("org_key = ") {
-            true => format!("org_key = {:?}\n", path(&rotated.dir.join("org.key"))),
-            false => format!("{line}\n"),
+        .map(|line| {
+            if line.starts_with("org_key = ") {
+                format!("org_key = {:?}\n", path(&rotated.dir.join("org.key")))
+            } else if line.starts_with("node_key = ") {
+                format!("node_key = {:?}\n", path(&rotated.dir.join("node.key")))
+            } else if line.starts_with("listen = ") {
+                format!("{listen}\n")
+            } else {
+                format!("{line}\n")
+            }
         })
         .collect();
     std::fs::write(google.config(), config).expect("write config");
@@ -410,6 +420,18 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
     *child = google.start();
     google.wait_ready(child).await;
     assert_eq!(status(google)["membership"], "member");
+    let new_peer = status(google)["peer_id"].as_str().expect("peer id").to_string();
+    assert_ne!(new_peer, old_peer, "the node key rotated");
+    until("amazon to connect to google's new peer id", || {
+        let peers = status(amazon)["peers"].clone();
+        let listed = peers.as_array().cloned().unwrap_or_default();
+        let connected = listed
+            .iter()
+            .any(|p| p["org"] == "google" && p["peer_id"] == new_peer.as_str() && p["connected"] == true);
+        let old_gone = !listed.iter().any(|p| p["peer_id"] == old_peer.as_str());
+        (connected && old_gone).then_some(())
+    })
+    .await;
     let rekeyed = publish(google, "google under its new key");
     until("amazon to hold google's entry under the new key", || {
         cli(amazon, &["show", &rekeyed]).status.success().then_some(())
