@@ -11,7 +11,8 @@
 //! - [`proxy`], [`adversary`], [`hostile`], [`hazardous`], [`content`] —
 //!   its tools;
 //! - [`check`] — invariants and figures; [`report`], [`plots`] — output;
-//! - [`scaling`] — the same workload on growing networks.
+//! - [`scaling`] — the same workload on growing networks;
+//! - [`stix`] — each node's STIX export after a run.
 //!
 //! Argument parsing and the command's flow live in the `riskmesh` binary;
 //! this library takes plain values ([`Options`], a loaded scenario).
@@ -32,6 +33,7 @@ pub mod rng;
 pub mod run;
 pub mod scaling;
 pub mod scenario;
+pub mod stix;
 
 use indicatif::ProgressBar;
 use std::path::PathBuf;
@@ -45,6 +47,9 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Progress display (use `ProgressBar::hidden()` for none).
     pub progress: ProgressBar,
+    /// Where to write each honest node's STIX bundle, `<org>.stix.json`
+    /// (none: not written).
+    pub stix_out: Option<PathBuf>,
 }
 
 /// A finished simulation: its report, and its checks' raw material.
@@ -81,9 +86,13 @@ pub async fn simulate(
     options.progress.set_message("checking invariants");
     let checked = check::check(&data);
     let mut report = report::Report::new(&data, &checked, &loaded.source_name);
-    let written = match &options.out {
+    let mut written = match &options.out {
         Some(dir) => report.write(dir, &data, &checked)?,
         None => Vec::new(),
     };
+    if let Some(dir) = &options.stix_out {
+        options.progress.set_message("writing STIX bundles");
+        written.extend(stix::write_bundles(&data, dir)?);
+    }
     Ok(Outcome { report, written })
 }

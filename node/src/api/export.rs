@@ -70,12 +70,7 @@ pub(crate) async fn export(
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let max_tier = match query.max_tier.as_deref() {
-        None => Tier::Hazardous,
-        Some(text) => {
-            <Tier as Named>::from_name(text.trim()).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?
-        }
-    };
+    let max_tier = parse_max_tier(&query)?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(EXPORT_QUEUE);
     tokio::task::spawn_blocking(move || produce(&state, max_tier, &tx));
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
@@ -83,6 +78,16 @@ pub(crate) async fn export(
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The highest tier an export includes (every tier by default).
+pub(crate) fn parse_max_tier(query: &ExportQuery) -> Result<Tier, ApiError> {
+    match query.max_tier.as_deref() {
+        None => Ok(Tier::Hazardous),
+        Some(text) => {
+            <Tier as Named>::from_name(text.trim()).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
+        }
+    }
 }
 
 /// Writes the document into `tx`, one page of entries at a time, holding

@@ -30,6 +30,7 @@
 //!   holds (as author, or released to it); 404 when it holds none.
 //! - `GET /v1/equivocations` — stored equivocation proofs.
 //! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
+//! - `GET /v1/export/stix?max_tier` — the same entries as a STIX 2.1 bundle, streamed.
 //! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`;
 //!   `GET /challenge?nonce` — the token-holder proof above.
 
@@ -39,6 +40,7 @@ mod export;
 mod hazardous;
 pub mod names;
 mod publish;
+mod stix_export;
 pub mod views;
 
 pub use access::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
@@ -336,8 +338,8 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no such route; the API serves /v1/status, /v1/peers, /v1/entries, /v1/entries/{id}, \
          /v1/entries/{id}/requests, /v1/entries/{id}/audit, /v1/entries/{id}/withheld, \
-         /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/equivocations, /v1/export, /metrics \
-         and /healthz",
+         /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/equivocations, /v1/export, /v1/export/stix, \
+         /metrics and /healthz",
     )
 }
 
@@ -494,6 +496,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/requests/{id}/deny", post(access::deny))
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/export", get(export::export))
+        .route("/v1/export/stix", get(stix_export::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
