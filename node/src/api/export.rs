@@ -14,6 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use riskmesh_protocol::entry::tagged_envelope;
 use riskmesh_protocol::{OrgKey, Tier};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -39,6 +40,10 @@ pub struct ExportEntry {
     /// The wire form (CBOR `[envelope, body / null]`), hex: verifiable
     /// without this node. A restricted body stays ciphertext here.
     pub wire: String,
+    /// The envelope as a tagged COSE_Sign1 message (CBOR tag 18), hex: what
+    /// a COSE library's default decode takes. Verify it with the external
+    /// AAD `"riskmesh-entry-v1\0" || network` (docs/formats.md).
+    pub cose_sign1: String,
     /// The body's content, where this organization may read it.
     pub body: Option<BodyView>,
     /// Why there is no body content.
@@ -148,6 +153,7 @@ fn produce(state: &ApiState, max_tier: Tier, tx: &mpsc::Sender<Result<Bytes, std
             let item = Wiped::new(ExportEntry {
                 entry: read.view,
                 wire: hex::encode(stored.to_wire().to_bytes()),
+                cose_sign1: hex::encode(tagged_envelope(&stored.envelope)),
                 body: read.body,
                 body_note: read.note,
             });

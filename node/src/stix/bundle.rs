@@ -60,6 +60,7 @@ pub(crate) fn walk(
                 view: &read.view,
                 body: read.body.as_ref(),
                 added_ms,
+                envelope: Some(&stored.envelope),
             });
             if !objects.is_empty() && !emit(*position, objects) {
                 return Ok(());

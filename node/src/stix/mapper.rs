@@ -28,6 +28,7 @@ use super::{
 use crate::api::names::Named;
 use crate::api::views::{AckView, BodyView, BulletinView, EntryView, RetractionView};
 use crate::utc::rfc3339_ms;
+use riskmesh_protocol::entry::tagged_envelope;
 use riskmesh_protocol::{Kind, Role, Tier};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -73,6 +74,9 @@ pub struct Input<'a> {
     pub body: Option<&'a BodyView>,
     /// When this node stored it, Unix ms (non-decreasing, see [`StixObject::added_ms`]).
     pub added_ms: u64,
+    /// Its signed envelope, carried tagged (COSE_Sign1, tag 18) in the
+    /// extension so the object's facts can be verified without riskmesh.
+    pub envelope: Option<&'a [u8]>,
 }
 
 /// A report or sighting whose later versions may come.
@@ -284,7 +288,7 @@ impl Mapper {
             "object_refs": refs,
             "object_marking_refs": [tlp_marking(v.tier).0],
             "external_references": external,
-            "extensions": { EXTENSION_ID: bulletin_extension(v, b) },
+            "extensions": { EXTENSION_ID: bulletin_extension(v, input.envelope, b) },
         });
         let description = describe(b);
         if !description.is_empty() {
@@ -320,7 +324,7 @@ impl Mapper {
         };
         self.track(&v.id, tracked);
         let time = rfc3339_ms(v.timestamp_ms);
-        let mut extension = entry_extension(v);
+        let mut extension = entry_extension(v, input.envelope);
         extension.insert("status".into(), a.status.name().into());
         extension.insert("acknowledges".into(), a.target.clone().into());
         let mut sighting = json!({
@@ -367,7 +371,7 @@ impl Mapper {
             "" => "Retracted by its author".to_string(),
             reason => format!("Retracted: {}", clip(reason, REVOKED_NAME_CHARS)),
         };
-        let mut extension = entry_extension(v);
+        let mut extension = entry_extension(v, input.envelope);
         extension.insert("retracts".into(), r.target.clone().into());
         extension.insert("reason".into(), r.reason.clone().into());
         extension.insert("purge".into(), r.purge.into());
@@ -485,7 +489,7 @@ fn describe(b: &BulletinView) -> String {
 }
 
 /// The extension properties every entry's object carries.
-fn entry_extension(v: &EntryView) -> Map<String, Value> {
+fn entry_extension(v: &EntryView, envelope: Option<&[u8]>) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("extension_type".into(), "property-extension".into());
     map.insert("entry_id".into(), v.id.clone().into());
@@ -495,14 +499,17 @@ fn entry_extension(v: &EntryView) -> Map<String, Value> {
     map.insert("timestamp".into(), rfc3339_ms(v.timestamp_ms).into());
     map.insert("tier".into(), v.tier.name().into());
     map.insert("kind".into(), v.kind.name().into());
+    if let Some(envelope) = envelope {
+        map.insert("cose_sign1".into(), hex::encode(tagged_envelope(envelope)).into());
+    }
     map
 }
 
 /// A bulletin's or correction's extension properties: its signed facts,
 /// the withheld fields' commitments and the release policy, never the
 /// withheld fields.
-fn bulletin_extension(v: &EntryView, b: &BulletinView) -> Value {
-    let mut map = entry_extension(v);
+fn bulletin_extension(v: &EntryView, envelope: Option<&[u8]>, b: &BulletinView) -> Value {
+    let mut map = entry_extension(v, envelope);
     if let Some(category) = b.category {
         map.insert("category".into(), category.name().into());
     }

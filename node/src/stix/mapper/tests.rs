@@ -69,6 +69,7 @@ fn map(mapper: &mut Mapper, view: &EntryView, body: Option<BodyView>) -> Vec<Sti
         view,
         body: body.as_ref(),
         added_ms: view.received_ms,
+        envelope: Some(&[0x84, 0x01]),
     })
 }
 
@@ -152,6 +153,11 @@ fn a_bulletin_is_a_marked_report_by_its_author_with_the_taxonomy_it_maps_to() {
     assert_eq!(ext(report)["seq"], 1);
     assert_eq!(ext(report)["author_key"], ANTHROPIC.repeat(32).as_str());
     assert_eq!(report.added_ms, v.received_ms);
+    assert_eq!(
+        ext(report)["cose_sign1"],
+        "d28401",
+        "the envelope, tagged COSE_Sign1"
+    );
 }
 
 #[test]
