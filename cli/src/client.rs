@@ -71,6 +71,15 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// What `export` asks the node for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// riskmesh's JSON document (wire bytes, views, TLP labels).
+    Json,
+    /// A STIX 2.1 bundle.
+    Stix,
+}
+
 /// Why a call to the node failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -569,14 +578,24 @@ impl ApiClient {
             .await
     }
 
-    /// `GET /v1/export`, streamed into `out`; returns the bytes written. A
-    /// transfer the node breaks off is an error, never a silent truncation.
-    pub async fn export_to(&self, query: &ExportQuery, out: &mut impl Write) -> Result<u64, ClientError> {
+    /// `GET /v1/export` (or `/v1/export/stix`), streamed into `out`; returns
+    /// the bytes written. A transfer the node breaks off is an error, never a
+    /// silent truncation.
+    pub async fn export_to(
+        &self,
+        format: ExportFormat,
+        query: &ExportQuery,
+        out: &mut impl Write,
+    ) -> Result<u64, ClientError> {
         let mut params = Params::new();
         if let Some(tier) = &query.max_tier {
             params.push(("max_tier", tier.clone()));
         }
-        let response = self.send(Method::GET, "/v1/export", &params, None).await?;
+        let path = match format {
+            ExportFormat::Json => "/v1/export",
+            ExportFormat::Stix => "/v1/export/stix",
+        };
+        let response = self.send(Method::GET, path, &params, None).await?;
         let mut body = response.into_body();
         let mut written = 0u64;
         while let Some(frame) = body.frame().await {

@@ -15,9 +15,11 @@ pub mod reverify;
 pub mod runtime;
 pub mod sealed;
 pub mod setup;
+pub mod stix;
 pub mod store;
 #[cfg(feature = "testnet")]
 pub mod testnet;
+pub mod utc;
 
 pub use node::{RunningNode, StartError, TOKEN_HEX_LEN, ensure_token, start, write_private};
 pub use runtime::{NodeError, NodeHandle, Refusal};

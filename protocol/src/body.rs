@@ -91,21 +91,85 @@ impl Category {
 
     /// The closest external reference: an AVID taxonomy class or a MITRE
     /// ATLAS technique. `None` where no established class fits; CBRN uplift
-    /// falls under ATLAS's broad "External Harms" only.
-    pub fn reference(self) -> Option<&'static str> {
-        match self {
-            Category::Bio | Category::Chem | Category::NuclearRadiological => {
-                Some("MITRE ATLAS AML.T0048 (External Harms)")
+    /// falls under ATLAS's broad "External Harms" only. STIX exports turn
+    /// ATLAS techniques into `attack-pattern` objects and AVID classes into
+    /// `vulnerability` objects carrying this reference.
+    pub fn external_reference(self) -> Option<ExternalReference> {
+        const EXTERNAL_HARMS: ExternalReference = ExternalReference {
+            taxonomy: Taxonomy::MitreAtlas,
+            id: "AML.T0048",
+            name: "External Harms",
+        };
+        let (taxonomy, id, name) = match self {
+            Category::Bio | Category::Chem | Category::NuclearRadiological | Category::CyberOffense => {
+                return Some(EXTERNAL_HARMS);
             }
-            Category::CyberOffense => Some("MITRE ATLAS AML.T0048 (External Harms)"),
-            Category::ModelWeightsSecurity => Some("AVID S0502 (Model theft)"),
-            Category::AutonomySelfReplication => None,
-            Category::DeceptionManipulation => None,
-            Category::Privacy => Some("MITRE ATLAS AML.T0057 (LLM Data Leakage)"),
-            Category::BiasFairness => Some("AVID E0100 (Bias/Discrimination)"),
-            Category::MisuseJailbreak => Some("MITRE ATLAS AML.T0054 (LLM Jailbreak)"),
-            Category::Other => None,
+            Category::ModelWeightsSecurity => (Taxonomy::Avid, "S0502", "Model theft"),
+            Category::Privacy => (Taxonomy::MitreAtlas, "AML.T0057", "LLM Data Leakage"),
+            Category::BiasFairness => (Taxonomy::Avid, "E0100", "Bias/Discrimination"),
+            Category::MisuseJailbreak => (Taxonomy::MitreAtlas, "AML.T0054", "LLM Jailbreak"),
+            Category::AutonomySelfReplication | Category::DeceptionManipulation | Category::Other => {
+                return None;
+            }
+        };
+        Some(ExternalReference { taxonomy, id, name })
+    }
+
+    /// [`Category::external_reference`] as one line of text, for example
+    /// `MITRE ATLAS AML.T0054 (LLM Jailbreak)`.
+    pub fn reference(self) -> Option<String> {
+        self.external_reference().map(|r| r.to_string())
+    }
+}
+
+/// A published taxonomy that a [`Category`] maps into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Taxonomy {
+    /// MITRE ATLAS (Adversarial Threat Landscape for AI Systems) techniques.
+    MitreAtlas,
+    /// The AI Vulnerability Database's (AVID) taxonomy.
+    Avid,
+}
+
+impl Taxonomy {
+    /// The taxonomy's name as a STIX external reference's `source_name`.
+    pub fn source_name(self) -> &'static str {
+        match self {
+            Taxonomy::MitreAtlas => "mitre-atlas",
+            Taxonomy::Avid => "avid",
         }
+    }
+}
+
+/// One class or technique of a published taxonomy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExternalReference {
+    /// Which taxonomy.
+    pub taxonomy: Taxonomy,
+    /// Its id there (`AML.T0054`, `S0502`).
+    pub id: &'static str,
+    /// Its name there.
+    pub name: &'static str,
+}
+
+impl ExternalReference {
+    /// The page describing it, where the taxonomy has stable per-id pages
+    /// (ATLAS does; AVID's taxonomy pages are not addressed by id).
+    pub fn url(&self) -> Option<String> {
+        match self.taxonomy {
+            Taxonomy::MitreAtlas => Some(format!("https://atlas.mitre.org/techniques/{}", self.id)),
+            Taxonomy::Avid => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ExternalReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match self.taxonomy {
+            Taxonomy::MitreAtlas => "MITRE ATLAS",
+            Taxonomy::Avid => "AVID",
+        };
+        write!(f, "{source} {} ({})", self.id, self.name)
     }
 }
 

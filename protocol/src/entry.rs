@@ -192,6 +192,20 @@ pub fn external_aad(network: &str) -> Vec<u8> {
     aad
 }
 
+/// The CBOR tag that marks a COSE_Sign1 message (RFC 9052 §2).
+pub const COSE_SIGN1_TAG: u8 = 18;
+
+/// An envelope as a tagged COSE_Sign1 message (`18(envelope)`), the form a
+/// COSE library's default decode call expects. On the wire and in the
+/// entry id the envelope is untagged (spec §5.2); exports carry this form
+/// beside it. The tag is one byte, `0xd2` (major type 6, value 18).
+pub fn tagged_envelope(envelope: &[u8]) -> Vec<u8> {
+    let mut tagged = Vec::with_capacity(envelope.len() + 1);
+    tagged.push(0xc0 | COSE_SIGN1_TAG);
+    tagged.extend_from_slice(envelope);
+    tagged
+}
+
 /// The COSE `Sig_structure` for COSE_Sign1 (RFC 9052 §4.4):
 /// `["Signature1", protected, external_aad, payload]`. These are the bytes
 /// Ed25519 signs.

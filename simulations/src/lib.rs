@@ -15,6 +15,7 @@
 //! - [`membership`] — roster changes under traffic (a member leaves, keys
 //!   rotate, an old key is compromised, an observer joins late), played by
 //!   its own driver over the same nodes, links and report.
+//! - [`stix`] — each node's STIX export after a run.
 //!
 //! Argument parsing and the command's flow live in the `riskmesh` binary;
 //! this library takes plain values ([`Options`], a loaded scenario).
@@ -36,6 +37,7 @@ pub mod rng;
 pub mod run;
 pub mod scaling;
 pub mod scenario;
+pub mod stix;
 
 use indicatif::ProgressBar;
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub struct Options {
     pub out: Option<PathBuf>,
     /// Progress display (use `ProgressBar::hidden()` for none).
     pub progress: ProgressBar,
+    /// Where to write each honest node's STIX bundle, `<org>.stix.json`
+    /// (none: not written).
+    pub stix_out: Option<PathBuf>,
 }
 
 /// A finished simulation: its report, and its checks' raw material.
@@ -88,9 +93,13 @@ pub async fn simulate(
     options.progress.set_message("checking invariants");
     let checked = check::check(&data);
     let mut report = report::Report::new(&data, &checked, &loaded.source_name);
-    let written = match &options.out {
+    let mut written = match &options.out {
         Some(dir) => report.write(dir, &data, &checked)?,
         None => Vec::new(),
     };
+    if let Some(dir) = &options.stix_out {
+        options.progress.set_message("writing STIX bundles");
+        written.extend(stix::write_bundles(&data, dir)?);
+    }
     Ok(Outcome { report, written })
 }

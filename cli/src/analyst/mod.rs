@@ -84,7 +84,7 @@ pub enum AnalystCommand {
     /// commitments. Exits non-zero on any problem.
     #[command(long_about = verify::VERIFY_LONG_ABOUT)]
     Verify(VerifyArgs),
-    /// Export every entry as JSON with wire bytes and TLP labels.
+    /// Export every entry as JSON with wire bytes and TLP labels, or as a STIX 2.1 bundle (--stix).
     #[command(long_about = read::EXPORT_LONG_ABOUT)]
     Export(ExportArgs),
 }

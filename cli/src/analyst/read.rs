@@ -3,7 +3,7 @@
 
 use super::text::{clip, parse_since, table, utc};
 use super::{CliError, Common, client, emit, emit_json};
-use crate::client::Params;
+use crate::client::{ExportFormat, Params};
 use riskmesh_node::api::ExportQuery;
 use riskmesh_node::api::names::{Named, parse};
 use riskmesh_node::api::views::{
@@ -21,7 +21,11 @@ pub const DEFAULT_LIMIT: u64 = 50;
 pub const EXPORT_LONG_ABOUT: &str = "Export every entry this node holds as one JSON document: each entry's wire \
     bytes (hex, verifiable without this node), its fields, its TLP 2.0 label and, where your \
     organization may read it, its body. Restricted bodies appear in plaintext only where your \
-    organization is a recipient. Use --max-tier public for what may leave the consortium.";
+    organization is a recipient. Use --max-tier public for what may leave the consortium. \
+    With --stix, a STIX 2.1 bundle instead: each bulletin a report (its corrections later versions, \
+    a retraction a revoked version), each ack a sighting, every object marked with its tier's TLP 2.0 \
+    marking and carrying the entry's signed facts in riskmesh's extension \
+    (spec/stix/riskmesh-extension.schema.json). Withheld hazardous fields are never exported.";
 
 /// Arguments of `riskmesh list`.
 #[derive(Debug, clap::Args)]
@@ -99,6 +103,10 @@ pub struct ExportArgs {
     /// Write to this file (replaced only once the export is complete) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Write a STIX 2.1 bundle (reports, sightings, identities, TLP 2.0
+    /// markings, riskmesh's extension) instead of riskmesh's JSON.
+    #[arg(long)]
+    pub stix: bool,
     /// Config and output (export is always JSON; --json is accepted for symmetry).
     #[command(flatten)]
     pub common: Common,
@@ -446,9 +454,14 @@ pub(super) async fn export(args: &ExportArgs) -> Result<(), CliError> {
     let query = ExportQuery {
         max_tier: args.max_tier.map(|t| t.name().to_string()),
     };
+    let format = if args.stix {
+        ExportFormat::Stix
+    } else {
+        ExportFormat::Json
+    };
     let Some(out) = &args.out else {
         let mut stdout = std::io::stdout().lock();
-        client.export_to(&query, &mut stdout).await?;
+        client.export_to(format, &query, &mut stdout).await?;
         return Ok(());
     };
     // Write beside the target and rename once complete, so a broken export
@@ -459,7 +472,7 @@ pub(super) async fn export(args: &ExportArgs) -> Result<(), CliError> {
         .unwrap_or(std::path::Path::new("."));
     let mut partial = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| CliError::Input(format!("cannot write in {}: {e}", dir.display())))?;
-    let bytes = client.export_to(&query, &mut partial).await?;
+    let bytes = client.export_to(format, &query, &mut partial).await?;
     partial
         .as_file_mut()
         .sync_all()

@@ -48,6 +48,10 @@ pub struct SimArgs {
     /// Network sizes for --scaling.
     #[arg(long, value_delimiter = ',', default_value = "7,25,50,100")]
     pub sizes: Vec<usize>,
+    /// After the run, write each honest node's STIX 2.1 bundle (what
+    /// `riskmesh export --stix` gives its analysts) to DIR/<org>.stix.json.
+    #[arg(long, value_name = "DIR")]
+    pub stix_out: Option<PathBuf>,
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -145,6 +149,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
         seed,
         out: Some(args.out.clone()),
         progress: progress.clone(),
+        stix_out: args.stix_out.clone(),
     };
     let outcome = runtime.block_on(simulate(&loaded, &options));
     progress.finish_and_clear();

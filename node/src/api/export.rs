@@ -14,6 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use riskmesh_protocol::entry::tagged_envelope;
 use riskmesh_protocol::{OrgKey, Tier};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -39,6 +40,10 @@ pub struct ExportEntry {
     /// The wire form (CBOR `[envelope, body / null]`), hex: verifiable
     /// without this node. A restricted body stays ciphertext here.
     pub wire: String,
+    /// The envelope as a tagged COSE_Sign1 message (CBOR tag 18), hex: what
+    /// a COSE library's default decode takes. Verify it with the external
+    /// AAD `"riskmesh-entry-v1\0" || network` (docs/formats.md).
+    pub cose_sign1: String,
     /// The body's content, where this organization may read it.
     pub body: Option<BodyView>,
     /// Why there is no body content.
@@ -70,12 +75,7 @@ pub(crate) async fn export(
     query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let max_tier = match query.max_tier.as_deref() {
-        None => Tier::Hazardous,
-        Some(text) => {
-            <Tier as Named>::from_name(text.trim()).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?
-        }
-    };
+    let max_tier = parse_max_tier(&query)?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(EXPORT_QUEUE);
     tokio::task::spawn_blocking(move || produce(&state, max_tier, &tx));
     let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
@@ -83,6 +83,16 @@ pub(crate) async fn export(
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The highest tier an export includes (every tier by default).
+pub(crate) fn parse_max_tier(query: &ExportQuery) -> Result<Tier, ApiError> {
+    match query.max_tier.as_deref() {
+        None => Ok(Tier::Hazardous),
+        Some(text) => {
+            <Tier as Named>::from_name(text.trim()).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
+        }
+    }
 }
 
 /// Writes the document into `tx`, one page of entries at a time, holding
@@ -143,6 +153,7 @@ fn produce(state: &ApiState, max_tier: Tier, tx: &mpsc::Sender<Result<Bytes, std
             let item = Wiped::new(ExportEntry {
                 entry: read.view,
                 wire: hex::encode(stored.to_wire().to_bytes()),
+                cose_sign1: hex::encode(tagged_envelope(&stored.envelope)),
                 body: read.body,
                 body_note: read.note,
             });

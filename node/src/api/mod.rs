@@ -37,6 +37,9 @@
 //!   `roster_error`.
 //! - `GET /v1/equivocations` — stored equivocation proofs.
 //! - `GET /v1/export?max_tier` — every entry with wire bytes and TLP label, streamed.
+//! - `GET /v1/export/stix?max_tier` — the same entries as a STIX 2.1 bundle, streamed.
+//! - `GET /taxii2/…` — a read-only TAXII 2.1 server over the STIX mapping
+//!   (see [`taxii`]; the token as HTTP Basic password or Bearer).
 //! - `GET /metrics` — Prometheus text format; `GET /healthz` — `ok`;
 //!   `GET /challenge?nonce` — the token-holder proof above.
 
@@ -47,6 +50,8 @@ mod hazardous;
 pub mod names;
 mod publish;
 pub mod roster;
+mod stix_export;
+pub mod taxii;
 pub mod views;
 
 pub use access::{AccessRequestInput, AuditView, DecisionInput, HeldFields};
@@ -299,7 +304,7 @@ pub fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> 
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -382,7 +387,7 @@ async fn not_found() -> ApiError {
         "no such route; the API serves /v1/status, /v1/peers, /v1/entries, /v1/entries/{id}, \
          /v1/entries/{id}/requests, /v1/entries/{id}/audit, /v1/entries/{id}/withheld, \
          /v1/requests/{id}/approve, /v1/requests/{id}/deny, /v1/logs/{author}/{seq}, /v1/roster, \
-         /v1/equivocations, /v1/export, /metrics and /healthz",
+         /v1/equivocations, /v1/export, /v1/export/stix, /taxii2/, /metrics and /healthz",
     )
 }
 
@@ -546,12 +551,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/export", get(export::export))
+        .route("/v1/export/stix", get(stix_export::export))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/challenge", get(challenge))
         .merge(v1)
+        .merge(taxii::routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))

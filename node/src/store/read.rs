@@ -319,6 +319,25 @@ impl Store {
         Ok(entries)
     }
 
+    /// Up to `max_count` entries in the order this node stored them, each
+    /// with its arrival position (the row's insertion order, which only
+    /// grows), starting after position `after` (0: from the start). The
+    /// paging primitive of the STIX export and the TAXII collections: an
+    /// entry's chain predecessor always comes before it in this order.
+    pub fn entries_by_arrival(&self, after: u64, max_count: usize) -> StoreResult<Vec<(u64, StoredEntry)>> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS}, e.local_id {ENTRY_FROM} WHERE e.local_id > ?1 ORDER BY e.local_id LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let entries = stmt
+            .query_map(
+                params![int(after, "arrival position")?, limit(max_count)],
+                |row| Ok((get_u64(row, 15)?, stored_from_row(row)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(entries)
+    }
+
     /// Every stored entry in log order (by author, then seq), read in pages
     /// of [`ALL_ENTRIES_PAGE`] so memory stays bounded: for offline
     /// re-verification and export.

@@ -152,6 +152,15 @@ impl Client {
         self.bytes(Method::GET, &format!("/v1/export{query}"), None::<&()>)
             .await
     }
+
+    /// `GET /v1/export/stix`, optionally up to `max_tier`, parsed.
+    pub(crate) async fn export_stix(&self, max_tier: Option<&str>) -> Result<Value, String> {
+        let query = max_tier.map(|t| format!("?max_tier={t}")).unwrap_or_default();
+        let bytes = self
+            .bytes(Method::GET, &format!("/v1/export/stix{query}"), None::<&()>)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("the STIX export is not JSON: {e}"))
+    }
 }
 
 impl Api {
@@ -390,6 +399,59 @@ async fn publish_list_show_correct_ack_and_retract_across_two_nodes() {
     let public_only = google.client.export(Some("public")).await.expect("export");
     let doc: Value = serde_json::from_slice(&public_only).expect("json");
     assert_eq!(doc["entries"].as_array().map(Vec::len), Some(0));
+
+    // The same entries as STIX: the bulletin's report in the versions still
+    // readable (the original was purged: corrected, then revoked), the ack a
+    // sighting of it.
+    let bundle = google.client.export_stix(None).await.expect("STIX export");
+    assert_eq!(bundle["type"], "bundle");
+    let objects = bundle["objects"].as_array().cloned().unwrap_or_default();
+    let of_type = |t: &str| {
+        objects
+            .iter()
+            .filter(|o| o["type"] == t)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let reports = of_type("report");
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    assert!(reports.iter().all(|r| r["id"] == reports[0]["id"]));
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0]["modified"].as_str() < w[1]["modified"].as_str())
+    );
+    assert_eq!(reports[0]["name"], "Autonomous exploitation (revised)");
+    assert_eq!(reports[1]["revoked"], true);
+    let sightings = of_type("sighting");
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0]["sighting_of_ref"], reports[0]["id"]);
+    assert_eq!(
+        of_type("marking-definition").first().map(|m| m["name"].clone()),
+        Some(Value::from("TLP:GREEN"))
+    );
+    let ids = |b: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = b["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| format!("{} {}", o["id"], o["modified"]))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let again = openai.client.export_stix(None).await.expect("STIX export");
+    assert_eq!(
+        ids(&bundle),
+        ids(&again),
+        "another node exports the same objects under the same ids"
+    );
+    let public_only = google
+        .client
+        .export_stix(Some("public"))
+        .await
+        .expect("STIX export");
+    assert_eq!(public_only["objects"].as_array().map(Vec::len), Some(0));
     cluster.shutdown().await;
 }
 
@@ -467,8 +529,37 @@ async fn a_restricted_bulletin_is_readable_by_its_recipients_only() {
         "restricted plaintext leaked into a non-recipient's export"
     );
     assert!(!text.contains("Weights exfiltration"), "restricted title leaked");
+    let stix = meta
+        .client
+        .export_stix(None)
+        .await
+        .expect("STIX export")
+        .to_string();
+    assert!(
+        !stix.contains("CANARY"),
+        "restricted plaintext leaked into a non-recipient's STIX"
+    );
+    assert!(
+        !stix.contains("\"report\""),
+        "a non-recipient exported a restricted report"
+    );
     let exported = google.client.export(None).await.expect("export");
     assert!(String::from_utf8(exported).expect("utf-8").contains(CANARY));
+    let stix = google.client.export_stix(None).await.expect("STIX export");
+    let reports: Vec<&Value> = stix["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|o| o["type"] == "report")
+        .collect();
+    assert_eq!(
+        reports.len(),
+        2,
+        "the recipient exports the bulletin and its correction"
+    );
+    assert!(reports.iter().all(|r| r["object_marking_refs"]
+        == serde_json::json!(["marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003"])));
+    assert!(stix.to_string().contains(CANARY));
     cluster.shutdown().await;
 }
 

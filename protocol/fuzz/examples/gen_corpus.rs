@@ -277,13 +277,15 @@ fn hex_fields(json: &str, name: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Version 2 of the fixture roster without the last observer, signed by a
-/// quorum (five of seven signatories).
+/// Version 2 of the fixture roster without the last observer (its key
+/// retired with nothing published), signed by a quorum (five of seven
+/// signatories).
 fn roster_update() -> SignedRoster {
     let mut doc = roster().doc().clone();
     doc.version = 2;
     doc.prev = Some(roster().hash());
     doc.members.pop();
+    doc.retire_dropped(roster().doc(), &|_| None);
     let mut signed = SignedRoster::new(&doc);
     for org in &SIGNATORIES[..5] {
         signed.sign(&testkit::org_secrets(org).signing);

@@ -30,6 +30,7 @@ pub async fn run(loaded: &LoadedScenario, seed: u64, out: Option<PathBuf>) -> Ou
             seed,
             out,
             progress: ProgressBar::hidden(),
+            stix_out: None,
         },
     )
     .await
