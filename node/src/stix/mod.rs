@@ -10,6 +10,7 @@
 //! its redacted summary. Withheld fields are never an input.
 
 pub mod bundle;
+pub mod import;
 pub mod mapper;
 
 pub use bundle::{ExportError, export_bundle};
