@@ -8,6 +8,7 @@
 pub mod access;
 mod publish;
 mod read;
+mod stix_in;
 pub mod text;
 pub mod verify;
 
@@ -48,7 +49,7 @@ pub struct Common {
 pub enum AnalystCommand {
     // A variant's doc comment becomes its `about` and clears any
     // `long_about`, so long help is set here rather than on the structs.
-    /// Publish a bulletin from flags, a TOML or JSON file, or stdin (`--file -`).
+    /// Publish a bulletin from flags, a TOML or JSON file, stdin (`--file -`) or a STIX 2.1 report (`--stix`).
     #[command(long_about = publish::PUBLISH_LONG_ABOUT)]
     Publish(PublishArgs),
     /// Publish a correction that supersedes one of your organization's entries.

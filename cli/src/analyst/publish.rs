@@ -2,6 +2,7 @@
 //! from a TOML or JSON file (or stdin) and flags, send it, report the entry.
 //! `publish --tier hazardous` adds the withheld fields and release policy.
 
+use super::stix_in::{self, StixArgs};
 use super::text::parse_time;
 use super::{CliError, Common, client, emit, emit_json};
 use crate::client::ApiClient;
@@ -28,7 +29,14 @@ pub const PUBLISH_LONG_ABOUT: &str = "Publish a bulletin. Give its fields as fla
     which stay on this node. Others ask with `riskmesh request`, the approvers named by \
     --approver/--threshold (default: your organization alone) decide with `riskmesh approve` or \
     `riskmesh deny`, and the requester's node then receives the fields; `riskmesh audit` shows the \
-    whole trail.";
+    whole trail.\n\n\
+    With --stix FILE, draft the bulletin from a STIX 2.1 report or vulnerability (a bundle or one \
+    object, as OpenCTI, MISP or `riskmesh export --stix` write it): name → title, description → summary \
+    (→ details when --summary is given), external references → references; a report riskmesh exported \
+    maps back exactly through riskmesh's extension. Its TLP marking sets the loosest tier allowed \
+    (CLEAR public, GREEN consortium, AMBER restricted with --to, RED only with --tier hazardous). Pass \
+    --category and --severity for a foreign object, --stix-id when a bundle holds several, and \
+    --dry-run to see the draft before anything is signed.";
 
 /// Long help of `riskmesh correct`.
 pub const CORRECT_LONG_ABOUT: &str = "Publish a correction: a new version of one of your organization's bulletins (or \
@@ -112,7 +120,7 @@ pub struct ContentArgs {
 
 impl ContentArgs {
     /// The fields the flags set.
-    fn flags(&self) -> Result<PublishRequest, CliError> {
+    pub(super) fn flags(&self) -> Result<PublishRequest, CliError> {
         if self.details.is_some() {
             return Err(CliError::Input(INLINE_DETAILS_REFUSED.into()));
         }
@@ -263,7 +271,9 @@ impl HazardArgs {
     riskmesh publish --tier restricted --recipient google --recipient openai --file finding.json\n  \
     riskmesh publish --tier hazardous --withhold details,references --approver anthropic --approver google \\\n    \
     --threshold 2 --file finding.toml\n  \
-    riskmesh publish --tier hazardous --title \"…\" --category bio --severity critical --details-file recipe.txt\n\n\
+    riskmesh publish --tier hazardous --title \"…\" --category bio --severity critical --details-file recipe.txt\n  \
+    riskmesh publish --stix report.json --category misuse-jailbreak --severity high --dry-run\n  \
+    riskmesh publish --stix bundle.json --stix-id report--84e4d88f-… --tier restricted --to google\n\n\
     Withheld text never goes on the command line, where every local user and your shell history can \
     read it: --details is refused (use --details-file PATH or --details-file -), and so is a withheld \
     --title, --summary, --affected or --reference (put it in --file)."
@@ -275,6 +285,13 @@ pub struct PublishArgs {
     /// Hazardous-tier options.
     #[command(flatten)]
     pub hazard: HazardArgs,
+    /// Draft from STIX.
+    #[command(flatten)]
+    pub stix: StixArgs,
+    /// Show the bulletin that would be published (with --json, the request,
+    /// which --file accepts) and exit without contacting the node.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Config and output.
     #[command(flatten)]
     pub common: Common,
@@ -337,7 +354,7 @@ pub struct AckArgs {
     pub common: Common,
 }
 
-fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, CliError> {
+pub(super) fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, CliError> {
     let bytes = if path == Path::new("-") {
         let mut bytes = Vec::new();
         std::io::stdin()
@@ -398,7 +415,7 @@ pub fn read_request(path: &Path) -> Result<PublishRequest, CliError> {
 }
 
 /// Copies every field `top` sets onto `base`.
-fn overlay(base: &mut PublishRequest, top: PublishRequest) {
+pub(super) fn overlay(base: &mut PublishRequest, top: PublishRequest) {
     macro_rules! take {
         ($($field:ident),*) => {
             $(if top.$field.is_some() {
@@ -436,9 +453,19 @@ fn overlay(base: &mut PublishRequest, top: PublishRequest) {
 
 /// `riskmesh publish`.
 pub(super) async fn publish(args: &PublishArgs) -> Result<(), CliError> {
-    let mut request = args.content.request()?;
+    let draft = match &args.stix.stix {
+        Some(path) => Some(stix_in::draft(path, &args.stix, &args.content)?),
+        None => None,
+    };
+    let mut request = match &draft {
+        Some(draft) => draft.request.clone(),
+        None => args.content.request()?,
+    };
     args.hazard.apply(&mut request);
     args.content.refuse_inline_withheld(&request)?;
+    if args.dry_run {
+        return stix_in::show(&request, draft.as_ref(), args.common.json);
+    }
     if request == PublishRequest::default() {
         return Err(CliError::Input(
             "nothing to publish: give at least --title, --category and --severity, or --file \

@@ -124,9 +124,9 @@ pub enum ImportError {
     )]
     RedactedSummary(String),
     /// A required field is absent and no flag gives it.
-    #[error("the object has no {field}: pass {flag}")]
+    #[error("{field}: pass {flag}")]
     Missing {
-        /// The bulletin field.
+        /// What is missing.
         field: &'static str,
         /// The flag that gives it.
         flag: &'static str,
@@ -396,7 +396,7 @@ pub fn draft(input: &Value, options: &ImportOptions) -> Result<Draft, ImportErro
         (None, Some(name)) if !name.trim().is_empty() => Some(name.to_string()),
         _ => {
             return Err(ImportError::Missing {
-                field: "name (the bulletin's title)",
+                field: "the object has no name to be the bulletin's title",
                 flag: "--title TEXT",
             });
         }
@@ -438,14 +438,14 @@ pub fn draft(input: &Value, options: &ImportOptions) -> Result<Draft, ImportErro
     }
     if request.category.is_none() {
         return Err(ImportError::Missing {
-            field: "riskmesh category (STIX has none)",
-            flag: "--category CATEGORY",
+            field: "a STIX object from another platform carries no riskmesh category",
+            flag: "--category CATEGORY (bio, chem, nuclear-radiological, cyber-offense, model-weights-security, autonomy-self-replication, deception-manipulation, privacy, bias-fairness, misuse-jailbreak, other)",
         });
     }
     if request.severity.is_none() {
         return Err(ImportError::Missing {
-            field: "riskmesh severity (STIX has none)",
-            flag: "--severity SEVERITY",
+            field: "a STIX object from another platform carries no riskmesh severity",
+            flag: "--severity SEVERITY (info, low, medium, high, critical)",
         });
     }
     check_limits(&request)?;
