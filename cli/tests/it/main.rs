@@ -5,4 +5,5 @@ mod e2e;
 mod local_channel;
 mod membership;
 mod setup;
+mod stix_in;
 mod support;
