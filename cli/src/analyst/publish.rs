@@ -34,7 +34,8 @@ pub const PUBLISH_LONG_ABOUT: &str = "Publish a bulletin. Give its fields as fla
     object, as OpenCTI, MISP or `riskmesh export --stix` write it): name → title, description → summary \
     (→ details when --summary is given), external references → references; a report riskmesh exported \
     maps back exactly through riskmesh's extension. Its TLP marking sets the loosest tier allowed \
-    (CLEAR public, GREEN consortium, AMBER restricted with --to, RED only with --tier hazardous). Pass \
+    (CLEAR public, GREEN consortium, AMBER restricted with --to, RED only with --tier hazardous and a --summary, the \
+    description then withheld as the details). Pass \
     --category and --severity for a foreign object, --stix-id when a bundle holds several, and \
     --dry-run to see the draft before anything is signed.";
 

@@ -227,4 +227,28 @@ async fn a_stix_report_drafts_shows_and_publishes_and_bad_files_publish_nothing(
         String::from_utf8_lossy(&looser.stderr)
     );
     assert_eq!(entry_count(org), before, "a refused file publishes nothing");
+
+    // TLP:RED publishes only at the hazardous tier, the description withheld
+    // as the details; the --json dry run is a request --file accepts.
+    let red = write(dir, "red-ok.json", &foreign_report(RED).to_string());
+    let mut args = vec![
+        "publish",
+        "--stix",
+        &red,
+        "--tier",
+        "hazardous",
+        "--summary",
+        "Redacted.",
+    ];
+    args.extend(flags);
+    args.push("--dry-run");
+    let draft = ok_json(org, &args);
+    assert_eq!(
+        draft["details"], "Hidden text on a page redirects the agent.",
+        "{draft}"
+    );
+    let draft_file = write(dir, "draft.json", &draft.to_string());
+    let published = ok_json(org, &["publish", "--file", &draft_file]);
+    assert_eq!(published["tier"], "hazardous", "{published}");
+    assert_eq!(entry_count(org), before + 1);
 }

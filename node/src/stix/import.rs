@@ -13,7 +13,8 @@
 //! - A foreign object maps `name` → title, `description` → summary (to
 //!   details instead when `--summary` is given), external references →
 //!   references (the URL, a CVE's id, else `source_name external_id`).
-//!   Category and severity come from the flags.
+//!   Category and severity come from the flags. At the hazardous tier the
+//!   description is the withheld details and `--summary` is required.
 //! - The tier is never looser than the object's TLP marking (or the
 //!   extension's tier): CLEAR → public, GREEN → consortium, AMBER and
 //!   AMBER+STRICT → restricted (recipients from `--to`), RED → refused
@@ -415,6 +416,15 @@ pub fn draft(input: &Value, options: &ImportOptions) -> Result<Draft, ImportErro
             let (summary, details) = description.split_once("\n\n").unwrap_or((description, ""));
             request.summary = Some(summary.to_string());
             request.details = Some(details.to_string());
+        }
+        // At the hazardous tier the description is the finding itself: it
+        // becomes the withheld details, never the summary everyone receives.
+        (None, false) if tier == Tier::Hazardous => {
+            return Err(ImportError::Missing {
+                field: "at the hazardous tier the description becomes the withheld details, and the \
+                        summary every member receives must be written for them",
+                flag: "--summary TEXT",
+            });
         }
         (None, false) => {
             if description.len() > MAX_SUMMARY_BYTES {

@@ -263,9 +263,23 @@ fn markings_set_the_loosest_tier_and_amber_or_red_need_a_choice() {
         tier: Some(Tier::Hazardous),
         ..flags()
     };
+    let err = d(RED, hazardous.clone())
+        .expect_err("red without --summary")
+        .to_string();
+    assert!(
+        err.contains("withheld details") && err.contains("--summary"),
+        "{err}"
+    );
+    let hazardous = ImportOptions {
+        summary: Some("A redacted summary.".into()),
+        ..hazardous
+    };
+    let r = d(RED, hazardous).expect("red").request;
+    assert_eq!(r.tier, Some(Tier::Hazardous));
+    assert_eq!(r.summary.as_deref(), Some("A redacted summary."));
     assert_eq!(
-        d(RED, hazardous).expect("red").request.tier,
-        Some(Tier::Hazardous)
+        r.details.as_deref(),
+        Some("Hidden text on a page redirects the agent.")
     );
     let public = ImportOptions {
         tier: Some(Tier::Public),
