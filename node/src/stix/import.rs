@@ -187,6 +187,16 @@ pub enum ImportError {
         /// The tier asked for.
         asked: &'static str,
     },
+    /// A restricted draft without recipients.
+    #[error(
+        "{id} would be restricted ({why}), which only named organizations read: name them with --to ORG,ORG"
+    )]
+    NeedsRecipients {
+        /// The object.
+        id: String,
+        /// Why the tier is restricted.
+        why: String,
+    },
     /// `--to` given for a tier without recipients.
     #[error("--to names recipients, which only a restricted bulletin has; the draft's tier is {0}")]
     RecipientsWithoutRestricted(&'static str),
@@ -372,19 +382,18 @@ pub fn draft(input: &Value, options: &ImportOptions) -> Result<Draft, ImportErro
             "category, severity, affected, mitigations and commitments from riskmesh's extension".into(),
         );
     }
-    let marking_label = floor.as_ref().map(|(_, label)| label.clone());
+    let marking_label = floor
+        .as_ref()
+        .filter(|_| options.tier.is_none())
+        .map(|(_, label)| label.clone());
     let tier = choose_tier(&id, floor, &unknown, options, &mut notes)?;
     request.tier = Some(tier);
     if tier == Tier::Restricted {
         if !options.recipients.is_empty() {
             request.recipients = Some(options.recipients.clone());
         } else if request.recipients.is_none() {
-            return Err(ImportError::Marking {
-                id,
-                marking: marking_label.unwrap_or_else(|| "--tier restricted".into()),
-                hint: "the restricted tier is read by named organizations only; name them with --to ORG,ORG"
-                    .into(),
-            });
+            let why = marking_label.map_or("--tier restricted".to_string(), |m| format!("its marking {m}"));
+            return Err(ImportError::NeedsRecipients { id, why });
         }
     } else {
         if !options.recipients.is_empty() {
