@@ -514,6 +514,33 @@ mod tests {
         }
     }
 
+    /// Issue 10: an entry whose author key was declared compromised says so
+    /// in the list and in `show`; a merely rotated key is named in `show`.
+    #[test]
+    fn entries_of_a_compromised_key_carry_the_notice_in_list_and_show() {
+        let mut e = view(Kind::Bulletin, Some("jailbreak via tool output"));
+        e.author_retired = Some(riskmesh_node::api::views::RetiredView {
+            reason: "compromised".into(),
+            last_seq: 2,
+        });
+        e.key_notice = Some("google's key that signed this was declared COMPROMISED".into());
+        assert!(row(&e)[7].starts_with("[compromised key] "), "{:?}", row(&e));
+        let detail = EntryDetail {
+            entry: e.clone(),
+            body: None,
+            body_note: None,
+            referenced_by: Vec::new(),
+        };
+        assert!(
+            show_text(&detail).contains("NOTICE      google's key that signed this was declared COMPROMISED")
+        );
+        e.author_retired = Some(riskmesh_node::api::views::RetiredView {
+            reason: "rotated".into(),
+            last_seq: 9,
+        });
+        assert!(!row(&e)[7].starts_with('['), "only a compromise marks the list");
+    }
+
     #[test]
     fn list_table_has_one_aligned_row_per_entry_and_a_paging_hint() {
         let page = EntryList {
