@@ -10,7 +10,7 @@ use riskmesh_protocol::body::{AckBody, AckStatus, RetractionBody};
 use riskmesh_protocol::entry::{Header, sign_header};
 use riskmesh_protocol::keys::{EncryptionSecret, OrgSecrets, OrgSigningKey};
 use riskmesh_protocol::redaction::{self, Redaction, ReleasePolicy, WithheldField};
-use riskmesh_protocol::roster::{Member, Policy, Role, RosterDoc, SignedRoster};
+use riskmesh_protocol::roster::{Policy, Role, RosterDoc, SignedRoster};
 use riskmesh_protocol::testkit::{self, OBSERVERS, SIGNATORIES};
 use riskmesh_protocol::*;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,18 +34,6 @@ fn fresh_org(org: &str) -> OrgSecrets {
         org: org.to_string(),
         signing: OrgSigningKey::from_seed(rand::random()),
         encryption: EncryptionSecret::from_seed(rand::random()),
-    }
-}
-
-fn member(secrets: &OrgSecrets, role: Role) -> Member {
-    Member {
-        org: secrets.org.clone(),
-        name: secrets.org.clone(),
-        role,
-        signing_key: secrets.signing.public(),
-        encryption_key: secrets.encryption.public().0,
-        nodes: Vec::new(),
-        addrs: Vec::new(),
     }
 }
 
@@ -120,7 +108,7 @@ pub fn run() -> Result<()> {
         members: orgs
             .iter()
             .map(|o| {
-                member(
+                testkit::member_of(
                     o,
                     if OBSERVERS.contains(&o.org.as_str()) {
                         Role::Observer
@@ -497,7 +485,7 @@ pub fn run() -> Result<()> {
     let mut v2 = c.roster.doc().clone();
     v2.version = 2;
     v2.prev = Some(c.roster.hash());
-    v2.members.push(member(&newcomer, Role::Member));
+    v2.members.push(testkit::member_of(&newcomer, Role::Member));
     v2.members.sort_by(|x, y| x.org.cmp(&y.org));
     let mut update = SignedRoster::new(&v2);
     let members: Vec<&OrgSecrets> = c

@@ -210,9 +210,9 @@ pub enum KeyStatus<'a> {
     Retired(&'a RetiredKey),
 }
 
-impl KeyStatus<'_> {
+impl<'a> KeyStatus<'a> {
     /// The organization the key belongs (or belonged) to.
-    pub fn org(&self) -> &str {
+    pub fn org(self) -> &'a str {
         match self {
             KeyStatus::Current(m) => &m.org,
             KeyStatus::Retired(r) => &r.org,
@@ -220,7 +220,7 @@ impl KeyStatus<'_> {
     }
 
     /// The role the key has (or had).
-    pub fn role(&self) -> Role {
+    pub fn role(self) -> Role {
         match self {
             KeyStatus::Current(m) => m.role,
             KeyStatus::Retired(r) => r.role,
@@ -874,10 +874,7 @@ impl Roster {
 
     /// The organization `key` belongs or belonged to (current or retired).
     pub fn org_of(&self, key: &OrgKey) -> Option<&str> {
-        self.key_status(key).map(|(status, _)| match status {
-            KeyStatus::Current(m) => m.org.as_str(),
-            KeyStatus::Retired(r) => r.org.as_str(),
-        })
+        self.key_status(key).map(|(status, _)| status.org())
     }
 
     /// The role `key` has or had (current or retired).

@@ -396,7 +396,7 @@ fn status_text(s: &StatusView) -> String {
             .iter()
             .map(|a| {
                 [
-                    if a.retired {
+                    if a.retired.is_some() {
                         format!("{} (retired key)", a.org)
                     } else {
                         a.org.clone()

@@ -284,8 +284,12 @@ async fn remove_a_member_add_one_rotate_a_key_with_a_running_consortium() {
         .and_then(|a| a.iter().find(|a| a["org"] == "inflection").cloned())
         .expect("inflection's log is listed");
     assert_eq!(
-        (&head["retired"], &head["seq"]),
-        (&Value::from(true), &Value::from(1)),
+        (
+            &head["retired"]["reason"],
+            &head["retired"]["last_seq"],
+            &head["seq"]
+        ),
+        (&Value::from("removed"), &Value::from(1), &Value::from(1)),
         "{head}"
     );
     let head_id = Hash32::from_hex(head["head_id"].as_str().expect("head id")).expect("hex");

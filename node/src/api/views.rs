@@ -265,9 +265,6 @@ pub struct AuthorView {
     pub org: String,
     /// Author key, hex.
     pub author: String,
-    /// Whether the key is retired (a former participant's or rotated key):
-    /// its entries are valid up to the prefix the roster names.
-    pub retired: bool,
     /// Highest contiguous seq held.
     pub seq: u64,
     /// Id of the entry at `seq` (hex); absent when `seq` is 0.
@@ -276,10 +273,11 @@ pub struct AuthorView {
     pub best_known_seq: u64,
     /// Entries known to exist but not yet held.
     pub lag: u64,
-    /// Set when this key is retired (spec §9.6): why (`removed`, `rotated`,
-    /// `compromised`) and the last seq of its log that stays valid.
+    /// Set when this key is retired (a former participant's or a replaced
+    /// key, spec §9.6): why (`removed`, `rotated`, `compromised`) and the
+    /// last seq of its log that stays valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retirement: Option<RetiredView>,
+    pub retired: Option<RetiredView>,
 }
 
 /// A retired key's standing, as the status shows it.
@@ -289,6 +287,15 @@ pub struct RetiredView {
     pub reason: String,
     /// The last seq of the key's log that stays valid (0: none).
     pub last_seq: u64,
+}
+
+impl RetiredView {
+    fn of(retired: &RetiredKey) -> Self {
+        RetiredView {
+            reason: retired.reason.name().to_string(),
+            last_seq: retired.last_seq,
+        }
+    }
 }
 
 /// An equivocation as listed in the status.
@@ -354,12 +361,11 @@ impl From<NodeStatus> for StatusView {
                 .map(|a| AuthorView {
                     org: a.org,
                     author: a.author,
-                    retired: a.retired,
                     seq: a.seq,
                     head_id: a.head_id,
                     best_known_seq: a.best_known_seq,
                     lag: a.lag,
-                    retirement: a
+                    retired: a
                         .retirement
                         .map(|(reason, last_seq)| RetiredView { reason, last_seq }),
                 })
@@ -490,6 +496,7 @@ impl Reader<'_> {
 
     /// The view of an entry from its indexed fields alone.
     pub fn meta_view(&self, meta: &EntryMeta) -> EntryView {
+        let retired = self.roster.retired(&meta.author);
         EntryView {
             id: meta.id.to_hex(),
             author: self.org_of(&meta.author),
@@ -509,11 +516,8 @@ impl Reader<'_> {
             purged: meta.purged,
             body_len: meta.body_len,
             received_ms: meta.received_ms,
-            key_notice: self.roster.retired(&meta.author).map(key_notice),
-            author_retired: self.roster.retired(&meta.author).map(|r| RetiredView {
-                reason: r.reason.name().to_string(),
-                last_seq: r.last_seq,
-            }),
+            key_notice: retired.map(key_notice),
+            author_retired: retired.map(RetiredView::of),
         }
     }
 

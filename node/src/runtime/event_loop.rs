@@ -961,7 +961,7 @@ impl EventLoop {
             roster_hash: roster.hash().to_hex(),
             membership: self.ledger.membership(),
             peers,
-            authors: self.ledger.authors(&self.sync.best_known()),
+            authors: self.ledger.authors(&self.sync.best_known(self.ledger.roster())),
             entries: self.metrics.entries_stored.load(Ordering::Relaxed),
             pending: self.ledger.pending_len() as u64,
             equivocations: self.ledger.equivocations(),

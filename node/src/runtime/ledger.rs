@@ -558,16 +558,10 @@ impl Ledger {
             .map(|(key, org, retirement)| {
                 let head = self.chain.head(&key);
                 let seq = head.map_or(0, |(s, _)| s);
-                let announced = best.get(&key).copied().unwrap_or(0);
-                // Nothing past a retired key's valid prefix will be fetched.
-                let reachable = retirement
-                    .as_ref()
-                    .map_or(announced, |(_, last)| announced.min(*last));
-                let best_known_seq = reachable.max(seq);
+                let best_known_seq = best.get(&key).copied().unwrap_or(0).max(seq);
                 AuthorStatus {
                     org: org.clone(),
                     author: key.to_hex(),
-                    retired: retirement.is_some(),
                     seq,
                     head_id: head.map(|(_, id)| id.to_hex()),
                     best_known_seq,
@@ -576,7 +570,9 @@ impl Ledger {
                 }
             })
             .collect();
-        authors.sort_by(|a, b| (a.retired, &a.org, &a.author).cmp(&(b.retired, &b.org, &b.author)));
+        authors.sort_by(|a, b| {
+            (a.retirement.is_some(), &a.org, &a.author).cmp(&(b.retirement.is_some(), &b.org, &b.author))
+        });
         authors
     }
 

@@ -226,8 +226,6 @@ pub struct AuthorStatus {
     pub org: String,
     /// Author key, hex.
     pub author: String,
-    /// Whether the key is retired (a former participant's or rotated key).
-    pub retired: bool,
     /// Highest contiguous seq held.
     pub seq: u64,
     /// Id of the entry at `seq`, hex; `None` when `seq` is 0.

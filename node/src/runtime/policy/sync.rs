@@ -85,6 +85,14 @@ pub struct Local<'a> {
     pub roster: &'a Roster,
 }
 
+/// How far `author`'s log is worth fetching when a peer announces `seq`: a
+/// retired key's log only up to the end of its valid prefix (spec §9.6),
+/// whatever the peer's roster still allows. Applied where announced heads
+/// are read, so a roster installed after the announcement counts at once.
+fn wanted_seq(roster: &Roster, author: &OrgKey, seq: u64) -> u64 {
+    roster.retired(author).map_or(seq, |r| seq.min(r.last_seq))
+}
+
 impl Local<'_> {
     fn seq(&self, author: &OrgKey) -> u64 {
         self.chain.head(author).map_or(0, |(seq, _)| seq)
@@ -211,13 +219,14 @@ impl SyncPlanner {
         self.outstanding.len()
     }
 
-    /// The highest seq any connected peer announced for each author.
-    pub fn best_known(&self) -> HashMap<OrgKey, u64> {
+    /// The highest seq any connected peer announced for each author, as
+    /// far as `roster` lets it be fetched ([`wanted_seq`]).
+    pub fn best_known(&self, roster: &Roster) -> HashMap<OrgKey, u64> {
         let mut best: HashMap<OrgKey, u64> = HashMap::new();
         for heads in self.heads.values() {
             for (author, seq) in heads {
                 let b = best.entry(*author).or_default();
-                *b = (*b).max(*seq);
+                *b = (*b).max(wanted_seq(roster, author, *seq));
             }
         }
         best
@@ -282,16 +291,8 @@ impl SyncPlanner {
                 },
             ) => {
                 if self.connected.contains(&peer) {
-                    let wanted = |author: &OrgKey, seq: u64| {
-                        local.roster.retired(author).map_or(seq, |r| seq.min(r.last_seq))
-                    };
-                    self.heads.insert(
-                        peer,
-                        heads
-                            .iter()
-                            .map(|h| (h.author, wanted(&h.author, h.seq)))
-                            .collect(),
-                    );
+                    self.heads
+                        .insert(peer, heads.iter().map(|h| (h.author, h.seq)).collect());
                 }
                 // A head at a seq we hold with a different id means the
                 // author showed us and this peer different entries: fetch
@@ -385,7 +386,8 @@ impl SyncPlanner {
         let mut peers: Vec<&PeerId> = self.heads.keys().collect();
         peers.sort();
         for peer in peers {
-            for (author, &seq) in &self.heads[peer] {
+            for (author, &announced) in &self.heads[peer] {
+                let seq = wanted_seq(local.roster, author, announced);
                 if seq <= local.seq(author) {
                     continue;
                 }
@@ -549,12 +551,25 @@ mod tests {
     /// Issue 10 (spec §9.6): a peer still under an older roster announces a
     /// removed member's head past the prefix the roster keeps. Only the
     /// prefix is fetched, and no lag is reported for the rest (which no
-    /// honest peer can serve under this roster).
+    /// honest peer can serve under this roster), also when the roster that
+    /// retires the key arrives after the announcement.
     #[test]
     fn a_retired_keys_log_is_fetched_only_up_to_its_valid_prefix() {
         let mut f = Fixture::new();
         let log = entries(&f.roster, "anthropic", 5);
         let author = log[0].header().author;
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(1), t0());
+        let head = Head {
+            author,
+            seq: 5,
+            id: log[4].id(),
+        };
+        // Announced under the genesis; the roster retiring the key arrives
+        // afterwards, and counts at once.
+        assert!(
+            only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0())).is_empty()
+        );
         f.roster = f
             .roster
             .apply_update(&testkit::next_roster(
@@ -564,16 +579,7 @@ mod tests {
                 &[],
             ))
             .expect("v2");
-        let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(1), t0());
-        let head = Head {
-            author,
-            seq: 5,
-            id: log[4].id(),
-        };
-        assert!(
-            only_send(planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0())).is_empty()
-        );
+        assert_eq!(planner.best_known(&f.roster).get(&author), Some(&2));
         let (sends, lag) = planner.fetch_gaps(f.local(), false, t0());
         assert_eq!(lag, 2);
         assert_eq!(
@@ -846,6 +852,6 @@ mod tests {
         planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0());
         planner.peer_disconnected(&p);
         assert_eq!(planner.fetch_gaps(f.local(), false, t0()), (Vec::new(), 0));
-        assert!(planner.best_known().is_empty());
+        assert!(planner.best_known(&f.roster).is_empty());
     }
 }
