@@ -57,7 +57,7 @@ MAX_ROSTER_BYTES = 256 * 1024
 MAX_CBOR_DEPTH = 8
 MAX_NETWORK_ID_BYTES = 64
 MAX_ORG_ID_BYTES = 32
-MAX_ROSTER_MEMBERS = 256
+MAX_ROSTER_MEMBERS = 512
 MAX_RETIRED_KEYS = 1024
 MAX_NODES_PER_MEMBER = 8
 MAX_ADDRS_PER_MEMBER = 8
@@ -525,6 +525,7 @@ def t_sync_request(v, what="sync-request"):
                             2: ("count", t_uint, False)})),
         2: ("rosters", t_map({0: ("after_version", t_uint, False)})),
         3: ("proofs", t_map({0: ("skip", t_uint, False)})),
+        4: ("digest", t_map({0: ("digest", t_hash, False)})),
     }
     if variant not in shapes:
         _fail(f"{what}: unknown variant {variant}")
@@ -543,6 +544,10 @@ def t_sync_response(v, what="sync-response"):
         3: ("proofs", _wrapped(t_list(EQUIVOCATION_PROOF))),
         4: ("refused", _wrapped(t_tstr)),
     }
+    if variant == 5:
+        if value != []:
+            _NON_CANONICAL.append(f"{what}: in-sync takes []")
+        return ("in_sync", None)
     if variant not in shapes:
         _fail(f"{what}: unknown variant {variant}")
     name, checker = shapes[variant]
@@ -1808,7 +1813,8 @@ def self_test(samples_path: str | None, verbose: bool) -> tuple[int, int]:
     key11 = "5820" + "11" * 32
     sync_requests = {"820080": "heads",
                      "8201a300" + key11 + "01010202": "range",
-                     "8202a10001": "rosters", "8203a10000": "proofs"}
+                     "8202a10001": "rosters", "8203a10000": "proofs",
+                     "8204a100" + "5820" + "33" * 32: "digest"}
     for h, name in sync_requests.items():
         try:
             check(f"sync request {name}", decode_sync_request(bytes.fromhex(h))[0] == name)
@@ -1817,13 +1823,20 @@ def self_test(samples_path: str | None, verbose: bool) -> tuple[int, int]:
     sync_responses = {
         "8200a30081a300" + key11 + "0101025820" + "22" * 32 + "01010200": "heads",
         "820181828141018241024103": "entries", "8202818141a0": "rosters",
-        "82038181a2004101014102": "proofs", "820481626e6f": "refused", "82018180": "entries"}
+        "82038181a2004101014102": "proofs", "820481626e6f": "refused", "82018180": "entries",
+        "820580": "in_sync"}
     for h, name in sync_responses.items():
         try:
             got = decode_struct(bytes.fromhex(h), MAX_SYNC_RESPONSE_BYTES, t_sync_response)[0]
             check(f"sync response {name} {h[:12]}", got == name)
         except CborError as e:
             check(f"sync response {name} ({e})", False)
+    # The heads digest (spec 13.1): SHA-256 of the prefix and the heads
+    # answer's bytes; the value is the one the implementation computes.
+    heads_answer = bytes.fromhex("8200a30081a300" + key11 + "0101025820" + "22" * 32 + "01010200")
+    check("heads digest of the example answer",
+          hashlib.sha256(b"riskmesh-heads-v1\x00" + heads_answer).hexdigest()
+          == "c0e01ecc64c4dd224a4ecb3a1bb0185da055d53f7f95b8cf13b5374f2a14dc0b")
     for h, kind in {"8200a0": "not_canonical", "8200f6": "not_canonical", "8100": "schema",
                     "820180": "schema", "8201a0": "schema", "8200": "truncated"}.items():
         try:

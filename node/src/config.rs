@@ -57,6 +57,11 @@ pub struct NodeConfig {
     pub sync_interval: Duration,
     /// Per-author rate limit for entries received from the network.
     pub author_rate_per_minute: u32,
+    /// Roster peers this node dials (its outbound degree; see
+    /// `runtime::policy::peers::DIAL_PEERS`).
+    pub dial_peers: usize,
+    /// Organizations whose nodes this node always dials, whatever the bound.
+    pub pinned_orgs: Vec<String>,
     /// Per-author storage budgets and the free-disk floor.
     pub storage: crate::runtime::policy::storage::StorageLimits,
 }
@@ -73,6 +78,8 @@ impl std::fmt::Debug for NodeConfig {
             .field("bootstrap", &self.bootstrap)
             .field("sync_interval", &self.sync_interval)
             .field("author_rate_per_minute", &self.author_rate_per_minute)
+            .field("dial_peers", &self.dial_peers)
+            .field("pinned_orgs", &self.pinned_orgs)
             .finish()
     }
 }

@@ -81,6 +81,15 @@ pub struct ConfigFile {
     /// Entries per minute accepted from the network per author. Default 600.
     #[serde(default = "default_author_rate")]
     pub author_rate_per_minute: u32,
+    /// Roster peers this node dials, chosen at random (each pair of nodes
+    /// is dialled from one side, so a node of a large network holds about
+    /// twice as many connections). Default 8.
+    #[serde(default = "default_dial_peers")]
+    pub dial_peers: usize,
+    /// Organizations whose nodes this node always dials, whatever
+    /// `dial_peers` says. Default empty.
+    #[serde(default)]
+    pub pin: Vec<String>,
     /// Most MiB of entries a member organization may have stored here.
     /// Default 1024.
     #[serde(default = "default_member_budget_mib")]
@@ -126,6 +135,9 @@ fn default_sync_interval_secs() -> u64 {
 fn default_author_rate() -> u32 {
     DEFAULT_AUTHOR_RATE_PER_MINUTE
 }
+fn default_dial_peers() -> usize {
+    crate::runtime::policy::peers::DIAL_PEERS
+}
 
 impl Default for ConfigFile {
     fn default() -> Self {
@@ -140,6 +152,8 @@ impl Default for ConfigFile {
             bootstrap: Vec::new(),
             sync_interval_secs: default_sync_interval_secs(),
             author_rate_per_minute: default_author_rate(),
+            dial_peers: default_dial_peers(),
+            pin: Vec::new(),
             member_budget_mib: default_member_budget_mib(),
             observer_budget_mib: default_observer_budget_mib(),
             free_disk_floor_mib: default_free_disk_floor_mib(),
@@ -357,10 +371,16 @@ impl ConfigFile {
              api_port = {api_port}\n\
              # Extra peers to dial besides the roster's addresses, each ending in /p2p/<peer id>. Default [].\n\
              bootstrap = {bootstrap}\n\
-             # Seconds between periodic sync rounds with every connected peer. Default {sync}.\n\
+             # Mean seconds between periodic sync rounds (each asks two random connected peers\n\
+             # whether their heads differ, at a jittered interval). Default {sync}.\n\
              sync_interval_secs = {sync_interval_secs}\n\
              # Entries accepted per minute from each author over the network. Default {rate}.\n\
-             author_rate_per_minute = {author_rate_per_minute}\n",
+             author_rate_per_minute = {author_rate_per_minute}\n\
+             # Roster peers this node dials, chosen at random; each pair of nodes is dialled from\n\
+             # one side only, so expect about twice as many connections. Default {dial}.\n\
+             dial_peers = {dial_peers}\n\
+             # Organizations whose nodes this node always dials. Default [].\n\
+             pin = {pin}\n",
             org_key = path(&self.org_key),
             node_key = path(&self.node_key),
             genesis = path(&self.genesis),
@@ -372,6 +392,9 @@ impl ConfigFile {
             sync_interval_secs = self.sync_interval_secs,
             rate = DEFAULT_AUTHOR_RATE_PER_MINUTE,
             author_rate_per_minute = self.author_rate_per_minute,
+            dial = crate::runtime::policy::peers::DIAL_PEERS,
+            dial_peers = self.dial_peers,
+            pin = list(&self.pin),
         )
     }
 }
@@ -457,6 +480,15 @@ pub(crate) fn resolve(
     }
     if file.author_rate_per_minute == 0 {
         return Err(field("author_rate_per_minute", "must be at least 1".into()));
+    }
+    if file.dial_peers == 0 || file.dial_peers > riskmesh_protocol::limits::MAX_ROSTER_MEMBERS {
+        return Err(field(
+            "dial_peers",
+            format!(
+                "must be between 1 and {}",
+                riskmesh_protocol::limits::MAX_ROSTER_MEMBERS
+            ),
+        ));
     }
     let pinned = file
         .pinned_hash(path)?
@@ -548,6 +580,8 @@ pub(crate) fn resolve(
         bootstrap,
         sync_interval: Duration::from_secs(file.sync_interval_secs),
         author_rate_per_minute: file.author_rate_per_minute,
+        dial_peers: file.dial_peers,
+        pinned_orgs: file.pin.clone(),
         storage: crate::runtime::policy::storage::StorageLimits {
             member_bytes: file.member_budget_mib.saturating_mul(1 << 20),
             observer_bytes: file.observer_budget_mib.saturating_mul(1 << 20),

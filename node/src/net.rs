@@ -36,6 +36,12 @@ pub const MAX_CONCURRENT_SYNC_STREAMS: usize = 64;
 pub const MAX_CONNECTIONS_PER_PEER: u32 = 2;
 /// Most established connections in total.
 pub const MAX_CONNECTIONS: u32 = 512;
+/// Most established inbound connections. A node dials about `dial_peers`
+/// (8) roster peers and each pair is dialled from one side, so an honest
+/// network gives a node about as many inbound connections as it dials; the
+/// cap leaves room for skew, pinned peers and joining nodes, and keeps a
+/// node's memory bounded whatever the others dial.
+pub const MAX_INBOUND_CONNECTIONS: u32 = 64;
 /// Largest gossip message (a wire entry, a proof or a roster).
 pub const MAX_GOSSIP_BYTES: usize = MAX_WIRE_ENTRY_BYTES + 1024;
 
@@ -177,6 +183,7 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
             let limits = connection_limits::ConnectionLimits::default()
                 .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
                 .with_max_established(Some(MAX_CONNECTIONS))
+                .with_max_established_incoming(Some(MAX_INBOUND_CONNECTIONS))
                 .with_max_pending_incoming(Some(64));
             Ok(Behaviour {
                 allow: allow_block_list::Behaviour::default(),

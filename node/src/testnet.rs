@@ -208,6 +208,8 @@ impl Cluster {
             bootstrap: Vec::new(),
             sync_interval: Duration::from_secs(2),
             author_rate_per_minute: self.author_rate_per_minute,
+            dial_peers: crate::runtime::policy::peers::DIAL_PEERS,
+            pinned_orgs: Vec::new(),
             storage: self.storage,
         }
     }

@@ -20,7 +20,7 @@ pub const MAX_NETWORK_ID_BYTES: usize = 64;
 /// Longest organization id, in bytes.
 pub const MAX_ORG_ID_BYTES: usize = 32;
 /// Most members (of any role) in one roster.
-pub const MAX_ROSTER_MEMBERS: usize = 256;
+pub const MAX_ROSTER_MEMBERS: usize = 512;
 /// Most retired signing keys one roster carries (they accumulate over the
 /// consortium's life: every removal, rotation and compromise adds one).
 pub const MAX_RETIRED_KEYS: usize = 1024;

@@ -21,7 +21,7 @@
 use crate::cbor::{self, CborError};
 use crate::chain::EquivocationProof;
 use crate::entry::WireEntry;
-use crate::ids::{EntryId, OrgKey};
+use crate::ids::{EntryId, Hash32, OrgKey};
 pub use crate::limits::{
     MAX_HEADS, MAX_PROOFS_PER_RESPONSE, MAX_ROSTERS_PER_RESPONSE, MAX_SYNC_RANGE, MAX_SYNC_REQUEST_BYTES,
     MAX_SYNC_RESPONSE_BYTES,
@@ -81,6 +81,16 @@ pub enum SyncRequest {
         #[n(0)]
         skip: u64,
     },
+    /// "This is the digest of what I hold ([`heads_digest`]); send your
+    /// heads only if yours differs." A periodic round between peers that
+    /// hold the same costs this request and [`SyncResponse::InSync`].
+    #[n(4)]
+    #[cbor(map)]
+    Digest {
+        /// The requester's digest.
+        #[n(0)]
+        digest: Hash32,
+    },
 }
 
 /// A sync response. CBOR `[variant, value]`: `[0, {fields}]` for heads, and
@@ -114,6 +124,53 @@ pub enum SyncResponse {
     /// The request was refused (over a limit, malformed); the text says why.
     #[n(4)]
     Refused(#[n(0)] String),
+    /// The answer to a [`SyncRequest::Digest`] that matches the responder's
+    /// own digest: nothing to exchange.
+    #[n(5)]
+    InSync,
+}
+
+/// Domain separation of [`heads_digest`].
+pub const HEADS_DIGEST_PREFIX: &[u8] = b"riskmesh-heads-v1\0";
+
+/// The digest of what a node holds: SHA-256 of [`HEADS_DIGEST_PREFIX`]
+/// followed by the canonical bytes of the [`SyncResponse::Heads`] it would
+/// send (heads ascending by author, roster version, proof count), so two
+/// nodes agree on the digest exactly when they would send the same heads
+/// answer (spec §13.1).
+pub fn heads_digest(heads: &[Head], roster_version: u64, proofs: u64) -> Hash32 {
+    let response = HeadsRef {
+        heads,
+        roster_version,
+        proofs,
+    };
+    let bytes = cbor::encode(&response);
+    Hash32::of_parts(&[HEADS_DIGEST_PREFIX, &bytes])
+}
+
+/// [`SyncResponse::Heads`] by reference, so the digest is computed without
+/// copying the heads; it encodes to the same bytes.
+struct HeadsRef<'a> {
+    heads: &'a [Head],
+    roster_version: u64,
+    proofs: u64,
+}
+
+impl<C> minicbor::Encode<C> for HeadsRef<'_> {
+    fn encode<W: minicbor::encode::Write>(
+        &self,
+        e: &mut minicbor::Encoder<W>,
+        ctx: &mut C,
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        e.array(2)?.u8(0)?.map(3)?;
+        e.u8(0)?.array(self.heads.len() as u64)?;
+        for head in self.heads {
+            head.encode(e, ctx)?;
+        }
+        e.u8(1)?.u64(self.roster_version)?;
+        e.u8(2)?.u64(self.proofs)?;
+        Ok(())
+    }
 }
 
 /// Why a sync message is unacceptable.
@@ -186,8 +243,8 @@ impl SyncResponse {
 /// checked after verification with [`check_range`].
 pub fn check_response(request: &SyncRequest, response: &SyncResponse) -> Result<(), SyncError> {
     match (request, response) {
-        (_, SyncResponse::Refused(_)) => Ok(()),
-        (SyncRequest::Heads, SyncResponse::Heads { heads, .. }) => {
+        (_, SyncResponse::Refused(_)) | (SyncRequest::Digest { .. }, SyncResponse::InSync) => Ok(()),
+        (SyncRequest::Heads | SyncRequest::Digest { .. }, SyncResponse::Heads { heads, .. }) => {
             if heads.len() > MAX_HEADS {
                 return Err(SyncError::Mismatch("too many heads"));
             }
@@ -365,6 +422,58 @@ mod tests {
         assert!(check_range(&author, 5, &[(author, 5), (author, 6)]).is_ok());
         assert!(check_range(&author, 5, &[(author, 6)]).is_err());
         assert!(check_range(&author, 5, &[(OrgKey([9; 32]), 5)]).is_err());
+    }
+
+    #[test]
+    fn the_digest_is_the_hash_of_the_heads_answer_and_a_no_op_round_is_small() {
+        let heads: Vec<Head> = (0..50u8)
+            .map(|i| Head {
+                author: OrgKey([i; 32]),
+                seq: u64::from(i) + 1,
+                id: Hash32([i; 32]),
+            })
+            .collect();
+        let answer = SyncResponse::Heads {
+            heads: heads.clone(),
+            roster_version: 3,
+            proofs: 2,
+        };
+        let digest = heads_digest(&heads, 3, 2);
+        assert_eq!(
+            digest,
+            Hash32::of_parts(&[HEADS_DIGEST_PREFIX, &answer.to_bytes()])
+        );
+        // Any difference in what the answer says changes the digest.
+        assert_ne!(digest, heads_digest(&heads, 4, 2));
+        assert_ne!(digest, heads_digest(&heads, 3, 1));
+        assert_ne!(digest, heads_digest(&heads[1..], 3, 2));
+        let request = SyncRequest::Digest { digest };
+        assert_eq!(SyncRequest::from_bytes(&request.to_bytes()), Ok(request.clone()));
+        assert_eq!(&request.to_bytes()[..5], &[0x82, 0x04, 0xa1, 0x00, 0x58]);
+        assert_eq!(SyncResponse::InSync.to_bytes(), [0x82, 0x05, 0x80]);
+        // The issue's bound: a no-op sync of a 50-author network in at most
+        // 256 bytes (request plus response, before transport framing).
+        assert!(request.to_bytes().len() + SyncResponse::InSync.to_bytes().len() <= 256);
+        assert!(check_response(&request, &SyncResponse::InSync).is_ok());
+        assert!(check_response(&request, &answer).is_ok());
+        assert!(check_response(&SyncRequest::Heads, &SyncResponse::InSync).is_err());
+        assert!(check_response(&SyncRequest::Proofs { skip: 0 }, &SyncResponse::InSync).is_err());
+    }
+
+    /// The digest of the heads answer spec §13 shows as an example (one head:
+    /// author 0x11…, seq 1, id 0x22…; roster version 1; no proofs), pinned
+    /// so `spec/verify_vectors.py` checks the same bytes.
+    #[test]
+    fn the_spec_example_digest() {
+        let heads = [Head {
+            author: OrgKey([0x11; 32]),
+            seq: 1,
+            id: Hash32([0x22; 32]),
+        }];
+        assert_eq!(
+            heads_digest(&heads, 1, 0).to_string(),
+            "c0e01ecc64c4dd224a4ecb3a1bb0185da055d53f7f95b8cf13b5374f2a14dc0b"
+        );
     }
 
     /// Fuzz target `sync_messages` (regression): `check_range` computed

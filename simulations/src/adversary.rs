@@ -274,15 +274,17 @@ pub async fn forger(ctx: Context, org: String, forgeries: usize) -> Activity {
                 subscribed = true;
             }
             match request {
-                Some((_, SyncRequest::Heads)) => Reaction::Respond(SyncResponse::Heads {
-                    heads: vec![Head {
-                        author,
-                        seq: 1,
-                        id: forged_for_sync.id(),
-                    }],
-                    roster_version: ctx.roster.version(),
-                    proofs: 0,
-                }),
+                Some((_, SyncRequest::Heads | SyncRequest::Digest { .. })) => {
+                    Reaction::Respond(SyncResponse::Heads {
+                        heads: vec![Head {
+                            author,
+                            seq: 1,
+                            id: forged_for_sync.id(),
+                        }],
+                        roster_version: ctx.roster.version(),
+                        proofs: 0,
+                    })
+                }
                 Some((_, SyncRequest::Range { .. })) => {
                     activity.count("forged_sync_responses");
                     Reaction::Respond(SyncResponse::Entries(vec![forged_for_sync.clone()]))
@@ -428,11 +430,13 @@ pub async fn replayer(ctx: Context, org: String) -> Activity {
                 _ => {}
             }
             match request {
-                Some((_, SyncRequest::Heads)) => Reaction::Respond(SyncResponse::Heads {
-                    heads: heads.clone(),
-                    roster_version: ctx.roster.version(),
-                    proofs: 0,
-                }),
+                Some((_, SyncRequest::Heads | SyncRequest::Digest { .. })) => {
+                    Reaction::Respond(SyncResponse::Heads {
+                        heads: heads.clone(),
+                        roster_version: ctx.roster.version(),
+                        proofs: 0,
+                    })
+                }
                 Some((
                     _,
                     SyncRequest::Range {
@@ -558,7 +562,7 @@ pub async fn equivocator(ctx: Context, org: String, honest_prefix: u64) -> Activ
         let in_a = half_a.get(&peer).copied().unwrap_or(true);
         let shown = if in_a { &a } else { &b };
         match request {
-            SyncRequest::Heads => Reaction::Respond(SyncResponse::Heads {
+            SyncRequest::Heads | SyncRequest::Digest { .. } => Reaction::Respond(SyncResponse::Heads {
                 heads: vec![Head {
                     author,
                     seq: fork_seq,

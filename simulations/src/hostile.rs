@@ -58,7 +58,7 @@ pub async fn head_liar(ctx: Context, org: String) -> Activity {
             activity.count("connections");
         }
         match request {
-            Some((_, SyncRequest::Heads)) => {
+            Some((_, SyncRequest::Heads | SyncRequest::Digest { .. })) => {
                 answered += 1;
                 let mut heads: Vec<Head> = Vec::new();
                 if let Some(a) = authors.first() {

@@ -439,13 +439,19 @@ impl Harness {
     }
 
     /// Waits (at most 30 s) until every running node is connected to as
-    /// many peers as its planned topology names, not counting `late` nodes.
+    /// many peers as its planned topology names, not counting `late` nodes,
+    /// or to as many as it dials (`DIAL_PEERS`: a node of a large network
+    /// keeps a bounded peer set).
     pub(crate) async fn await_connections(&self, late: &[usize]) {
         let n = self.n();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = (0..n).filter(|i| !late.contains(i)).all(|i| {
-                let want = self.plan.topology[i].iter().filter(|j| !late.contains(j)).count();
+                let want = self.plan.topology[i]
+                    .iter()
+                    .filter(|j| !late.contains(j))
+                    .count()
+                    .min(riskmesh_node::runtime::policy::peers::DIAL_PEERS);
                 handle_of(&self.handles, i)
                     .is_some_and(|hd| hd.metrics.peers.load(Ordering::Relaxed) as usize >= want.min(n - 1))
             });

@@ -94,3 +94,101 @@ async fn kill_9_loses_nothing_acknowledged() {
     );
     println!("{total} acknowledged entries survived {ROUNDS} kill -9s");
 }
+
+/// Issue 13: a relayed entry is forwarded once it is verified and fits its
+/// chain, before the relay commits it (own publications are still
+/// acknowledged only after their commit). `kill -9` of the relay loses at
+/// most the relayed entries of its last linger; once it restarts, sync
+/// fetches them back from the author, so the relay ends with every entry the
+/// author acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayed_entries_lost_to_kill_9_come_back_through_sync() {
+    const RELAY_ROUNDS: usize = 5;
+    let seed = seed();
+    println!("seed {seed} (set RISKMESH_TEST_SEED to repeat)");
+    let mut rng = seed | 1;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let orgs = consortium(base.path(), &["author", "relay"]);
+    let (author, relay) = (&orgs[0], &orgs[1]);
+    let mut author_node = author.start();
+    author.wait_ready(&mut author_node).await;
+    let _author_node = crate::support::Nodes(vec![author_node]);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let client = reqwest::Client::new();
+    let stored = |org: &crate::support::OrgDir| {
+        let client = client.clone();
+        let (url, token) = (org.api("/v1/status"), org.token());
+        async move {
+            let status: serde_json::Value = client
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            status["entries"].as_u64()
+        }
+    };
+    let mut lost_at_kills = 0;
+    for round in 0..RELAY_ROUNDS {
+        let mut relay_node = relay.start();
+        relay.wait_ready(&mut relay_node).await;
+        let (url, token, sink) = (author.api("/v1/entries"), author.token(), Arc::clone(&acked));
+        let publisher = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..40 {
+                let body = serde_json::json!({
+                    "kind": "bulletin",
+                    "tier": "consortium",
+                    "title": format!("relay round {round} entry {i}"),
+                    "summary": "durability of relayed entries",
+                    "category": "other",
+                    "severity": "low",
+                });
+                let response = client.post(&url).bearer_auth(&token).json(&body).send().await;
+                let view: serde_json::Value = response.expect("author answers").json().await.expect("json");
+                sink.lock()
+                    .expect("lock")
+                    .push(view["id"].as_str().expect("id").to_string());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100 + next(300))).await;
+        relay_node.kill().expect("SIGKILL");
+        relay_node.wait().expect("reap");
+        publisher.await.expect("publisher");
+        let store = Store::open(relay.dir.join("data").join("riskmesh.db")).expect("reopens after kill -9");
+        store.integrity_check().expect("integrity_check ok");
+        let held = store.count().expect("count") as usize;
+        lost_at_kills += acked.lock().expect("lock").len().saturating_sub(held);
+        store.close().expect("close");
+    }
+    // Restart the relay: sync fetches back what the kills lost and what was
+    // published while it was down.
+    let mut relay_node = relay.start();
+    relay.wait_ready(&mut relay_node).await;
+    let want = acked.lock().expect("lock").len() as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while stored(relay).await != Some(want) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    relay_node.kill().expect("SIGKILL");
+    relay_node.wait().expect("reap");
+    let store = Store::open(relay.dir.join("data").join("riskmesh.db")).expect("reopens");
+    for id in acked.lock().expect("lock").iter() {
+        let hash = Hash32::from_hex(id).expect("hex id");
+        assert!(
+            store.get(&hash).expect("read").is_some(),
+            "relayed entry {id} never came back"
+        );
+    }
+    println!("{want} entries: {lost_at_kills} missing at the relay's kills, all back after restart");
+}

@@ -8,7 +8,7 @@
 
 use super::hazard::{Received, ReleaseOut};
 use super::ledger::{Effect, Ledger};
-use super::policy::peers::{PeerBook, RateBudgets, Strike, roster_peers};
+use super::policy::peers::{DEMAND_FOR, PeerBook, RateBudgets, Strike, roster_peers};
 use super::policy::release::{Delivered, ReleaseDelivery};
 use super::policy::storage::{DiskSpace, StorageBudget, StorageRefusal, entry_bytes};
 use super::policy::sync::{SyncOutput, SyncPlanner};
@@ -90,6 +90,7 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let local = io.peer_id();
         let mut this = EventLoop {
             io,
             org: config.org.org.clone(),
@@ -99,12 +100,16 @@ impl EventLoop {
             commands,
             shutdown,
             metrics,
-            peers: PeerBook::new(),
+            peers: {
+                let mut book = PeerBook::bounded(local, config.dial_peers, rand::random());
+                book.pin_orgs(&config.pinned_orgs);
+                book
+            },
             budgets: RateBudgets::new(config.author_rate_per_minute),
             storage,
             data_dir: config.data_dir.clone(),
             disk_read: None,
-            sync: SyncPlanner::new(),
+            sync: SyncPlanner::with_rounds(config.sync_interval, rand::random()),
             sync_interval: config.sync_interval,
             releases: ReleaseDelivery::new(),
             backlog: WriteBacklog::new(),
@@ -122,8 +127,10 @@ impl EventLoop {
 
     pub(super) async fn run(mut self) -> Result<(), String> {
         let mut tick = tokio::time::interval(TICK);
-        let mut sync_tick = tokio::time::interval(self.sync_interval);
-        sync_tick.tick().await;
+        // Periodic sync rounds are the planner's (jittered, on the tick);
+        // this interval only looks for granted releases to deliver.
+        let mut scan_tick = tokio::time::interval(self.sync_interval);
+        scan_tick.tick().await;
         // Requests granted while this node was down are delivered now.
         let _ = self.workers.reader.submit(ReadJob::ScanReleases);
         loop {
@@ -135,10 +142,7 @@ impl EventLoop {
                     None => break,
                 },
                 _ = tick.tick() => self.on_tick(Instant::now()),
-                _ = sync_tick.tick() => {
-                    for send in self.sync.round(Instant::now()) {
-                        self.io.send_sync(send);
-                    }
+                _ = scan_tick.tick() => {
                     let _ = self.workers.reader.submit(ReadJob::ScanReleases);
                 }
                 _ = self.shutdown.changed() => break,
@@ -266,7 +270,28 @@ impl EventLoop {
         let actions = self.peers.poll(now);
         self.io.peer_actions(actions);
         self.sync.expire(now);
+        if self.sync.round_due(now) {
+            let digest = self.ledger.digest();
+            for send in self.sync.round(digest, now) {
+                self.io.send_sync(send);
+            }
+        }
         self.fetch_gaps();
+        // A release must reach its requester's node, which a bounded peer
+        // set may not hold: dial one on demand.
+        for requester in self.releases.waiting_requesters() {
+            let roster = self.ledger.roster();
+            let Some(member) = roster.member(&requester) else {
+                continue;
+            };
+            if self.peers.connected_node_of(&member.org).is_none() {
+                for node in &member.nodes {
+                    if let Ok(peer) = PeerId::from_bytes(&node.0) {
+                        self.peers.demand(peer, now + DEMAND_FOR);
+                    }
+                }
+            }
+        }
         let sends = self
             .releases
             .poll(now, node_of(self.ledger.roster(), &self.peers));
@@ -284,7 +309,9 @@ impl EventLoop {
                 if self.peers.connected(peer_id) {
                     let org = self.peers.org(&peer_id).unwrap_or("?");
                     tracing::info!(peer = %peer_id, %org, addr = %endpoint.get_remote_address(), "connected");
-                    let ask = self.sync.peer_connected(peer_id, Instant::now());
+                    let ask = self
+                        .sync
+                        .peer_connected(peer_id, self.ledger.digest(), Instant::now());
                     self.io.send_sync(ask);
                     let sends = self
                         .releases
@@ -475,11 +502,12 @@ impl EventLoop {
                     Ok(entry) if self.no_room(&entry, 0).is_some() => Some(MessageAcceptance::Ignore),
                     Ok(entry) => {
                         let author = entry.header().author;
-                        let acks = vec![Ack::Gossip {
-                            message_id: message_id.clone(),
-                            source,
-                        }];
-                        let acceptance = self.ledger.ingest(entry, acks, now_ms());
+                        // Forwarded before its commit: it is verified and
+                        // fits its chain, and the writer commits it in a
+                        // batch. A crash before the commit loses it here
+                        // only; sync fetches it back (ARCHITECTURE.md,
+                        // "Durability").
+                        let acceptance = self.ledger.ingest(entry, Vec::new(), now_ms());
                         if acceptance.is_none() {
                             // Accepted and new: only these spend the budget.
                             self.budgets.charge(author, Instant::now());
@@ -487,7 +515,7 @@ impl EventLoop {
                         // Count the stored bytes now, so the next entry of a
                         // verifier's batch meets the new total.
                         self.apply();
-                        acceptance
+                        Some(acceptance.unwrap_or(MessageAcceptance::Accept))
                     }
                 };
                 if let Some(acceptance) = acceptance {
@@ -727,6 +755,11 @@ impl EventLoop {
     fn serve(&mut self, request: SyncRequest, channel: ResponseChannel<Vec<u8>>) {
         let job = match request {
             SyncRequest::Heads => return self.io.respond_sync(channel, self.ledger.heads().to_bytes()),
+            SyncRequest::Digest { digest } => {
+                return self
+                    .io
+                    .respond_sync(channel, self.ledger.answer_digest(&digest).to_bytes());
+            }
             SyncRequest::Range {
                 author,
                 from_seq,
@@ -931,7 +964,7 @@ impl EventLoop {
                 }
             }
             Command::SyncNow => {
-                for send in self.sync.round(Instant::now()) {
+                for send in self.sync.round_all(self.ledger.digest(), Instant::now()) {
                     self.io.send_sync(send);
                 }
             }

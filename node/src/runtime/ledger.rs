@@ -13,6 +13,7 @@ use super::{AuthorStatus, Membership, NodeError, Refusal};
 use crate::metrics::Metrics;
 use crate::store::ReleaseState;
 use libp2p::gossipsub::MessageAcceptance;
+use riskmesh_protocol::Hash32;
 use riskmesh_protocol::body::AccessDecisionBody;
 use riskmesh_protocol::chain::{Fork, Position};
 use riskmesh_protocol::keys::OrgSecrets;
@@ -152,6 +153,22 @@ impl Ledger {
             roster_version: self.roster.version(),
             proofs: self.known_proofs.len() as u64,
         }
+    }
+
+    /// Our answer to a digest request: in-sync when the requester's digest
+    /// is ours, our heads otherwise (spec §13.1).
+    pub(super) fn answer_digest(&self, theirs: &Hash32) -> SyncResponse {
+        let heads = self.heads();
+        if digest_of(&heads) == Some(*theirs) {
+            SyncResponse::InSync
+        } else {
+            heads
+        }
+    }
+
+    /// The digest of what this node holds (spec §13.1).
+    pub(super) fn digest(&self) -> Hash32 {
+        digest_of(&self.heads()).unwrap_or(Hash32([0; 32]))
     }
 
     /// Applies a roster update if it is the next version with a quorum.
@@ -586,6 +603,22 @@ impl Ledger {
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();
         out
+    }
+}
+
+/// The digest of a heads answer; `None` for any other response.
+fn digest_of(response: &SyncResponse) -> Option<Hash32> {
+    match response {
+        SyncResponse::Heads {
+            heads,
+            roster_version,
+            proofs,
+        } => Some(riskmesh_protocol::sync::heads_digest(
+            heads,
+            *roster_version,
+            *proofs,
+        )),
+        _ => None,
     }
 }
 

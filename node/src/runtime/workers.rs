@@ -34,6 +34,12 @@ pub const READ_QUEUE: usize = 256;
 pub const EVENT_QUEUE: usize = 8192;
 /// Most write jobs merged into one commit.
 pub const MAX_GROUP_COMMIT: usize = 1024;
+/// How long the writer waits for more jobs when what it holds is only
+/// relayed entries (no one waits on their commit: gossip forwarded them once
+/// they were verified and fit their chains), so one fsync covers them all.
+/// A job someone waits on (an own publication, a roster, a release) ends
+/// the wait at once.
+pub const WRITE_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The roster the verifiers use; swapped when a roster update is accepted.
 pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
@@ -547,15 +553,32 @@ fn now_ms() -> u64 {
     super::now_ms()
 }
 
+/// Whether someone waits on this job's commit: anything but relayed
+/// entries (which carry no acknowledgements).
+fn is_awaited(job: &WriteJob) -> bool {
+    !matches!(job, WriteJob::Entries { acks, .. } if acks.is_empty())
+}
+
 fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender<WorkerEvent>) {
     while let Ok(first) = rx.recv() {
         // Group commit: take everything already queued (up to a bound) and
         // write the entries in one transaction.
         let mut jobs = vec![first];
+        let mut urgent = jobs.iter().any(is_awaited);
+        let deadline = std::time::Instant::now() + WRITE_LINGER;
         while jobs.len() < MAX_GROUP_COMMIT {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+            let next = if urgent {
+                rx.try_recv().ok()
+            } else {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                rx.recv_timeout(left).ok()
+            };
+            match next {
+                Some(job) => {
+                    urgent |= is_awaited(&job);
+                    jobs.push(job);
+                }
+                None => break,
             }
         }
         let mut entries = Vec::new();

@@ -148,7 +148,7 @@ async fn an_equivocation_proof_reaches_every_node() {
         |peer, request| {
             let shown = if peer == amazon { &a } else { &b };
             match request {
-                SyncRequest::Heads => SyncResponse::Heads {
+                SyncRequest::Heads | SyncRequest::Digest { .. } => SyncResponse::Heads {
                     heads: vec![Head {
                         author,
                         seq: 1,
@@ -200,7 +200,7 @@ async fn a_lying_sync_response_is_discarded_and_penalized() {
         &mut swarm,
         Duration::from_secs(4),
         |_, request| match request {
-            SyncRequest::Heads => SyncResponse::Heads {
+            SyncRequest::Heads | SyncRequest::Digest { .. } => SyncResponse::Heads {
                 heads: vec![Head {
                     author,
                     seq: 1,
@@ -450,7 +450,7 @@ async fn a_tampered_release_is_refused_and_its_proof_discloses_no_valid_opening(
         &mut swarm,
         Duration::from_secs(2),
         |_, request| match request {
-            SyncRequest::Heads => SyncResponse::Heads {
+            SyncRequest::Heads | SyncRequest::Digest { .. } => SyncResponse::Heads {
                 heads: vec![head.clone()],
                 roster_version: 1,
                 proofs: 0,
@@ -634,7 +634,7 @@ async fn replays_future_timestamps_and_gaps_are_ignored_not_punished() {
                     .map(|e| e.to_wire())
                     .collect(),
             ),
-            SyncRequest::Heads => SyncResponse::Heads {
+            SyncRequest::Heads | SyncRequest::Digest { .. } => SyncResponse::Heads {
                 heads: vec![Head {
                     author: org.signing.public(),
                     seq: 3,
@@ -872,7 +872,7 @@ async fn releases_are_taken_only_from_authors_this_node_asked() {
         &mut openai,
         Duration::from_secs(2),
         |_, request| match request {
-            SyncRequest::Heads => SyncResponse::Heads {
+            SyncRequest::Heads | SyncRequest::Digest { .. } => SyncResponse::Heads {
                 heads: vec![head.clone()],
                 roster_version: 1,
                 proofs: 0,

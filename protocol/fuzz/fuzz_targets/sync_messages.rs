@@ -77,6 +77,9 @@ fn response(bytes: &[u8]) {
         },
         SyncRequest::Rosters { after_version: 1 },
         SyncRequest::Proofs { skip: 0 },
+        SyncRequest::Digest {
+            digest: riskmesh_protocol::Hash32([0; 32]),
+        },
     ];
     for request in &requests {
         let accepted = check_response(request, &response).is_ok();
@@ -88,7 +91,8 @@ fn response(bytes: &[u8]) {
             continue;
         }
         match (request, &response) {
-            (SyncRequest::Heads, SyncResponse::Heads { heads, .. }) => {
+            (SyncRequest::Digest { .. }, SyncResponse::InSync) => {}
+            (SyncRequest::Heads | SyncRequest::Digest { .. }, SyncResponse::Heads { heads, .. }) => {
                 assert!(heads.len() <= MAX_HEADS, "{} heads accepted", heads.len());
                 assert!(
                     heads.windows(2).all(|w| w[0].author < w[1].author),

@@ -258,7 +258,17 @@ impl Driver {
     /// holds `seq` (or after [`HEAD_WAIT`], whatever it holds then).
     async fn proposer_head(&self, key: &OrgKey, seq: u64) -> Result<Option<Head>, String> {
         self.proposer_holds(key, seq).await?;
-        updates::head_in(&self.db(self.proposer), key)
+        // The node's status counts entries it accepted; a relayed entry is
+        // committed up to `WRITE_LINGER` later. The draft is made from the
+        // database, so wait for the commit too.
+        let deadline = Instant::now() + HEAD_WAIT;
+        loop {
+            let head = updates::head_in(&self.db(self.proposer), key)?;
+            if head.as_ref().map_or(0, |h| h.seq) >= seq || Instant::now() >= deadline {
+                return Ok(head);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Verifies `signed` as the next version, offers it to the proposer's

@@ -21,6 +21,22 @@ pub const BAN: Duration = Duration::from_secs(600);
 /// its sync round) and its node can tell its operator. It is not redialled,
 /// and nothing it signs past its valid prefix is accepted meanwhile.
 pub const LEAVE_GRACE: Duration = Duration::from_secs(3);
+/// Roster peers a node dials by default (its outbound degree). Peers dial
+/// each other once per pair (see [`dials_first`]), so a node of a large
+/// network holds about twice this many connections; a network of up to
+/// about twice this size stays a full mesh.
+pub const DIAL_PEERS: usize = 8;
+/// Failed dials in a row after which a chosen peer is replaced by another.
+pub const REPICK_AFTER: u32 = 3;
+/// How long a peer replaced for failing is not chosen again.
+pub const REPICK_COOLDOWN: Duration = Duration::from_secs(300);
+/// How long a node waits for the pair rule to connect it before it also
+/// dials peers that the rule leaves to the other side (which may not know
+/// this node's address).
+pub const FALLBACK_AFTER: Duration = Duration::from_secs(10);
+/// How long a peer dialled on demand (the requester of a release, say) is
+/// kept wanted.
+pub const DEMAND_FOR: Duration = Duration::from_secs(60);
 
 /// What the driver must do for the peer set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +131,18 @@ struct Peer {
     org: String,
     addrs: Vec<Multiaddr>,
     connected: bool,
+    /// The pair rule gives this node the dial ([`dials_first`]).
+    ours: bool,
+    /// One of the peers this node keeps dialled (its outbound set).
+    chosen: bool,
+    /// Always dialled: the operator pinned it or gave its address.
+    pinned: bool,
+    /// Dialled until then: something must reach it (a release).
+    demanded_until: Option<Instant>,
+    /// Dials since the last connection.
+    attempts: u32,
+    /// Replaced for failing: not chosen again before then.
+    failed_until: Option<Instant>,
     next_dial: Instant,
     backoff: Duration,
     strikes: u32,
@@ -137,16 +165,121 @@ pub struct PeerView {
     pub address: Option<Multiaddr>,
 }
 
+/// Whether `local` dials `other` under the pair rule: exactly one side of
+/// every pair dials, the side a hash of the two peer ids picks, so two nodes
+/// never dial each other at the same moment and every node is the dialling
+/// side of about half its pairs.
+pub fn dials_first(local: &PeerId, other: &PeerId) -> bool {
+    use sha2::{Digest, Sha256};
+    let (low, high) = if local < other {
+        (local, other)
+    } else {
+        (other, local)
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(low.to_bytes());
+    hasher.update(high.to_bytes());
+    let low_dials = hasher.finalize()[0] & 1 == 0;
+    (local == low) == low_dials
+}
+
+/// A small deterministic generator (SplitMix64) for the policies' random
+/// choices; the driver seeds it, tests fix the seed.
+#[derive(Debug, Clone)]
+pub struct Picker(u64);
+
+impl Picker {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Picker(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform index below `n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `base` scaled by a uniform factor in [0.5, 1.5).
+    pub fn jitter(&mut self, base: Duration) -> Duration {
+        let factor = 0.5 + (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        base.mul_f64(factor)
+    }
+}
+
 /// The roster's peers and what this node knows of each.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PeerBook {
     peers: HashMap<PeerId, Peer>,
+    /// This node, for the pair rule; `None` dials every known peer.
+    local: Option<PeerId>,
+    /// Outbound degree: how many peers are kept chosen.
+    target: usize,
+    picker: Picker,
+    /// When peers the pair rule leaves to the other side become eligible.
+    fallback_at: Option<Instant>,
+    /// Organizations whose nodes are always dialled.
+    pinned_orgs: Vec<String>,
+}
+
+impl Default for PeerBook {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl PeerBook {
-    /// An empty book.
+    /// A book that dials every roster peer it has an address for (no
+    /// bound): small networks and tests of backoff and bans.
     pub fn new() -> Self {
-        Self::default()
+        PeerBook {
+            peers: HashMap::new(),
+            local: None,
+            target: usize::MAX,
+            picker: Picker::new(0),
+            fallback_at: None,
+            pinned_orgs: Vec::new(),
+        }
+    }
+
+    /// A bounded book for node `local`: it keeps `target` peers chosen at
+    /// random among those the pair rule gives it, accepts the others'
+    /// dials, re-picks a peer that fails [`REPICK_AFTER`] dials in a row,
+    /// and dials pinned and demanded peers besides.
+    pub fn bounded(local: PeerId, target: usize, seed: u64) -> Self {
+        PeerBook {
+            local: Some(local),
+            target: target.max(1),
+            picker: Picker::new(seed),
+            ..Self::new()
+        }
+    }
+
+    /// Pins the nodes of these organizations: always dialled, whatever the
+    /// bound. Applies to peers already known and those a roster adds.
+    pub fn pin_orgs(&mut self, orgs: &[String]) {
+        for state in self.peers.values_mut() {
+            if orgs.contains(&state.org) {
+                state.pinned = true;
+            }
+        }
+        self.pinned_orgs = orgs.to_vec();
+    }
+
+    /// Keeps `peer` dialled until `until` (a release must reach it).
+    pub fn demand(&mut self, peer: PeerId, until: Instant) {
+        if let Some(state) = self.peers.get_mut(&peer) {
+            let later = state.demanded_until.map_or(until, |u| u.max(until));
+            state.demanded_until = Some(later);
+        }
     }
 
     /// Replaces the set of roster peers. New peers are allowed and dialled
@@ -156,12 +289,20 @@ impl PeerBook {
     pub fn set_roster(&mut self, peers: Vec<RosterPeer>, now: Instant) -> Vec<PeerAction> {
         let mut actions = Vec::new();
         let mut keep = HashSet::new();
+        self.fallback_at.get_or_insert(now + FALLBACK_AFTER);
         for rp in peers {
             keep.insert(rp.peer);
+            let ours = self.local.is_none_or(|local| dials_first(&local, &rp.peer));
             let state = self.peers.entry(rp.peer).or_insert_with(|| Peer {
                 org: rp.org.clone(),
                 addrs: Vec::new(),
                 connected: false,
+                ours,
+                chosen: false,
+                pinned: false,
+                demanded_until: None,
+                attempts: 0,
+                failed_until: None,
                 next_dial: now,
                 backoff: MIN_BACKOFF,
                 strikes: 0,
@@ -169,6 +310,7 @@ impl PeerBook {
                 leaving_until: None,
             });
             state.org = rp.org;
+            state.pinned |= self.pinned_orgs.contains(&state.org);
             state.leaving_until = None;
             for addr in rp.addrs {
                 if !state.addrs.contains(&addr) {
@@ -194,8 +336,10 @@ impl PeerBook {
         actions
     }
 
-    /// Remembers an address (ending in `/p2p/<peer id>`) of a roster peer
-    /// and makes it due for a dial now.
+    /// Remembers an address (ending in `/p2p/<peer id>`) of a roster peer;
+    /// if the peer is one this node dials, it is due for a dial now. An
+    /// address does not make a peer wanted: the bounded book still chooses
+    /// among the peers it knows how to reach.
     pub fn remember_address(&mut self, addr: Multiaddr, now: Instant) -> Result<PeerId, AddressError> {
         let Some(Protocol::P2p(peer)) = addr.iter().last() else {
             return Err(AddressError::NoPeerId(addr));
@@ -216,6 +360,7 @@ impl PeerBook {
                 let first = !state.connected;
                 state.connected = true;
                 state.backoff = MIN_BACKOFF;
+                state.attempts = 0;
                 first
             }
             None => false,
@@ -266,8 +411,18 @@ impl PeerBook {
                 state.strikes = 0;
                 actions.push(PeerAction::Allow(*peer));
             }
-            if !state.connected
+            if state.demanded_until.is_some_and(|until| until <= now) {
+                state.demanded_until = None;
+            }
+        }
+        self.choose(now);
+        let unbounded = self.local.is_none();
+        for (peer, state) in &mut self.peers {
+            let wanted = unbounded || state.chosen || state.pinned || state.demanded_until.is_some();
+            if wanted
+                && !state.connected
                 && state.banned_until.is_none()
+                && state.leaving_until.is_none()
                 && !state.addrs.is_empty()
                 && state.next_dial <= now
             {
@@ -275,11 +430,83 @@ impl PeerBook {
                     peer: *peer,
                     addrs: state.addrs.clone(),
                 });
+                state.attempts = state.attempts.saturating_add(1);
                 state.next_dial = now + state.backoff;
                 state.backoff = (state.backoff * 2).min(MAX_BACKOFF);
             }
         }
         actions
+    }
+
+    /// Keeps the outbound set at its target: drops chosen peers that are
+    /// banned, leaving or failed [`REPICK_AFTER`] dials in a row, then
+    /// picks at random among the eligible ones (peers the pair rule gives
+    /// this node, with an address, not banned, not waiting out a backoff;
+    /// after [`FALLBACK_AFTER`] with fewer connections than the target,
+    /// also the peers the rule leaves to the other side).
+    fn choose(&mut self, now: Instant) {
+        if self.local.is_none() {
+            return;
+        }
+        for state in self.peers.values_mut() {
+            let failing = !state.connected && state.attempts >= REPICK_AFTER;
+            if state.chosen && (state.banned_until.is_some() || state.leaving_until.is_some() || failing) {
+                state.chosen = false;
+                if failing {
+                    state.failed_until = Some(now + REPICK_COOLDOWN);
+                }
+            }
+        }
+        let chosen = self.peers.values().filter(|s| s.chosen).count();
+        if chosen >= self.target {
+            return;
+        }
+        let connected = self.peers.values().filter(|s| s.connected).count();
+        let reachable = self.peers.values().filter(|s| !s.addrs.is_empty()).count();
+        let fallback = self.fallback_at.is_some_and(|at| at <= now) && connected < self.target.min(reachable);
+        let eligible = |cooled: bool| {
+            let mut peers: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, s)| {
+                    !s.chosen
+                        && (s.ours || fallback)
+                        && !s.addrs.is_empty()
+                        && s.banned_until.is_none()
+                        && s.leaving_until.is_none()
+                        && s.failed_until.is_none_or(|until| until <= now) == cooled
+                        && (s.connected || s.next_dial <= now)
+                })
+                .map(|(p, _)| *p)
+                .collect();
+            // HashMap order is arbitrary; sort so a seed gives one choice.
+            peers.sort();
+            peers
+        };
+        // Peers that have not failed first; peers replaced for failing only
+        // when nothing else is left (a small network, a partition), so they
+        // are still dialled, on their backoff, and a healed link reconnects.
+        let mut fresh = eligible(true);
+        let mut failed = eligible(false);
+        let mut picked = chosen;
+        while picked < self.target {
+            let pool = if fresh.is_empty() { &mut failed } else { &mut fresh };
+            if pool.is_empty() {
+                break;
+            }
+            let peer = pool.swap_remove(self.picker.below(pool.len()));
+            if let Some(state) = self.peers.get_mut(&peer) {
+                state.chosen = true;
+                state.attempts = 0;
+            }
+            picked += 1;
+        }
+    }
+
+    /// Peers this node keeps dialled (its outbound set), for tests and the
+    /// status report.
+    pub fn chosen(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.peers.iter().filter(|(_, s)| s.chosen).map(|(p, _)| *p)
     }
 
     /// When [`PeerBook::poll`] next has something to do.
@@ -288,7 +515,13 @@ impl PeerBook {
             .values()
             .filter_map(|s| match (s.banned_until, s.leaving_until) {
                 (Some(until), _) | (None, Some(until)) => Some(until),
-                (None, None) if !s.connected && !s.addrs.is_empty() => Some(s.next_dial),
+                (None, None)
+                    if !s.connected
+                        && !s.addrs.is_empty()
+                        && (self.local.is_none() || s.chosen || s.pinned || s.demanded_until.is_some()) =>
+                {
+                    Some(s.next_dial)
+                }
                 (None, None) => None,
             })
             .min()
@@ -388,6 +621,13 @@ impl RateBudgets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed origin for virtual time (instants are only compared).
+    fn t0() -> Instant {
+        use std::sync::OnceLock;
+        static T0: OnceLock<Instant> = OnceLock::new();
+        *T0.get_or_init(Instant::now)
+    }
 
     fn peer(n: u8) -> (PeerId, Multiaddr) {
         let key = libp2p::identity::Keypair::ed25519_from_bytes([n; 32]).expect("key");
@@ -559,6 +799,215 @@ mod tests {
     }
 
     /// What the driver does for an entry that turns out new and valid.
+    /// `n` roster peers (1..=n) seen from peer 0, in a bounded book.
+    fn bounded_book(n: u8, target: usize, now: Instant) -> (PeerBook, PeerId, Vec<PeerId>) {
+        let local = peer(0).0;
+        let mut book = PeerBook::bounded(local, target, 7);
+        let peers: Vec<(PeerId, Multiaddr)> = (1..=n).map(peer).collect();
+        book.set_roster(
+            peers
+                .iter()
+                .map(|(p, a)| RosterPeer {
+                    peer: *p,
+                    org: format!("org{p}"),
+                    addrs: vec![a.clone()],
+                })
+                .collect(),
+            now,
+        );
+        (book, local, peers.into_iter().map(|(p, _)| p).collect())
+    }
+
+    fn dialled(actions: &[PeerAction]) -> Vec<PeerId> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                PeerAction::Dial { peer, .. } => Some(*peer),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Issue 13: every node dialled every roster member, and both ends of a
+    /// pair dialled each other at once. Now exactly one side of each pair
+    /// dials, and about half the pairs fall to each side.
+    #[test]
+    fn exactly_one_side_of_every_pair_dials() {
+        let ids: Vec<PeerId> = (0..60).map(|n| peer(n).0).collect();
+        let mut ours = 0;
+        for a in &ids {
+            for b in ids.iter().filter(|b| *b != a) {
+                assert_ne!(dials_first(a, b), dials_first(b, a), "{a} and {b}");
+                ours += usize::from(dials_first(a, b));
+            }
+        }
+        let pairs = ids.len() * (ids.len() - 1);
+        assert_eq!(ours * 2, pairs);
+        // Each node's share is near half (no node dials everyone or no one).
+        for a in &ids {
+            let share = ids.iter().filter(|b| *b != a && dials_first(a, b)).count();
+            assert!((10..=50).contains(&share), "{a} dials {share} of 59");
+        }
+    }
+
+    #[test]
+    fn a_bounded_book_dials_at_most_its_target_and_only_its_side_of_each_pair() {
+        let now = t0();
+        let (mut book, local, _) = bounded_book(100, 8, now);
+        let first = dialled(&book.poll(now));
+        assert_eq!(first.len(), 8, "{first:?}");
+        assert!(first.iter().all(|p| dials_first(&local, p)));
+        assert_eq!(book.chosen().count(), 8);
+        // Connected peers are not dialled again; nothing more is dialled.
+        for p in &first {
+            book.connected(*p);
+        }
+        assert!(dialled(&book.poll(now + Duration::from_secs(120))).is_empty());
+        // A peer that dialled us (the other side of the rule) is accepted
+        // and counted, but never redialled after it leaves.
+        let inbound = peer(50).0;
+        assert!(!first.contains(&inbound));
+        assert!(book.connected(inbound));
+        book.disconnected(inbound, now);
+        assert!(!dialled(&book.poll(now + Duration::from_secs(300))).contains(&inbound));
+    }
+
+    #[test]
+    fn a_small_network_stays_a_full_mesh() {
+        // Nine nodes: every node dials every peer the pair rule gives it
+        // (fewer than the target), so every pair is dialled once.
+        let ids: Vec<u8> = (0..9).collect();
+        let now = t0();
+        let mut edges = HashSet::new();
+        for &me in &ids {
+            let local = peer(me).0;
+            let mut book = PeerBook::bounded(local, 8, u64::from(me));
+            book.set_roster(
+                ids.iter()
+                    .filter(|n| **n != me)
+                    .map(|n| {
+                        let (p, a) = peer(*n);
+                        RosterPeer {
+                            peer: p,
+                            org: format!("org{n}"),
+                            addrs: vec![a],
+                        }
+                    })
+                    .collect(),
+                now,
+            );
+            for p in dialled(&book.poll(now)) {
+                let (a, b) = if local < p { (local, p) } else { (p, local) };
+                assert!(edges.insert((a, b)), "pair dialled twice");
+            }
+        }
+        assert_eq!(edges.len(), 9 * 8 / 2);
+    }
+
+    #[test]
+    fn a_chosen_peer_that_keeps_failing_is_replaced() {
+        let mut now = t0();
+        let (mut book, _, _) = bounded_book(100, 8, now);
+        let first = dialled(&book.poll(now));
+        // Seven answer; one never does.
+        let dead = first[0];
+        for p in &first[1..] {
+            book.connected(*p);
+        }
+        let mut dials_of_dead = 1;
+        let mut replacement = None;
+        for _ in 0..20 {
+            now += MAX_BACKOFF;
+            let d = dialled(&book.poll(now));
+            dials_of_dead += d.iter().filter(|p| **p == dead).count();
+            if let Some(p) = d.iter().find(|p| !first.contains(p)) {
+                replacement = Some(*p);
+                break;
+            }
+        }
+        assert_eq!(dials_of_dead as u32, REPICK_AFTER);
+        let replacement = replacement.expect("a replacement is dialled");
+        assert!(book.chosen().any(|p| p == replacement));
+        assert!(!book.chosen().any(|p| p == dead));
+        assert_eq!(book.chosen().count(), 8);
+    }
+
+    /// A partition cuts a small network's node off from every peer it
+    /// dials: with nobody to replace them, the failing peers stay wanted and
+    /// are redialled on their backoff, so the healed link reconnects (the
+    /// partition-heal scenario caught a version that gave up on them).
+    #[test]
+    fn with_no_one_to_replace_them_failing_peers_are_still_redialled() {
+        let start = t0();
+        let (mut book, local, peers) = bounded_book(5, 8, start);
+        let ours: Vec<PeerId> = peers.iter().copied().filter(|p| dials_first(&local, p)).collect();
+        assert!(!ours.is_empty());
+        let mut counts: HashMap<PeerId, u32> = HashMap::new();
+        let mut now = start;
+        while now < start + Duration::from_secs(290) {
+            for p in dialled(&book.poll(now)) {
+                *counts.entry(p).or_default() += 1;
+            }
+            now += Duration::from_millis(250);
+        }
+        for p in &ours {
+            assert!(
+                counts.get(p).copied().unwrap_or(0) > REPICK_AFTER + 3,
+                "{counts:?}"
+            );
+        }
+        // The link heals: the next dial connects, and the backoff resets.
+        assert!(book.connected(ours[0]));
+        assert!(book.chosen().any(|p| p == ours[0]));
+    }
+
+    #[test]
+    fn pinned_and_demanded_peers_are_dialled_beyond_the_bound() {
+        let now = t0();
+        let (mut book, local, peers) = bounded_book(100, 8, now);
+        let first = dialled(&book.poll(now));
+        let outside: Vec<PeerId> = peers
+            .iter()
+            .copied()
+            .filter(|p| !first.contains(p) && !dials_first(&local, p))
+            .take(2)
+            .collect();
+        book.pin_orgs(&[format!("org{}", outside[0])]);
+        book.demand(outside[1], now + DEMAND_FOR);
+        let next = dialled(&book.poll(now + Duration::from_secs(1)));
+        assert!(
+            next.contains(&outside[0]) && next.contains(&outside[1]),
+            "{next:?}"
+        );
+        // The demand ends; the pin does not.
+        book.disconnected(outside[0], now);
+        book.disconnected(outside[1], now);
+        let later = dialled(&book.poll(now + DEMAND_FOR + MAX_BACKOFF));
+        assert!(later.contains(&outside[0]));
+        assert!(!later.contains(&outside[1]));
+    }
+
+    #[test]
+    fn without_connections_the_book_falls_back_to_the_other_side_of_the_rule() {
+        // The sim's sparse topologies (and a real roster with stale
+        // addresses) can leave the rule's dialler without our address.
+        let now = t0();
+        let (mut book, local, _) = bounded_book(100, 8, now);
+        let first = dialled(&book.poll(now));
+        assert!(first.iter().all(|p| dials_first(&local, p)));
+        let mut later = now;
+        let mut others = Vec::new();
+        while later < now + FALLBACK_AFTER + MAX_BACKOFF * 6 && others.is_empty() {
+            later += Duration::from_secs(1);
+            others = dialled(&book.poll(later))
+                .into_iter()
+                .filter(|p| !dials_first(&local, p))
+                .collect();
+        }
+        assert!(later >= now + FALLBACK_AFTER, "fell back too early");
+        assert!(!others.is_empty(), "never fell back");
+    }
+
     fn take(budgets: &mut RateBudgets, author: OrgKey, now: Instant) -> bool {
         let has = budgets.has(author, now);
         if has {

@@ -142,6 +142,21 @@ impl ReleaseDelivery {
         sends
     }
 
+    /// Requesters with a release waiting and none in flight: the driver
+    /// dials one of their nodes if none is connected (a bounded peer set
+    /// need not hold a connection to every requester).
+    pub fn waiting_requesters(&self) -> Vec<OrgKey> {
+        let mut out: Vec<OrgKey> = self
+            .pending
+            .values()
+            .filter(|p| p.in_flight.is_none())
+            .map(|p| p.out.requester)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Retries when [`RELEASE_RETRY`] has passed since the last attempt.
     pub fn poll(&mut self, now: Instant, node_of: impl Fn(&OrgKey) -> Option<PeerId>) -> Vec<ReleaseSend> {
         match self.last_attempt {

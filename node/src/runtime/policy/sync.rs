@@ -3,10 +3,11 @@
 //! driver sends the [`SyncSend`]s it returns and feeds back what arrives,
 //! keyed by the [`SyncToken`] the planner issued.
 
+use super::peers::Picker;
 use libp2p::PeerId;
 use riskmesh_protocol::sync::{MAX_SYNC_RANGE, SyncRequest, SyncResponse, check_response};
-use riskmesh_protocol::{ChainValidator, EquivocationProof, OrgKey, Roster, WireEntry};
-use std::collections::{HashMap, HashSet};
+use riskmesh_protocol::{ChainValidator, EquivocationProof, Hash32, OrgKey, Roster, WireEntry};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// A range request unanswered for this long is given up, and the gap is
@@ -15,6 +16,10 @@ pub const RANGE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a peer that failed to serve an author's range (empty within its
 /// claim, or too slow) is not asked for that author again.
 pub const AVOID_FOR: Duration = Duration::from_secs(60);
+/// Peers asked per periodic round (chosen at random among the connected).
+pub const ROUND_PEERS: usize = 2;
+/// The round interval when the driver sets none (the node's default).
+pub const DEFAULT_ROUND: Duration = Duration::from_secs(30);
 
 /// Identifies one outstanding sync request of this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -107,11 +112,22 @@ struct Outstanding {
 }
 
 /// The asking side of sync.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SyncPlanner {
     connected: HashSet<PeerId>,
-    /// Highest seq per author each connected peer announced in its last heads.
+    /// What each connected peer's last heads answer claimed beyond what this
+    /// node held when it arrived (claims at or below are not kept: they
+    /// cannot lead to a fetch), highest seq per author.
     heads: HashMap<PeerId, HashMap<OrgKey, u64>>,
+    /// Authors some peer claimed beyond what this node held: the only
+    /// authors [`SyncPlanner::fetch_gaps`] looks at (besides the chain's own
+    /// gaps). An author leaves once no claim exceeds what is held.
+    needs: BTreeSet<OrgKey>,
+    /// Mean interval between periodic rounds; each is jittered.
+    interval: Duration,
+    /// When the next periodic round is due.
+    next_round: Option<Instant>,
+    picker: Picker,
     outstanding: HashMap<SyncToken, Outstanding>,
     /// Authors with a range request in flight (one at a time per author).
     fetching: HashSet<OrgKey>,
@@ -122,10 +138,35 @@ pub struct SyncPlanner {
     next_token: u64,
 }
 
+impl Default for SyncPlanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SyncPlanner {
-    /// A planner with no peers.
+    /// A planner with no peers, rounds every [`DEFAULT_ROUND`] on average.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_rounds(DEFAULT_ROUND, 0)
+    }
+
+    /// A planner whose periodic rounds come every `interval` on average,
+    /// each jittered to between half and one and a half times it (so the
+    /// rounds of nodes started together drift apart), with random choices
+    /// seeded by `seed`.
+    pub fn with_rounds(interval: Duration, seed: u64) -> Self {
+        SyncPlanner {
+            connected: HashSet::new(),
+            heads: HashMap::new(),
+            needs: BTreeSet::new(),
+            interval,
+            next_round: None,
+            picker: Picker::new(seed),
+            outstanding: HashMap::new(),
+            fetching: HashSet::new(),
+            avoid: HashMap::new(),
+            next_token: 0,
+        }
     }
 
     fn send(&mut self, peer: PeerId, request: SyncRequest, now: Instant) -> SyncSend {
@@ -145,10 +186,11 @@ impl SyncPlanner {
         SyncSend { token, peer, request }
     }
 
-    /// A peer connected: ask for its heads.
-    pub fn peer_connected(&mut self, peer: PeerId, now: Instant) -> SyncSend {
+    /// A peer connected: send it our digest (it answers with its heads if
+    /// they differ).
+    pub fn peer_connected(&mut self, peer: PeerId, digest: Hash32, now: Instant) -> SyncSend {
         self.connected.insert(peer);
-        self.send(peer, SyncRequest::Heads, now)
+        self.send(peer, SyncRequest::Digest { digest }, now)
     }
 
     /// A peer disconnected: forget what it announced.
@@ -157,13 +199,41 @@ impl SyncPlanner {
         self.heads.remove(peer);
     }
 
-    /// A periodic round: ask every connected peer for its heads.
-    pub fn round(&mut self, now: Instant) -> Vec<SyncSend> {
+    /// Whether a periodic round is due. The first call only schedules the
+    /// first round (a jittered interval from now): peers are asked when
+    /// they connect.
+    pub fn round_due(&mut self, now: Instant) -> bool {
+        match self.next_round {
+            Some(at) => at <= now,
+            None => {
+                self.next_round = Some(now + self.picker.jitter(self.interval));
+                false
+            }
+        }
+    }
+
+    /// A periodic round: send our digest to [`ROUND_PEERS`] connected peers
+    /// chosen at random, and schedule the next round a jittered interval
+    /// from now.
+    pub fn round(&mut self, digest: Hash32, now: Instant) -> Vec<SyncSend> {
+        self.next_round = Some(now + self.picker.jitter(self.interval));
+        let mut peers: Vec<PeerId> = self.connected.iter().copied().collect();
+        peers.sort();
+        let mut asked = Vec::new();
+        while asked.len() < ROUND_PEERS && !peers.is_empty() {
+            let peer = peers.swap_remove(self.picker.below(peers.len()));
+            asked.push(self.send(peer, SyncRequest::Digest { digest }, now));
+        }
+        asked
+    }
+
+    /// A round with every connected peer (an operator's `sync_now`).
+    pub fn round_all(&mut self, digest: Hash32, now: Instant) -> Vec<SyncSend> {
         let mut peers: Vec<PeerId> = self.connected.iter().copied().collect();
         peers.sort();
         peers
             .into_iter()
-            .map(|p| self.send(p, SyncRequest::Heads, now))
+            .map(|p| self.send(p, SyncRequest::Digest { digest }, now))
             .collect()
     }
 
@@ -282,8 +352,12 @@ impl SyncPlanner {
         let mut out = Vec::new();
         match (request, response) {
             (request, SyncResponse::Refused(_)) => self.release(&request),
+            // The peer holds what we hold: it claims nothing beyond.
+            (SyncRequest::Digest { .. }, SyncResponse::InSync) => {
+                self.heads.remove(&peer);
+            }
             (
-                SyncRequest::Heads,
+                SyncRequest::Heads | SyncRequest::Digest { .. },
                 SyncResponse::Heads {
                     heads,
                     roster_version,
@@ -291,8 +365,13 @@ impl SyncPlanner {
                 },
             ) => {
                 if self.connected.contains(&peer) {
-                    self.heads
-                        .insert(peer, heads.iter().map(|h| (h.author, h.seq)).collect());
+                    let claims: HashMap<OrgKey, u64> = heads
+                        .iter()
+                        .filter(|h| wanted_seq(local.roster, &h.author, h.seq) > local.seq(&h.author))
+                        .map(|h| (h.author, h.seq))
+                        .collect();
+                    self.needs.extend(claims.keys().copied());
+                    self.heads.insert(peer, claims);
                 }
                 // A head at a seq we hold with a different id means the
                 // author showed us and this peer different entries: fetch
@@ -381,32 +460,42 @@ impl SyncPlanner {
     /// gap falls back to the next). Returns the requests and the total lag
     /// (announced minus held). `paused` (the writer is behind) sends nothing.
     pub fn fetch_gaps(&mut self, local: Local<'_>, paused: bool, now: Instant) -> (Vec<SyncSend>, u64) {
-        let mut best: HashMap<OrgKey, u64> = HashMap::new();
         let mut wanted: Vec<(OrgKey, u64, PeerId)> = Vec::new();
+        let mut lag = 0u64;
         let mut peers: Vec<&PeerId> = self.heads.keys().collect();
         peers.sort();
-        for peer in peers {
-            for (author, &announced) in &self.heads[peer] {
+        let mut satisfied = Vec::new();
+        // Only authors some peer claimed beyond what we held: incremental,
+        // so a synced node does no work here however many authors it has.
+        for author in &self.needs {
+            let held = local.seq(author);
+            let mut best = 0;
+            let mut from: Option<(u64, PeerId)> = None;
+            for peer in &peers {
+                let Some(&announced) = self.heads[*peer].get(author) else {
+                    continue;
+                };
                 let seq = wanted_seq(local.roster, author, announced);
-                if seq <= local.seq(author) {
+                if seq <= held {
                     continue;
                 }
-                let b = best.entry(*author).or_default();
-                *b = (*b).max(seq);
-                if self.avoided(*peer, *author, now) {
-                    continue;
-                }
-                match wanted.iter_mut().find(|(a, _, _)| a == author) {
-                    Some(w) if w.1 < seq => *w = (*author, seq, *peer),
-                    Some(_) => {}
-                    None => wanted.push((*author, seq, *peer)),
+                best = best.max(seq);
+                if !self.avoided(**peer, *author, now) && from.is_none_or(|(s, _)| s < seq) {
+                    from = Some((seq, **peer));
                 }
             }
+            if best <= held {
+                satisfied.push(*author);
+                continue;
+            }
+            lag = lag.saturating_add(best - held);
+            if let Some((seq, peer)) = from {
+                wanted.push((*author, seq, peer));
+            }
         }
-        let lag = best
-            .iter()
-            .map(|(author, seq)| seq.saturating_sub(local.seq(author)))
-            .fold(0u64, u64::saturating_add);
+        for author in satisfied {
+            self.needs.remove(&author);
+        }
         if paused {
             return (Vec::new(), lag);
         }
@@ -450,6 +539,8 @@ mod tests {
     use riskmesh_protocol::{Roster, VerifiedEntry, testkit};
 
     const NOW: u64 = 1_700_000_000_000;
+    /// A digest no fixture's heads have: every peer answers with its heads.
+    const DIGEST: Hash32 = Hash32([0xd1; 32]);
 
     /// A fixed origin for virtual time (instants are only compared).
     fn t0() -> Instant {
@@ -519,8 +610,8 @@ mod tests {
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
         let p = peer(1);
-        let ask = planner.peer_connected(p, t0());
-        assert_eq!(ask.request, SyncRequest::Heads);
+        let ask = planner.peer_connected(p, DIGEST, t0());
+        assert_eq!(ask.request, SyncRequest::Digest { digest: DIGEST });
         let head = Head {
             author,
             seq: 3,
@@ -559,7 +650,7 @@ mod tests {
         let log = entries(&f.roster, "anthropic", 5);
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(1), t0());
+        let ask = planner.peer_connected(peer(1), DIGEST, t0());
         let head = Head {
             author,
             seq: 5,
@@ -597,11 +688,11 @@ mod tests {
         let f = Fixture::new();
         let mut planner = SyncPlanner::new();
         let p = peer(1);
-        let ask = planner.peer_connected(p, t0());
+        let ask = planner.peer_connected(p, DIGEST, t0());
         let out = planner.on_response(ask.token, b"\xff\x00junk", f.local(), t0());
         assert!(matches!(&out[..], [SyncOutput::Strike { peer, .. }] if *peer == p));
         // A proofs answer to a heads request.
-        let ask = planner.round(t0()).remove(0);
+        let ask = planner.round_all(DIGEST, t0()).remove(0);
         let out = planner.on_response(
             ask.token,
             &SyncResponse::Proofs(Vec::new()).to_bytes(),
@@ -610,7 +701,7 @@ mod tests {
         );
         assert!(matches!(&out[..], [SyncOutput::Strike { .. }]));
         // An abandoned stream.
-        let ask = planner.round(t0()).remove(0);
+        let ask = planner.round_all(DIGEST, t0()).remove(0);
         assert!(planner.on_response(ask.token, b"", f.local(), t0()).is_empty());
         assert_eq!(planner.outstanding(), 0);
         // A late answer to a forgotten token.
@@ -618,6 +709,124 @@ mod tests {
             planner
                 .on_response(ask.token, b"junk", f.local(), t0())
                 .is_empty()
+        );
+    }
+
+    /// Issue 13: every node asked every connected peer for its heads every
+    /// 30 s, all at the same moment. A round now sends a digest to
+    /// [`ROUND_PEERS`] random peers, at an interval jittered to between half
+    /// and one and a half times the mean.
+    #[test]
+    fn a_round_sends_a_digest_to_two_random_peers_at_a_jittered_interval() {
+        let interval = Duration::from_secs(30);
+        let mut planner = SyncPlanner::with_rounds(interval, 42);
+        let mut now = t0();
+        for n in 1..=20 {
+            let _ = planner.peer_connected(peer(n), DIGEST, now);
+        }
+        assert!(!planner.round_due(now), "the first call only schedules");
+        let mut asked = HashSet::new();
+        let mut gaps = Vec::new();
+        let mut last = now;
+        for _ in 0..40 {
+            // Find the next due time on a 250 ms tick.
+            while !planner.round_due(now) {
+                now += Duration::from_millis(250);
+            }
+            gaps.push(now - last);
+            last = now;
+            let sends = planner.round(DIGEST, now);
+            assert_eq!(sends.len(), ROUND_PEERS);
+            assert_ne!(sends[0].peer, sends[1].peer);
+            for send in sends {
+                assert_eq!(send.request, SyncRequest::Digest { digest: DIGEST });
+                asked.insert(send.peer);
+                planner.failed(send.token);
+            }
+        }
+        // Never sooner than half the interval, never later than 1.5 times
+        // (plus a tick), and not all the same.
+        let tick = Duration::from_millis(250);
+        assert!(
+            gaps[1..]
+                .iter()
+                .all(|g| *g >= interval / 2 && *g <= interval * 3 / 2 + tick),
+            "{gaps:?}"
+        );
+        assert!(gaps[1..].windows(2).any(|w| w[0] != w[1]), "no jitter: {gaps:?}");
+        // Over 40 rounds most peers were asked; nobody all the time.
+        assert!(asked.len() >= 15, "only {} peers asked", asked.len());
+    }
+
+    #[test]
+    fn an_in_sync_answer_fetches_nothing_and_forgets_the_peers_claims() {
+        let f = Fixture::new();
+        let log = entries(&f.roster, "anthropic", 2);
+        let author = log[0].header().author;
+        let mut planner = SyncPlanner::new();
+        let p = peer(1);
+        let ask = planner.peer_connected(p, DIGEST, t0());
+        let head = Head {
+            author,
+            seq: 2,
+            id: log[1].id(),
+        };
+        let _ = planner.on_response(ask.token, &heads_bytes(vec![head.clone()]), f.local(), t0());
+        assert_eq!(planner.best_known(&f.roster).get(&author), Some(&2));
+        let ask = planner.round_all(DIGEST, t0()).remove(0);
+        let out = planner.on_response(ask.token, &SyncResponse::InSync.to_bytes(), f.local(), t0());
+        assert!(out.is_empty());
+        assert!(planner.best_known(&f.roster).is_empty());
+        assert_eq!(planner.fetch_gaps(f.local(), false, t0()), (Vec::new(), 0));
+        // In-sync answers only a digest: to a range request it is a fault.
+        let ask = planner.round_all(DIGEST, t0()).remove(0);
+        let _ = planner.on_response(ask.token, &heads_bytes(vec![head]), f.local(), t0());
+        let (sends, _) = planner.fetch_gaps(f.local(), false, t0());
+        let out = planner.on_response(sends[0].token, &SyncResponse::InSync.to_bytes(), f.local(), t0());
+        assert!(matches!(&out[..], [SyncOutput::Strike { peer, .. }] if *peer == p));
+    }
+
+    /// Issue 13: `fetch_gaps` rescanned peers × authors on every answer and
+    /// tick. Only authors some peer claimed beyond what we hold are looked
+    /// at; a heads answer equal to ours leaves nothing to plan.
+    #[test]
+    fn gaps_are_planned_only_for_authors_a_peer_claimed_beyond_ours() {
+        let mut f = Fixture::new();
+        let orgs = ["amazon", "anthropic", "google", "meta"];
+        let mut heads = Vec::new();
+        for org in orgs {
+            let log = entries(&f.roster, org, 2);
+            for e in &log {
+                f.chain.ingest(e.clone(), NOW);
+            }
+            heads.push(Head {
+                author: log[1].header().author,
+                seq: 2,
+                id: log[1].id(),
+            });
+        }
+        heads.sort_by_key(|h| h.author);
+        let mut planner = SyncPlanner::new();
+        let ask = planner.peer_connected(peer(1), DIGEST, t0());
+        let _ = planner.on_response(ask.token, &heads_bytes(heads.clone()), f.local(), t0());
+        assert!(planner.needs.is_empty());
+        assert_eq!(planner.fetch_gaps(f.local(), false, t0()), (Vec::new(), 0));
+        // One author ahead at another peer: exactly that author is planned.
+        heads[2].seq = 5;
+        let ask = planner.peer_connected(peer(2), DIGEST, t0());
+        let _ = planner.on_response(ask.token, &heads_bytes(heads.clone()), f.local(), t0());
+        assert_eq!(planner.needs.len(), 1);
+        let (sends, lag) = planner.fetch_gaps(f.local(), false, t0());
+        assert_eq!(lag, 3);
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].peer, peer(2));
+        assert_eq!(
+            sends[0].request,
+            SyncRequest::Range {
+                author: heads[2].author,
+                from_seq: 3,
+                count: 3
+            }
         );
     }
 
@@ -630,7 +839,7 @@ mod tests {
             f.chain.ingest(e.clone(), NOW);
         }
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(2), t0());
+        let ask = planner.peer_connected(peer(2), DIGEST, t0());
         let forged = Head {
             author,
             seq: 2,
@@ -651,7 +860,7 @@ mod tests {
     fn newer_roster_and_more_proofs_are_fetched() {
         let f = Fixture::new();
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(3), t0());
+        let ask = planner.peer_connected(peer(3), DIGEST, t0());
         let bytes = SyncResponse::Heads {
             heads: Vec::new(),
             roster_version: 4,
@@ -677,7 +886,7 @@ mod tests {
         let log = entries(&f.roster, "google", 1);
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
-        let ask = planner.peer_connected(peer(4), t0());
+        let ask = planner.peer_connected(peer(4), DIGEST, t0());
         let head = Head {
             author,
             seq: 1,
@@ -697,7 +906,7 @@ mod tests {
         heads: Vec<Head>,
         now: Instant,
     ) -> Vec<SyncOutput> {
-        let ask = planner.peer_connected(p, now);
+        let ask = planner.peer_connected(p, DIGEST, now);
         planner.on_response(ask.token, &heads_bytes(heads), f.local(), now)
     }
 
@@ -843,7 +1052,7 @@ mod tests {
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
         let p = peer(5);
-        let ask = planner.peer_connected(p, t0());
+        let ask = planner.peer_connected(p, DIGEST, t0());
         let head = Head {
             author,
             seq: 1,

@@ -117,6 +117,30 @@ pub(super) fn roster_file(fx: &Fixture) -> Json {
         &signed_by(&unordered, &SIGNATORIES),
         reject("invalid"),
     ));
+    // The participant limit, MAX_ROSTER_MEMBERS (512): the seven founders
+    // and observers up to the limit are accepted, one more is not.
+    let many = |n: usize| {
+        let names: Vec<String> = (0..n - SIGNATORIES.len())
+            .map(|i| format!("obs-{i:04}"))
+            .collect();
+        let observers: Vec<&str> = names.iter().map(String::as_str).collect();
+        let doc = testkit::genesis_doc(NETWORK, &SIGNATORIES, &observers, genesis_doc.created_ms);
+        signed_by(&doc, &SIGNATORIES)
+    };
+    let at_limit = many(riskmesh_protocol::limits::MAX_ROSTER_MEMBERS);
+    vectors.push(genesis_vector(
+        "genesis_at_member_limit",
+        "A genesis roster with 512 participants (MAX_ROSTER_MEMBERS): the seven founders and 505 observers \
+         obs-0000 to obs-0504, signed by every founder.",
+        &at_limit,
+        accepted(&at_limit.doc, 1),
+    ));
+    vectors.push(genesis_vector(
+        "genesis_over_member_limit",
+        "The same with one more observer: 513 participants.",
+        &many(riskmesh_protocol::limits::MAX_ROSTER_MEMBERS + 1),
+        reject("invalid"),
+    ));
     let mut trailing = genesis.to_bytes();
     trailing.push(0x00);
     vectors.push(vector(
