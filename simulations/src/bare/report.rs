@@ -1,0 +1,121 @@
+//! The bare baseline's report: the figures of `check::Figures` that a bare
+//! network has, under the same names and JSON paths, so
+//! `scaling::Row::from_report` reads a bare report like a riskmesh one.
+
+use crate::check::Latency;
+use serde::Serialize;
+
+/// What a bare run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BareReport {
+    /// Always `bare` (tells the report from a riskmesh one).
+    pub kind: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// The plan's seed.
+    pub seed: u64,
+    /// Whether the dial graph was connected and delivery met the
+    /// scenario's `expect.delivery_ratio`.
+    pub passed: bool,
+    /// Whether the dial graph was connected.
+    pub connected: bool,
+    /// The figures.
+    pub figures: BareFigures,
+    /// Whether this was a release (optimized) build.
+    pub release_build: bool,
+}
+
+/// Traffic figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BareBytes {
+    /// Bytes of messages the nodes accepted.
+    pub gossip_in: u64,
+    /// gossip in / deliveries.
+    pub app_per_delivery: Option<f64>,
+    /// Mean message size (the same, as every delivery is one message).
+    pub mean_entry_bytes: Option<f64>,
+}
+
+/// A bare run's figures; each means what the field of the same name in
+/// `check::Figures` means.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BareFigures {
+    /// Nodes.
+    pub nodes: usize,
+    /// Peers each node chose to dial.
+    pub degree: usize,
+    /// Connections dialled (one per pair).
+    pub connections: usize,
+    /// Publications signed and handed to their author's swarm.
+    pub published: usize,
+    /// Of which gossipsub never took (no peers) by the end.
+    pub publish_failures: usize,
+    /// Messages that failed `verify_strict` (none expected).
+    pub rejected: u64,
+    /// (publication, other node) pairs.
+    pub expected_deliveries: usize,
+    /// Of which delivered.
+    pub deliveries: usize,
+    /// deliveries / expected.
+    pub delivery_ratio: f64,
+    /// Publish (signing) to acceptance (after `verify_strict`), ms.
+    pub latency_all: Latency,
+    /// Traffic.
+    pub bytes: BareBytes,
+    /// Copies each node's application received per delivery (1: gossipsub
+    /// drops duplicates first).
+    pub copies_per_delivery_gossip: Option<f64>,
+    /// Every node had every message, s after the phase started.
+    pub converged_after_s: Option<f64>,
+    /// Process CPU seconds during the run.
+    pub cpu_s: Option<f64>,
+    /// CPU use as a share of one core over the run.
+    pub cpu_cores: Option<f64>,
+    /// Whole run, s.
+    pub wall_s: f64,
+    /// Publishing phase, s.
+    pub phase_s: f64,
+    /// Starting every swarm and issuing the dials, s.
+    pub startup_s: f64,
+    /// Highest resident memory sampled, MiB.
+    pub peak_rss_mib: Option<f64>,
+    /// Process peak (VmHWM), MiB.
+    pub vm_hwm_mib: Option<f64>,
+    /// Resident memory before the swarms started, MiB.
+    pub base_rss_mib: Option<f64>,
+    /// (peak − base) / nodes, MiB.
+    pub rss_per_node_mib: Option<f64>,
+}
+
+impl BareReport {
+    /// The JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// A few lines for people.
+    pub fn summary(&self) -> String {
+        let f = &self.figures;
+        let opt = |v: Option<f64>, d: usize| v.map_or_else(|| "—".to_string(), |x| format!("{x:.d$}"));
+        format!(
+            "bare {} · {} nodes, {} dials each at most ({} connections{}), seed {}\n  delivery {}/{} = {:.2}% · latency p50 {} / p99 {} / max {} ms\n  CPU {} s · peak RSS {} MiB ({} MiB/node) · start-up {:.1} s · converged {} s\n",
+            self.scenario,
+            f.nodes,
+            f.degree,
+            f.connections,
+            if self.connected { "" } else { ", NOT connected" },
+            self.seed,
+            f.deliveries,
+            f.expected_deliveries,
+            f.delivery_ratio * 100.0,
+            opt(f.latency_all.p50_ms, 0),
+            opt(f.latency_all.p99_ms, 0),
+            opt(f.latency_all.max_ms, 0),
+            opt(f.cpu_s, 1),
+            opt(f.peak_rss_mib, 0),
+            opt(f.rss_per_node_mib, 2),
+            f.startup_s,
+            opt(f.converged_after_s, 1),
+        )
+    }
+}
