@@ -70,7 +70,11 @@ struct Node {
 /// Plays `scenario`'s plan for `options.seed` on a bare network and
 /// measures it. Faults, adversaries and scripted steps of the scenario are
 /// not played: the baseline is the honest workload only.
-pub async fn run(scenario: &Scenario, options: BareOptions, progress: &ProgressBar) -> Result<BareReport, SimError> {
+pub async fn run(
+    scenario: &Scenario,
+    options: BareOptions,
+    progress: &ProgressBar,
+) -> Result<BareReport, SimError> {
     let plan = Plan::new(scenario, options.seed);
     let n = plan.nodes.len();
     let bodies = payload::bodies(&plan);
@@ -104,7 +108,11 @@ pub async fn run(scenario: &Scenario, options: BareOptions, progress: &ProgressB
             Arc::clone(&delivered),
             rx,
         ));
-        nodes.push(Node { commands: tx, live, task });
+        nodes.push(Node {
+            commands: tx,
+            live,
+            task,
+        });
         addrs.push(addr);
     }
     for (i, dials) in dial_plan.dials.iter().enumerate() {

@@ -126,7 +126,16 @@ mod tests {
 
     #[test]
     fn at_most_degree_dials_one_side_per_pair_connected() {
-        for &(n, degree) in &[(2, 8), (5, 8), (7, 8), (25, 8), (100, 8), (250, 8), (500, 8), (50, 2)] {
+        for &(n, degree) in &[
+            (2, 8),
+            (5, 8),
+            (7, 8),
+            (25, 8),
+            (100, 8),
+            (250, 8),
+            (500, 8),
+            (50, 2),
+        ] {
             for seed in [1, 7, 42, 1_000_003] {
                 let plan = DialPlan::new(n, degree, seed);
                 assert!(plan.connected, "n {n} degree {degree} seed {seed}: not connected");

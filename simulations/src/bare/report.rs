@@ -119,3 +119,58 @@ impl BareReport {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaling::Row;
+
+    #[test]
+    fn a_bare_report_reads_into_a_scaling_row() {
+        let report = BareReport {
+            kind: "bare".into(),
+            scenario: "scaling".into(),
+            seed: 7,
+            passed: true,
+            connected: true,
+            figures: BareFigures {
+                nodes: 25,
+                published: 140,
+                delivery_ratio: 1.0,
+                latency_all: Latency {
+                    count: 3360,
+                    p50_ms: Some(12.0),
+                    p90_ms: Some(30.0),
+                    p99_ms: Some(55.0),
+                    max_ms: Some(80.0),
+                },
+                bytes: BareBytes {
+                    gossip_in: 1,
+                    app_per_delivery: Some(1100.0),
+                    mean_entry_bytes: Some(1100.0),
+                },
+                copies_per_delivery_gossip: Some(1.0),
+                converged_after_s: Some(20.4),
+                cpu_s: Some(3.5),
+                startup_s: 0.4,
+                peak_rss_mib: Some(60.0),
+                rss_per_node_mib: Some(0.6),
+                ..BareFigures::default()
+            },
+            release_build: true,
+        };
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+        let row = Row::from_report(25, &value);
+        assert!(row.passed);
+        assert_eq!(row.published, 140);
+        assert_eq!(row.delivery_ratio, 1.0);
+        assert_eq!((row.p50_ms, row.p99_ms, row.max_ms), (12.0, 55.0, 80.0));
+        assert_eq!(row.bytes_per_delivery, 1100.0);
+        assert_eq!(row.copies, 1.0);
+        assert_eq!(row.cpu_s, 3.5);
+        assert_eq!(row.peak_rss_mib, 60.0);
+        assert_eq!(row.mib_per_node, 0.6);
+        assert_eq!(row.converged_s, 20.4);
+        assert_eq!(row.startup_s, 0.4);
+    }
+}

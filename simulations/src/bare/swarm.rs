@@ -61,7 +61,10 @@ pub(super) struct NodeOutcome {
 /// A swarm built like the node's (`riskmesh_node::net::build_swarm`) minus
 /// everything but gossipsub, subscribed to the node's three topics and
 /// listening on 127.0.0.1; returns it with its listen address.
-pub(super) async fn start(key: Keypair, topics: &Topics) -> Result<(Swarm<gossipsub::Behaviour>, Multiaddr), SimError> {
+pub(super) async fn start(
+    key: Keypair,
+    topics: &Topics,
+) -> Result<(Swarm<gossipsub::Behaviour>, Multiaddr), SimError> {
     let err = |e: &dyn std::fmt::Display| SimError::NodeStart(format!("bare swarm: {e}"));
     let config = net::gossip_config().map_err(|e| err(&e))?;
     let (params, thresholds) = net::score_params(topics);
