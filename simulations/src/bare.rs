@@ -21,9 +21,9 @@ mod report;
 mod swarm;
 
 pub use dials::{DialPlan, MAX_DRAWS};
-pub use report::{BareFigures, BareReport};
+pub use report::BareReport;
 
-use crate::check::Latency;
+use crate::check::{Bytes, Figures, Latency};
 use crate::measure::{self, PeakRssSampler};
 use crate::plan::Plan;
 use crate::run::SimError;
@@ -141,12 +141,14 @@ pub async fn run(
     progress.set_position(0);
     progress.set_message("publishing");
     let mut published_at: Vec<Instant> = Vec::with_capacity(plan.publications.len());
+    let mut published_bytes = 0u64;
     for p in &plan.publications {
         tokio::time::sleep_until(t0 + Duration::from_millis(p.at_ms)).await;
         progress.set_position(p.at_ms / 1000);
         let (body, len) = &bodies[p.index];
         let message = payload::sign(&keys[p.node], p.index as u32, p.node as u32, body, *len);
         published_at.push(Instant::now());
+        published_bytes += message.len() as u64;
         let _ = nodes[p.node].commands.send(Command::Publish(message)).await;
     }
     tokio::time::sleep_until(t0 + Duration::from_millis(plan.duration_ms)).await;
@@ -199,24 +201,27 @@ pub async fn run(
     } else {
         deliveries as f64 / expected as f64
     };
-    let figures = BareFigures {
+    let latency_all = Latency::of(&mut latencies);
+    let figures = Figures {
         nodes: n,
-        degree: options.degree,
-        connections: dial_plan.total(),
         published: published_at.len(),
         publish_failures: outcomes.iter().map(|o| o.unsent).sum(),
-        rejected: outcomes.iter().map(|o| o.rejected).sum(),
         expected_deliveries: expected,
         deliveries,
         delivery_ratio,
-        latency_all: Latency::of(&mut latencies),
-        bytes: report::BareBytes {
-            gossip_in: bytes_in,
-            app_per_delivery: per_delivery,
-            mean_entry_bytes: per_delivery,
-        },
+        // No faults: every delivery is undisturbed.
+        latency_undisturbed: latency_all.clone(),
+        latency_all,
         // Gossipsub hands each message to the application once.
         copies_per_delivery_gossip: per_delivery.map(|_| 1.0),
+        duplicates_note: "bare network: gossipsub drops duplicates before the application, so each delivery is one message; no link proxies, so no wire estimate.".into(),
+        bytes: Bytes {
+            gossip_in: bytes_in,
+            gossip_out: published_bytes,
+            app_per_delivery: per_delivery,
+            mean_entry_bytes: per_delivery,
+            ..Bytes::default()
+        },
         converged_after_s,
         cpu_s,
         cpu_cores: cpu_s.map(|c| c / wall_s.max(1e-9)),
@@ -230,6 +235,7 @@ pub async fn run(
             (Some(p), Some(b)) if n > 0 => Some((p - b).max(0.0) / n as f64),
             _ => None,
         },
+        ..Figures::default()
     };
     Ok(BareReport {
         kind: "bare".into(),
@@ -237,6 +243,9 @@ pub async fn run(
         seed: options.seed,
         passed: dial_plan.connected && delivery_ratio >= scenario.expect.delivery_ratio,
         connected: dial_plan.connected,
+        degree: options.degree,
+        connections: dial_plan.total(),
+        rejected: outcomes.iter().map(|o| o.rejected).sum(),
         figures,
         release_build: !cfg!(debug_assertions),
     })

@@ -1,8 +1,10 @@
-//! The bare baseline's report: the figures of `check::Figures` that a bare
-//! network has, under the same names and JSON paths, so
-//! `scaling::Row::from_report` reads a bare report like a riskmesh one.
+//! The bare baseline's report: its figures are a `check::Figures` — the
+//! riskmesh run's own type, so the names, JSON paths and meanings are the
+//! same and `scaling::Row::from_report` reads a bare report like a riskmesh
+//! one — with what a bare network does not have (sync bytes, catch-ups,
+//! per-tier latency) left empty.
 
-use crate::check::Latency;
+use crate::check::Figures;
 use serde::Serialize;
 
 /// What a bare run measured.
@@ -19,72 +21,17 @@ pub struct BareReport {
     pub passed: bool,
     /// Whether the dial graph was connected.
     pub connected: bool,
-    /// The figures.
-    pub figures: BareFigures,
-    /// Whether this was a release (optimized) build.
-    pub release_build: bool,
-}
-
-/// Traffic figures.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BareBytes {
-    /// Bytes of messages the nodes accepted.
-    pub gossip_in: u64,
-    /// gossip in / deliveries.
-    pub app_per_delivery: Option<f64>,
-    /// Mean message size (the same, as every delivery is one message).
-    pub mean_entry_bytes: Option<f64>,
-}
-
-/// A bare run's figures; each means what the field of the same name in
-/// `check::Figures` means.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BareFigures {
-    /// Nodes.
-    pub nodes: usize,
     /// Peers each node chose to dial.
     pub degree: usize,
     /// Connections dialled (one per pair).
     pub connections: usize,
-    /// Publications signed and handed to their author's swarm.
-    pub published: usize,
-    /// Of which gossipsub never took (no peers) by the end.
-    pub publish_failures: usize,
     /// Messages that failed `verify_strict` (none expected).
     pub rejected: u64,
-    /// (publication, other node) pairs.
-    pub expected_deliveries: usize,
-    /// Of which delivered.
-    pub deliveries: usize,
-    /// deliveries / expected.
-    pub delivery_ratio: f64,
-    /// Publish (signing) to acceptance (after `verify_strict`), ms.
-    pub latency_all: Latency,
-    /// Traffic.
-    pub bytes: BareBytes,
-    /// Copies each node's application received per delivery (1: gossipsub
-    /// drops duplicates first).
-    pub copies_per_delivery_gossip: Option<f64>,
-    /// Every node had every message, s after the phase started.
-    pub converged_after_s: Option<f64>,
-    /// Process CPU seconds during the run.
-    pub cpu_s: Option<f64>,
-    /// CPU use as a share of one core over the run.
-    pub cpu_cores: Option<f64>,
-    /// Whole run, s.
-    pub wall_s: f64,
-    /// Publishing phase, s.
-    pub phase_s: f64,
-    /// Starting every swarm and issuing the dials, s.
-    pub startup_s: f64,
-    /// Highest resident memory sampled, MiB.
-    pub peak_rss_mib: Option<f64>,
-    /// Process peak (VmHWM), MiB.
-    pub vm_hwm_mib: Option<f64>,
-    /// Resident memory before the swarms started, MiB.
-    pub base_rss_mib: Option<f64>,
-    /// (peak − base) / nodes, MiB.
-    pub rss_per_node_mib: Option<f64>,
+    /// The figures, measured as a riskmesh run measures them; latency is
+    /// from signing to acceptance after `verify_strict`.
+    pub figures: Figures,
+    /// Whether this was a release (optimized) build.
+    pub release_build: bool,
 }
 
 impl BareReport {
@@ -101,8 +48,8 @@ impl BareReport {
             "bare {} · {} nodes, {} dials each at most ({} connections{}), seed {}\n  delivery {}/{} = {:.2}% · latency p50 {} / p99 {} / max {} ms\n  CPU {} s · peak RSS {} MiB ({} MiB/node) · start-up {:.1} s · converged {} s\n",
             self.scenario,
             f.nodes,
-            f.degree,
-            f.connections,
+            self.degree,
+            self.connections,
             if self.connected { "" } else { ", NOT connected" },
             self.seed,
             f.deliveries,
@@ -123,6 +70,7 @@ impl BareReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::{Bytes, Latency};
     use crate::scaling::Row;
 
     #[test]
@@ -133,7 +81,10 @@ mod tests {
             seed: 7,
             passed: true,
             connected: true,
-            figures: BareFigures {
+            degree: 8,
+            connections: 100,
+            rejected: 0,
+            figures: Figures {
                 nodes: 25,
                 published: 140,
                 delivery_ratio: 1.0,
@@ -144,10 +95,11 @@ mod tests {
                     p99_ms: Some(55.0),
                     max_ms: Some(80.0),
                 },
-                bytes: BareBytes {
+                bytes: Bytes {
                     gossip_in: 1,
                     app_per_delivery: Some(1100.0),
                     mean_entry_bytes: Some(1100.0),
+                    ..Bytes::default()
                 },
                 copies_per_delivery_gossip: Some(1.0),
                 converged_after_s: Some(20.4),
@@ -155,7 +107,7 @@ mod tests {
                 startup_s: 0.4,
                 peak_rss_mib: Some(60.0),
                 rss_per_node_mib: Some(0.6),
-                ..BareFigures::default()
+                ..Figures::default()
             },
             release_build: true,
         };
