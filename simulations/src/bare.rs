@@ -202,10 +202,15 @@ pub async fn run(
         deliveries as f64 / expected as f64
     };
     let latency_all = Latency::of(&mut latencies);
+    let mut published_by_tier = std::collections::BTreeMap::new();
+    for p in &plan.publications {
+        *published_by_tier.entry(p.tier.name().to_string()).or_default() += 1;
+    }
     let figures = Figures {
         nodes: n,
         published: published_at.len(),
         publish_failures: outcomes.iter().map(|o| o.unsent).sum(),
+        published_by_tier,
         expected_deliveries: expected,
         deliveries,
         delivery_ratio,
