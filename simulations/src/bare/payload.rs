@@ -24,15 +24,16 @@ const SIGNATURE_BYTES: usize = 64;
 /// The shortest message: indices and signature.
 pub const MIN_MESSAGE_BYTES: usize = INDEX_BYTES + SIGNATURE_BYTES;
 
-/// Bytes a wire entry carries besides its body: one sample entry, signed
-/// for real, minus its body.
+/// Bytes a wire entry carries besides its body: a sample entry, signed for
+/// real, minus its body. The second entry of a log, since every entry but
+/// an author's first carries `prev` (32 bytes and its key).
 pub fn envelope_overhead() -> usize {
     let consortium = testkit::signatories();
     let org = consortium.orgs[0].org.clone();
-    let entries = testkit::bulletins(&consortium.roster, &org, 1, 1_700_000_000_000);
-    let body = Body::Bulletin(testkit::sample_bulletin(&format!("{org} 0"))).to_bytes();
+    let entries = testkit::bulletins(&consortium.roster, &org, 2, 1_700_000_000_000);
+    let body = Body::Bulletin(testkit::sample_bulletin(&format!("{org} 1"))).to_bytes();
     entries
-        .first()
+        .last()
         .map_or(0, |e| e.to_wire().encoded_len().saturating_sub(body.len()))
 }
 
