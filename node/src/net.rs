@@ -109,7 +109,9 @@ pub enum NetError {
     Gossip(String),
 }
 
-fn gossip_config() -> Result<gossipsub::Config, NetError> {
+/// The node's gossipsub configuration (public so the simulator's bare
+/// baseline runs with exactly the same settings).
+pub fn gossip_config() -> Result<gossipsub::Config, NetError> {
     gossipsub::ConfigBuilder::default()
         // Entries are signed by their authors; gossipsub's own signatures
         // and sequence numbers would only add bytes and leak the relay.
@@ -126,8 +128,9 @@ fn gossip_config() -> Result<gossipsub::Config, NetError> {
 
 /// Peer scoring: every rejected message costs the relaying peer (P4), and
 /// loopback addresses are exempt from the IP-colocation penalty so local
-/// consortia and tests behave like real ones.
-fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
+/// consortia and tests behave like real ones. Public so the simulator's bare
+/// baseline scores peers exactly as the node does.
+pub fn score_params(topics: &Topics) -> (PeerScoreParams, PeerScoreThresholds) {
     let mut params = PeerScoreParams {
         ip_colocation_factor_weight: 0.0,
         ..PeerScoreParams::default()

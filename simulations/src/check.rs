@@ -42,7 +42,8 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(values: &mut [f64]) -> Latency {
+    /// The percentiles of `values` (sorted in place).
+    pub(crate) fn of(values: &mut [f64]) -> Latency {
         values.sort_by(f64::total_cmp);
         Latency {
             count: values.len(),

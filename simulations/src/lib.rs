@@ -11,7 +11,8 @@
 //! - [`proxy`], [`adversary`], [`hostile`], [`hazardous`], [`content`] —
 //!   its tools;
 //! - [`check`] — invariants and figures; [`report`], [`plots`] — output;
-//! - [`scaling`] — the same workload on growing networks;
+//! - [`scaling`] — the same workload on growing networks; [`bare`] — its
+//!   baseline, a plain gossipsub network doing the same work;
 //! - [`membership`] — roster changes under traffic (a member leaves, keys
 //!   rotate, an old key is compromised, an observer joins late), played by
 //!   its own driver over the same nodes, links and report.
@@ -23,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod adversary;
+pub mod bare;
 pub mod check;
 pub mod content;
 pub mod hazardous;

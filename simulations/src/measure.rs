@@ -36,6 +36,39 @@ pub fn peak_rss_mib() -> Option<f64> {
     status_kib("VmHWM:").map(|k| k / 1024.0)
 }
 
+/// The highest resident memory of the process, sampled every `every`
+/// from when it starts until it is stopped.
+#[derive(Debug)]
+pub struct PeakRssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<f64>,
+}
+
+impl PeakRssSampler {
+    /// Starts sampling on the current tokio runtime.
+    pub fn start(every: std::time::Duration) -> PeakRssSampler {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let mut peak = rss_mib().unwrap_or(0.0);
+            while !flag.load(Ordering::Relaxed) {
+                peak = peak.max(rss_mib().unwrap_or(0.0));
+                tokio::time::sleep(every).await;
+            }
+            peak.max(rss_mib().unwrap_or(0.0))
+        });
+        PeakRssSampler { stop, task }
+    }
+
+    /// Stops sampling; the peak in MiB (`None` where memory cannot be read).
+    pub async fn stop(self) -> Option<f64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let peak = self.task.await.ok()?;
+        rss_mib().map(|_| peak)
+    }
+}
+
 /// The `p` quantile (0..=1) of sorted values, nearest rank; `None` if empty.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {

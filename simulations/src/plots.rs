@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 /// A plot job: draws into the given file.
 type PlotJob<'a> = Box<dyn Fn(&Path) -> PlotResult + 'a>;
-/// A scaling panel: title, unit, main series, optional second series.
+/// A scaling panel: title, unit, riskmesh's series (one or two), and the
+/// bare baseline's (empty without one).
 type Panel = (
     &'static str,
     &'static str,
     Vec<(f64, f64)>,
     Option<Vec<(f64, f64)>>,
+    Vec<(f64, f64)>,
 );
 
 const TIER_COLORS: [(&str, RGBColor); 4] = [
@@ -314,57 +316,74 @@ pub struct ScalePoint {
     pub bytes_per_delivery: f64,
     /// Resident memory per node, MiB.
     pub mib_per_node: f64,
+    /// Process CPU seconds.
+    pub cpu_s: f64,
+    /// The bare baseline's p99, ms (NaN: none).
+    pub bare_p99_ms: f64,
+    /// The bare baseline's memory per node, MiB (NaN: none).
+    pub bare_mib_per_node: f64,
+    /// The bare baseline's CPU seconds (NaN: none).
+    pub bare_cpu_s: f64,
 }
 
-/// Writes the scaling plot: latency, bytes and memory against N.
+/// Writes the scaling plot: latency, bytes, memory and CPU against N, with
+/// the bare baseline in green where it ran.
 pub fn write_scaling_plot(path: &Path, points: &[ScalePoint]) -> PlotResult {
-    let root = SVGBackend::new(path, (1200, 420)).into_drawing_area();
+    let root = SVGBackend::new(path, (1600, 420)).into_drawing_area();
     root.fill(&WHITE)?;
-    let panels = root.split_evenly((1, 3));
+    let panels = root.split_evenly((1, 4));
     let x_max = points.iter().map(|p| p.nodes as f64).fold(10.0, f64::max) * 1.1;
-    let series: [Panel; 3] = [
+    let xy = |f: &dyn Fn(&ScalePoint) -> f64| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .map(|p| (p.nodes as f64, f(p)))
+            .filter(|p| p.1.is_finite())
+            .collect()
+    };
+    let series: [Panel; 4] = [
         (
-            "Latency p50 / p99",
+            "Latency p50 / p99 (bare p99 green)",
             "ms",
-            points.iter().map(|p| (p.nodes as f64, p.p50_ms)).collect(),
-            Some(points.iter().map(|p| (p.nodes as f64, p.p99_ms)).collect()),
+            xy(&|p| p.p50_ms),
+            Some(xy(&|p| p.p99_ms)),
+            xy(&|p| p.bare_p99_ms),
         ),
         (
             "Bytes per delivered entry",
             "bytes",
-            points
-                .iter()
-                .map(|p| (p.nodes as f64, p.bytes_per_delivery))
-                .collect(),
+            xy(&|p| p.bytes_per_delivery),
             None,
+            Vec::new(),
         ),
         (
             "Resident memory per node",
             "MiB",
-            points.iter().map(|p| (p.nodes as f64, p.mib_per_node)).collect(),
+            xy(&|p| p.mib_per_node),
             None,
+            xy(&|p| p.bare_mib_per_node),
         ),
+        ("Process CPU", "s", xy(&|p| p.cpu_s), None, xy(&|p| p.bare_cpu_s)),
     ];
-    for (panel, (title, unit, main, second)) in panels.iter().zip(series) {
+    for (panel, (title, unit, main, second, bare)) in panels.iter().zip(series) {
         let y_max = main
             .iter()
             .chain(second.iter().flatten())
+            .chain(bare.iter())
             .map(|p| p.1)
             .filter(|v| v.is_finite())
             .fold(1.0f64, f64::max)
             * 1.2;
         let mut chart = ChartBuilder::on(panel)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(55)
             .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
         chart.configure_mesh().x_desc("nodes").y_desc(unit).draw()?;
-        chart.draw_series(LineSeries::new(main.clone(), BLUE.stroke_width(2)))?;
-        chart.draw_series(main.iter().map(|&p| Circle::new(p, 4, BLUE.filled())))?;
-        if let Some(second) = second {
-            chart.draw_series(LineSeries::new(second.clone(), RED.stroke_width(2)))?;
-            chart.draw_series(second.iter().map(|&p| Circle::new(p, 4, RED.filled())))?;
+        let colored = [(main, BLUE), (second.unwrap_or_default(), RED), (bare, GREEN)];
+        for (line, color) in colored {
+            chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?;
+            chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
         }
     }
     root.present()?;

@@ -1,7 +1,10 @@
-//! The scaling mode's results: one [`Row`] per network size, read from
-//! that size's report, and the table, JSON and plot of how latency, bytes
-//! and memory grow. (`riskmesh sim --scaling` runs each size in a fresh
-//! process, so memory figures are not inherited from the previous size.)
+//! The scaling mode's results: one [`Size`] per network size — the
+//! riskmesh [`Row`] read from that size's report and, when it ran, the
+//! [`Row`] of the bare-libp2p baseline (`crate::bare`) with the ratios
+//! riskmesh ÷ bare marked against issue 13's targets — and the table, JSON
+//! and plot of how latency, bytes, memory and CPU grow. (`riskmesh sim
+//! --scaling` runs each network in a fresh process, so memory and CPU
+//! figures are not inherited from another run.)
 
 use crate::plots::{ScalePoint, write_scaling_plot};
 use serde::Serialize;
@@ -53,7 +56,9 @@ fn num(v: &Value, path: &[&str]) -> f64 {
 
 impl Row {
     /// One size's row, read from the `report.json` that `riskmesh sim --json`
-    /// printed for it; a figure the report lacks is NaN (or 0, not passed).
+    /// printed for it, or from the bare report `riskmesh sim --bare --json`
+    /// printed (`bare::BareReport`, the same paths); a figure the report
+    /// lacks is NaN (or 0, not passed).
     pub fn from_report(nodes: usize, report: &Value) -> Row {
         let f = &report["figures"];
         Row {
@@ -75,23 +80,117 @@ impl Row {
     }
 }
 
-/// Writes `scaling.md` (the `table`) and `scaling.json` (the rows) into
+/// Issue 13's bound on riskmesh's p99 latency ÷ the bare baseline's.
+pub const P99_RATIO_TARGET: f64 = 1.5;
+/// Issue 13's bound on riskmesh's process CPU seconds ÷ the bare baseline's.
+pub const CPU_RATIO_TARGET: f64 = 1.3;
+
+/// riskmesh ÷ bare at one size (NaN where either figure is missing).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Ratios {
+    /// Latency p99.
+    pub p99: f64,
+    /// Process CPU seconds.
+    pub cpu: f64,
+    /// Resident memory per node (no ratio target; the issue bounds it at
+    /// 4 MiB absolute).
+    pub mib_per_node: f64,
+    /// `p99` ≤ [`P99_RATIO_TARGET`].
+    pub p99_within_target: bool,
+    /// `cpu` ≤ [`CPU_RATIO_TARGET`].
+    pub cpu_within_target: bool,
+}
+
+impl Ratios {
+    /// The ratios of `riskmesh` to `bare`.
+    pub fn of(riskmesh: &Row, bare: &Row) -> Ratios {
+        let p99 = riskmesh.p99_ms / bare.p99_ms;
+        let cpu = riskmesh.cpu_s / bare.cpu_s;
+        Ratios {
+            p99,
+            cpu,
+            mib_per_node: riskmesh.mib_per_node / bare.mib_per_node,
+            p99_within_target: p99 <= P99_RATIO_TARGET,
+            cpu_within_target: cpu <= CPU_RATIO_TARGET,
+        }
+    }
+}
+
+/// One network size: riskmesh's figures and the bare baseline's, either
+/// absent when its run printed no report (or was not asked for).
+#[derive(Debug, Clone, Serialize)]
+pub struct Size {
+    /// Nodes.
+    pub nodes: usize,
+    /// The riskmesh network.
+    pub riskmesh: Option<Row>,
+    /// The bare-libp2p baseline.
+    pub bare: Option<Row>,
+    /// riskmesh ÷ bare, when both ran.
+    pub ratios: Option<Ratios>,
+}
+
+impl Size {
+    /// A size from its runs' rows.
+    pub fn new(nodes: usize, riskmesh: Option<Row>, bare: Option<Row>) -> Size {
+        let ratios = match (&riskmesh, &bare) {
+            (Some(r), Some(b)) => Some(Ratios::of(r, b)),
+            _ => None,
+        };
+        Size {
+            nodes,
+            riskmesh,
+            bare,
+            ratios,
+        }
+    }
+
+    /// Whether every run at this size passed and every ratio is within its
+    /// target.
+    pub fn passed(&self) -> bool {
+        self.riskmesh.as_ref().is_none_or(|r| r.passed)
+            && self.bare.as_ref().is_none_or(|b| b.passed)
+            && self
+                .ratios
+                .is_none_or(|r| r.p99_within_target && r.cpu_within_target)
+    }
+}
+
+/// A ratio with its verdict against `target`: `1.23× ok`, `1.80× OVER
+/// 1.5×`, `0.90×` (no target), `—` (not measured).
+pub fn mark(ratio: f64, target: Option<f64>) -> String {
+    if !ratio.is_finite() {
+        return "—".into();
+    }
+    match target {
+        Some(t) if ratio <= t => format!("{ratio:.2}× ok"),
+        Some(t) => format!("{ratio:.2}× OVER {t}×"),
+        None => format!("{ratio:.2}×"),
+    }
+}
+
+/// Writes `scaling.md` (the `table`) and `scaling.json` (the sizes) into
 /// `dir`, then `scaling.svg`; a plot that cannot be drawn is returned as a
 /// warning rather than an error, since the table is the result.
-pub fn write_series(dir: &Path, rows: &[Row], table: &str) -> io::Result<Option<String>> {
+pub fn write_series(dir: &Path, sizes: &[Size], table: &str) -> io::Result<Option<String>> {
     std::fs::write(dir.join("scaling.md"), table)?;
     std::fs::write(
         dir.join("scaling.json"),
-        serde_json::to_string_pretty(rows).unwrap_or_default(),
+        serde_json::to_string_pretty(sizes).unwrap_or_default(),
     )?;
-    let points: Vec<ScalePoint> = rows
+    let figure = |row: &Option<Row>, f: fn(&Row) -> f64| row.as_ref().map_or(f64::NAN, f);
+    let points: Vec<ScalePoint> = sizes
         .iter()
-        .map(|r| ScalePoint {
-            nodes: r.nodes,
-            p50_ms: r.p50_ms,
-            p99_ms: r.p99_ms,
-            bytes_per_delivery: r.bytes_per_delivery,
-            mib_per_node: r.mib_per_node,
+        .map(|s| ScalePoint {
+            nodes: s.nodes,
+            p50_ms: figure(&s.riskmesh, |r| r.p50_ms),
+            p99_ms: figure(&s.riskmesh, |r| r.p99_ms),
+            bytes_per_delivery: figure(&s.riskmesh, |r| r.bytes_per_delivery),
+            mib_per_node: figure(&s.riskmesh, |r| r.mib_per_node),
+            cpu_s: figure(&s.riskmesh, |r| r.cpu_s),
+            bare_p99_ms: figure(&s.bare, |r| r.p99_ms),
+            bare_mib_per_node: figure(&s.bare, |r| r.mib_per_node),
+            bare_cpu_s: figure(&s.bare, |r| r.cpu_s),
         })
         .collect();
     Ok(write_scaling_plot(&dir.join("scaling.svg"), &points)
@@ -99,15 +198,29 @@ pub fn write_series(dir: &Path, rows: &[Row], table: &str) -> io::Result<Option<
         .map(|e| e.to_string()))
 }
 
-/// The table in Markdown.
-pub fn table(rows: &[Row], release: bool) -> String {
+fn pair(riskmesh: Option<&Row>, bare: Option<&Row>, f: fn(&Row) -> f64, digits: usize) -> String {
+    let show = |r: Option<&Row>| {
+        r.map(f)
+            .filter(|v| v.is_finite())
+            .map_or_else(|| "—".to_string(), |v| format!("{v:.digits$}"))
+    };
+    format!("{} / {}", show(riskmesh), show(bare))
+}
+
+/// The tables in Markdown: riskmesh's figures per size, then (when the bare
+/// baseline ran) riskmesh beside bare with the ratios marked.
+pub fn table(sizes: &[Size], release: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "| nodes | passed | entries | delivery | p50 ms | p99 ms | max ms | app bytes/delivery | copies/entry/node | CPU s | peak RSS MiB | MiB/node | converged s | startup s |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in rows {
+    for size in sizes {
+        let Some(r) = &size.riskmesh else {
+            let _ = writeln!(s, "| {} | no report | | | | | | | | | | | | |", size.nodes);
+            continue;
+        };
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.2}% | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} |",
@@ -127,10 +240,107 @@ pub fn table(rows: &[Row], release: bool) -> String {
             r.startup_s
         );
     }
+    if sizes.iter().any(|size| size.bare.is_some()) {
+        let _ = writeln!(
+            s,
+            "\nriskmesh / bare libp2p, and riskmesh ÷ bare (targets: p99 ≤ {P99_RATIO_TARGET}×, CPU ≤ {CPU_RATIO_TARGET}×):\n"
+        );
+        let _ = writeln!(
+            s,
+            "| nodes | delivery % | p99 ms | p99 ÷ bare | CPU s | CPU ÷ bare | MiB/node | MiB ÷ bare | startup s | verdict |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+        for size in sizes {
+            let (r, b) = (size.riskmesh.as_ref(), size.bare.as_ref());
+            let ratio = |f: fn(&Ratios) -> f64| size.ratios.as_ref().map_or(f64::NAN, f);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                size.nodes,
+                pair(r, b, |x| x.delivery_ratio * 100.0, 2),
+                pair(r, b, |x| x.p99_ms, 0),
+                mark(ratio(|x| x.p99), Some(P99_RATIO_TARGET)),
+                pair(r, b, |x| x.cpu_s, 1),
+                mark(ratio(|x| x.cpu), Some(CPU_RATIO_TARGET)),
+                pair(r, b, |x| x.mib_per_node, 2),
+                mark(ratio(|x| x.mib_per_node), None),
+                pair(r, b, |x| x.startup_s, 1),
+                match (size.ratios.is_some(), size.passed()) {
+                    (_, false) => "FAIL",
+                    (true, true) => "pass",
+                    (false, true) => "—",
+                }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nThe bare network: plain rust-libp2p gossipsub swarms with the node's transport, gossipsub settings and peer scoring, `verify_strict` per message, the same plan (authors, times, message sizes); each node dials at most the given number of random peers, one side per pair; no storage, sync or request-response."
+        );
+    }
     let _ = writeln!(
         s,
-        "\n{} build; every size runs the same plan seed in a fresh process on this machine.",
+        "\n{} build; every size runs the same plan seed, each network in a fresh process on this machine.",
         if release { "Release" } else { "Debug" }
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(nodes: usize, p99_ms: f64, cpu_s: f64, mib_per_node: f64) -> Row {
+        Row::from_report(
+            nodes,
+            &json!({
+                "passed": true,
+                "figures": {
+                    "published": 40, "delivery_ratio": 1.0,
+                    "latency_all": {"p50_ms": 10.0, "p99_ms": p99_ms, "max_ms": p99_ms},
+                    "cpu_s": cpu_s, "rss_per_node_mib": mib_per_node,
+                }
+            }),
+        )
+    }
+
+    #[test]
+    fn ratios_are_marked_against_the_issue_targets() {
+        let within = Size::new(
+            100,
+            Some(row(100, 140.0, 12.0, 3.0)),
+            Some(row(100, 100.0, 10.0, 1.5)),
+        );
+        let r = within.ratios.expect("both ran");
+        assert!((r.p99 - 1.4).abs() < 1e-9 && r.p99_within_target);
+        assert!((r.cpu - 1.2).abs() < 1e-9 && r.cpu_within_target);
+        assert!((r.mib_per_node - 2.0).abs() < 1e-9);
+        assert!(within.passed());
+        let over = Size::new(
+            100,
+            Some(row(100, 160.0, 14.0, 3.0)),
+            Some(row(100, 100.0, 10.0, 1.5)),
+        );
+        assert!(!over.passed());
+        let t = table(&[within, over], true);
+        assert!(t.contains("| 1.40× ok |"), "{t}");
+        assert!(t.contains("| 1.20× ok |"), "{t}");
+        assert!(t.contains("| 1.60× OVER 1.5× |"), "{t}");
+        assert!(t.contains("| 1.40× OVER 1.3× |"), "{t}");
+        assert!(t.contains("| 2.00× |"), "{t}");
+        assert!(t.contains("| FAIL |") && t.contains("| pass |"), "{t}");
+    }
+
+    #[test]
+    fn a_missing_run_shows_dashes_not_a_verdict() {
+        let only_bare = Size::new(500, None, Some(row(500, 300.0, 50.0, 0.8)));
+        assert!(only_bare.ratios.is_none());
+        let t = table(&[only_bare], true);
+        assert!(t.contains("| 500 | no report |"), "{t}");
+        assert!(t.contains("| — / 300 | — |"), "{t}");
+        assert_eq!(mark(f64::NAN, Some(1.5)), "—");
+        // Without the baseline the table is the old one.
+        let old = table(&[Size::new(7, Some(row(7, 50.0, 1.0, 1.0)), None)], false);
+        assert!(!old.contains("÷ bare"), "{old}");
+    }
 }

@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::Path;
 
 /// The scenarios shipped in `simulations/scenarios/`, by name.
-pub const BUILTIN: [(&str, &str); 9] = [
+pub const BUILTIN: [(&str, &str); 10] = [
     ("default", include_str!("../scenarios/default.toml")),
     ("reference", include_str!("../scenarios/reference.toml")),
     ("load-50", include_str!("../scenarios/load-50.toml")),
@@ -22,6 +22,7 @@ pub const BUILTIN: [(&str, &str); 9] = [
     ("byzantine", include_str!("../scenarios/byzantine.toml")),
     ("hostile", include_str!("../scenarios/hostile.toml")),
     ("scaling", include_str!("../scenarios/scaling.toml")),
+    ("scaling-2ps", include_str!("../scenarios/scaling-2ps.toml")),
     ("membership", include_str!("../scenarios/membership.toml")),
 ];
 

@@ -1,8 +1,10 @@
 //! `riskmesh sim`: argument parsing and the command's flow — load and check
 //! the scenario, pick and print the seed, run with a progress bar, write the
 //! report, print the summary, fail if an invariant broke. The simulation
-//! itself is the `riskmesh-sim` library; `--scaling` is in [`scaling`].
+//! itself is the `riskmesh-sim` library; `--scaling` is in [`scaling`],
+//! `--bare` (the bare-libp2p baseline) in [`bare`].
 
+mod bare;
 mod scaling;
 
 use anyhow::{Context, Result, bail};
@@ -20,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct SimArgs {
     /// A scenario file (TOML; see simulations/scenarios/reference.toml) or a
     /// builtin name: default, reference, load-50, partition-heal, churn,
-    /// byzantine, hostile, scaling, membership.
+    /// byzantine, hostile, scaling, scaling-2ps, membership.
     #[arg(default_value = "default")]
     pub scenario: String,
     /// Seed for every random decision (default: the scenario's `seed`, else
@@ -48,6 +50,19 @@ pub struct SimArgs {
     /// Network sizes for --scaling.
     #[arg(long, value_delimiter = ',', default_value = "7,25,50,100")]
     pub sizes: Vec<usize>,
+    /// With --scaling: do not run the bare-libp2p baseline beside each size
+    /// (by default it runs, and the table shows riskmesh ÷ bare).
+    #[arg(long)]
+    pub no_bare: bool,
+    /// Advanced: run only the bare-libp2p baseline for this scenario, seed
+    /// and size — plain gossipsub swarms with the node's transport and
+    /// settings, `verify_strict` per message, no storage or sync — and print
+    /// its figures (`--json`: the report; also written to OUT/bare.json).
+    #[arg(long)]
+    pub bare: bool,
+    /// Peers each bare-baseline node dials (one side per pair).
+    #[arg(long, default_value_t = riskmesh_sim::bare::DEFAULT_DEGREE)]
+    pub degree: usize,
     /// After the run, write each honest node's STIX 2.1 bundle (what
     /// `riskmesh export --stix` gives its analysts) to DIR/<org>.stix.json.
     #[arg(long, value_name = "DIR")]
@@ -94,6 +109,20 @@ pub fn seed_for(args: &SimArgs, loaded: &LoadedScenario) -> u64 {
     })
 }
 
+/// The run's progress bar (hidden with `--no-progress`).
+fn progress_bar(hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// Runs `riskmesh sim`.
 pub fn run(args: &SimArgs) -> Result<()> {
     if args.list {
@@ -107,6 +136,9 @@ pub fn run(args: &SimArgs) -> Result<()> {
     }
     if args.scaling {
         return scaling::run(args);
+    }
+    if args.bare {
+        return bare::run(args);
     }
     let loaded = load(args)?;
     let seed = seed_for(args, &loaded);
@@ -130,17 +162,7 @@ pub fn run(args: &SimArgs) -> Result<()> {
         println!("{}: ok", loaded.source_name);
         return Ok(());
     }
-    let progress = if args.no_progress {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(1);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s  {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    };
+    let progress = progress_bar(args.no_progress);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

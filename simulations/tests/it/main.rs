@@ -4,6 +4,7 @@
 //! only measure each other).
 
 mod adversaries;
+mod bare;
 mod default;
 mod membership;
 mod partition;
