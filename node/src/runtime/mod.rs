@@ -20,8 +20,8 @@ use crate::metrics::Metrics;
 use crate::plaintext::{Openings, Wiped};
 use crate::store::{Store, StoreError};
 use libp2p::{Multiaddr, PeerId};
-use riskmesh_protocol::roster::RosterError;
-use riskmesh_protocol::{ChainValidator, Draft, EntryId, LogWriter, OrgKey, Roster, VerifiedEntry};
+use riskmesh_protocol::roster::{RosterError, SignedRoster};
+use riskmesh_protocol::{ChainValidator, Draft, EntryId, Hash32, LogWriter, OrgKey, Roster, VerifiedEntry};
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -435,8 +435,36 @@ pub struct Runtime {
 
 /// The roster in force after applying every stored update to the genesis.
 fn load_roster(config: &NodeConfig, store: &Store) -> Result<Roster, StartError> {
-    let genesis = Roster::genesis_pinned(&config.genesis, &config.genesis_hash)?;
+    let genesis = verified_genesis(&config.genesis, &config.genesis_hash)?;
     Ok(genesis.replay(&store.load_rosters()?)?)
+}
+
+/// Genesis rosters this process has verified, by the hash of their signed
+/// bytes, so many nodes in one process (the simulator: 500 nodes of a
+/// 500-founder roster would check 250,000 signatures at start) verify each
+/// genesis once. The same bytes always verify the same way, so a hit is as
+/// good as a check; a real node runs alone and gains nothing, loses nothing.
+fn verified_genesis(signed: &SignedRoster, pinned: &Hash32) -> Result<Roster, RosterError> {
+    use std::sync::{Mutex, OnceLock};
+    /// Distinct genesis rosters kept (tests start many networks).
+    const KEPT: usize = 8;
+    static VERIFIED: OnceLock<Mutex<Vec<(Hash32, Roster)>>> = OnceLock::new();
+    let key = Hash32::of(&signed.to_bytes());
+    let cache = VERIFIED.get_or_init(|| Mutex::new(Vec::new()));
+    if let Ok(kept) = cache.lock()
+        && let Some((_, roster)) = kept.iter().find(|(k, _)| *k == key)
+        && roster.hash() == *pinned
+    {
+        return Ok(roster.clone());
+    }
+    let roster = Roster::genesis_pinned(signed, pinned)?;
+    if let Ok(mut kept) = cache.lock() {
+        if kept.len() >= KEPT {
+            kept.remove(0);
+        }
+        kept.push((key, roster.clone()));
+    }
+    Ok(roster)
 }
 
 /// Starts a node's core: opens its database (which must exist, see
@@ -528,4 +556,28 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
 /// Entry ids are shown as hex everywhere outside the protocol.
 pub fn short(id: &EntryId) -> String {
     id.to_hex()[..16].to_string()
+}
+
+#[cfg(test)]
+mod genesis_tests {
+    use super::*;
+    use riskmesh_protocol::testkit;
+
+    #[test]
+    fn a_cached_genesis_still_answers_to_its_pin() {
+        let c = testkit::signatories();
+        let signed = c.roster.signed().clone();
+        let first = verified_genesis(&signed, &c.roster.hash()).expect("verifies");
+        let again = verified_genesis(&signed, &c.roster.hash()).expect("cached");
+        assert_eq!(first, again);
+        // Cached or not, another pin is refused.
+        assert!(matches!(
+            verified_genesis(&signed, &Hash32([7; 32])),
+            Err(RosterError::WrongGenesis { .. })
+        ));
+        // A tampered signature is not a cache hit: it is verified, and fails.
+        let mut bad = signed.clone();
+        bad.signatures[0].signature[3] ^= 1;
+        assert!(verified_genesis(&bad, &c.roster.hash()).is_err());
+    }
 }
