@@ -491,7 +491,7 @@ pub(crate) async fn request(
             );
         }
     };
-    if let Err(page) = authed.check_csrf(&form, Section::Hazardous) {
+    if let Some(page) = authed.csrf_refusal(&form, Section::Hazardous) {
         return page;
     }
     let fields: Result<Vec<WithheldField>, String> = form
@@ -549,7 +549,7 @@ pub(crate) async fn decide(
             );
         }
     };
-    if let Err(page) = authed.check_csrf(&form, Section::Hazardous) {
+    if let Some(page) = authed.csrf_refusal(&form, Section::Hazardous) {
         return page;
     }
     let entry = form.get("entry").unwrap_or_default().to_string();

@@ -312,9 +312,8 @@ pub(crate) async fn events(
         |(mut notices, state, matcher, session)| async move {
             loop {
                 let received = notices.recv().await;
-                if state.console.find(&session, Instant::now()).is_none() {
-                    return None;
-                }
+                // The stream ends with the session (a logout, or expiry).
+                state.console.find(&session, Instant::now())?;
                 let event = match received {
                     Ok(id) => match live_row(&state, &matcher, id).await {
                         Some(row) => Event::default().event("entry").data(row),

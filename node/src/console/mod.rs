@@ -160,13 +160,13 @@ impl Authed {
         )
     }
 
-    /// Checks a form's CSRF token: a page that says what happened if it is
-    /// missing or not this session's.
-    fn check_csrf(&self, form: &Fields, section: Section) -> Result<(), Response> {
+    /// Checks a form's CSRF token: `Some` page that says what happened if
+    /// it is missing or not this session's.
+    fn csrf_refusal(&self, form: &Fields, section: Section) -> Option<Response> {
         if self.session.csrf_matches(form.get("csrf")) {
-            return Ok(());
+            return None;
         }
-        Err(self.page(
+        Some(self.page(
             StatusCode::FORBIDDEN,
             "Form expired",
             section,
@@ -339,7 +339,7 @@ async fn logout(
             );
         }
     };
-    if let Err(page) = authed.check_csrf(&form, Section::None) {
+    if let Some(page) = authed.csrf_refusal(&form, Section::None) {
         return page;
     }
     state.console.end(&authed.session.id);

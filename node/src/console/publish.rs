@@ -319,7 +319,7 @@ pub(crate) async fn submit(
             return authed.page(StatusCode::PAYLOAD_TOO_LARGE, "Publish", Section::Publish, &main);
         }
     };
-    if let Err(page) = authed.check_csrf(&form, Section::Publish) {
+    if let Some(page) = authed.csrf_refusal(&form, Section::Publish) {
         return page;
     }
     let result = match request(&form) {
