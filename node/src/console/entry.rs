@@ -4,8 +4,8 @@
 //! decision forms) and the hazardous queue. Every answer comes from the
 //! API's own handlers.
 
+use super::Authed;
 use super::html::{Section, esc, message, tier_badge, time};
-use super::{Authed, Fields};
 use crate::api::access::{self, AuditRequestView, AuditView, HeldValue};
 use crate::api::entries;
 use crate::api::names::Named;
@@ -480,20 +480,10 @@ pub(crate) async fn request(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let form = match Fields::read(form) {
-        Ok(f) => f,
-        Err(why) => {
-            return authed.page(
-                StatusCode::BAD_REQUEST,
-                "Request refused",
-                Section::Hazardous,
-                &message("error", &why),
-            );
-        }
+    let form = match authed.form(form, "Request refused", Section::Hazardous) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if let Some(page) = authed.csrf_refusal(&form, Section::Hazardous) {
-        return page;
-    }
     let fields: Result<Vec<WithheldField>, String> = form
         .all("fields")
         .into_iter()
@@ -538,20 +528,10 @@ pub(crate) async fn decide(
     Path(id): Path<String>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let form = match Fields::read(form) {
-        Ok(f) => f,
-        Err(why) => {
-            return authed.page(
-                StatusCode::BAD_REQUEST,
-                "Decision refused",
-                Section::Hazardous,
-                &message("error", &why),
-            );
-        }
+    let form = match authed.form(form, "Decision refused", Section::Hazardous) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if let Some(page) = authed.csrf_refusal(&form, Section::Hazardous) {
-        return page;
-    }
     let entry = form.get("entry").unwrap_or_default().to_string();
     let input = access::DecisionInput {
         reason: form.get("reason").map(str::to_string),

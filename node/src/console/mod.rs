@@ -179,6 +179,25 @@ impl Authed {
     }
 }
 
+impl Authed {
+    /// Reads a submitted form and checks its CSRF token; on failure, the
+    /// page that says why (boxed: a response is large).
+    fn form(
+        &self,
+        form: Result<Form<Vec<(String, String)>>, FormRejection>,
+        title: &str,
+        section: Section,
+    ) -> Result<Fields, Box<Response>> {
+        let form = Fields::read(form).map_err(|why| {
+            Box::new(self.page(StatusCode::BAD_REQUEST, title, section, &message("error", &why)))
+        })?;
+        match self.csrf_refusal(&form, section) {
+            Some(page) => Err(Box::new(page)),
+            None => Ok(form),
+        }
+    }
+}
+
 impl FromRequestParts<ApiState> for Authed {
     type Rejection = Response;
 
@@ -328,19 +347,8 @@ async fn logout(
     authed: Authed,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let form = match Fields::read(form) {
-        Ok(form) => form,
-        Err(why) => {
-            return authed.page(
-                StatusCode::BAD_REQUEST,
-                "Log out",
-                Section::None,
-                &message("error", &why),
-            );
-        }
-    };
-    if let Some(page) = authed.csrf_refusal(&form, Section::None) {
-        return page;
+    if let Err(page) = authed.form(form, "Log out", Section::None) {
+        return *page;
     }
     state.console.end(&authed.session.id);
     let mut response = Redirect::to("/console/login").into_response();
