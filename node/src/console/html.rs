@@ -169,10 +169,12 @@ pub(crate) fn time(ms: u64) -> String {
 
 /// One row of the feed table.
 pub(crate) fn feed_row(entry: &EntryView) -> String {
-    let title = entry.title.as_deref().unwrap_or(match entry.readable {
-        true => "(no title)",
-        false => "(not readable here)",
-    });
+    let title = match (&entry.title, &entry.target) {
+        (Some(title), _) => title.clone(),
+        (None, Some(target)) => format!("{} of {}…", entry.kind.name(), target.get(..12).unwrap_or(target)),
+        (None, None) if entry.readable => "(no title)".into(),
+        (None, None) => "(not readable here)".into(),
+    };
     let opt = |v: Option<&'static str>| v.unwrap_or("—");
     format!(
         "<tr data-id=\"{id}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -181,7 +183,7 @@ pub(crate) fn feed_row(entry: &EntryView) -> String {
         tier_badge(entry.tier),
         entry.kind.name(),
         esc(&entry.author),
-        esc(title),
+        esc(&title),
         opt(entry.category.map(|c| c.name())),
         opt(entry.severity.map(|s| s.name())),
         id = esc(&entry.id),
