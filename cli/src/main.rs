@@ -4,6 +4,7 @@
 
 mod analyst;
 mod client;
+mod console_cmd;
 mod node_cmd;
 mod offline_demo;
 mod setup;
@@ -36,6 +37,8 @@ enum Command {
     // and the hazardous tier's request, approve, deny, audit.
     #[command(flatten)]
     Analyst(Box<analyst::AnalystCommand>),
+    // `console` takes its help text from `console_cmd::ConsoleArgs`.
+    Console(console_cmd::ConsoleArgs),
     // `sim` takes its help text from `sim::SimArgs`.
     Sim(sim::SimArgs),
 }
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Roster(args) => setup::run_roster(&args).map_err(anyhow::Error::from),
         Command::Node(args) => node_cmd::run(&args),
         Command::Analyst(command) => analyst::run(&command).map_err(anyhow::Error::from),
+        Command::Console(args) => console_cmd::run(&args),
         Command::Sim(args) => sim::run(&args),
     };
     match result {

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod config_file;
+pub mod console;
 pub mod metrics;
 pub mod net;
 mod node;

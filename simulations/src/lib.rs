@@ -35,6 +35,7 @@ pub mod plan;
 pub mod plots;
 pub mod proxy;
 pub mod report;
+pub mod report_html;
 pub mod rng;
 pub mod run;
 pub mod scaling;

@@ -1,5 +1,6 @@
 //! The report of a run: `report.json` (machine-readable), `report.md`
-//! (for people), the SVG plots, and the summary table printed at the end.
+//! (for people), `report.html` (the same as one page, plots inline, see
+//! [`crate::report_html`]), the SVG plots, and the summary table printed at the end.
 
 use crate::adversary::Activity;
 use crate::check::{Checked, Figures, Invariant, Latency};
@@ -98,7 +99,8 @@ impl Report {
         }
     }
 
-    /// Writes report.json, report.md and the plots into `dir`.
+    /// Writes report.json, report.md, report.html (the plots inline) and
+    /// the plots into `dir`.
     pub fn write(&mut self, dir: &Path, data: &RunData, checked: &Checked) -> std::io::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
         let orgs: Vec<String> = data.plan.nodes.iter().map(|p| p.org.clone()).collect();
@@ -121,8 +123,22 @@ impl Report {
         std::fs::write(&json, self.to_json())?;
         written.push(json);
         let md = dir.join("report.md");
-        std::fs::write(&md, self.to_markdown())?;
+        let markdown = self.to_markdown();
+        std::fs::write(&md, &markdown)?;
         written.push(md);
+        // The same report as one page with the plots inline.
+        let html = dir.join("report.html");
+        let plot = |file: &str| {
+            // Only the plots this run wrote, by file name: never a path.
+            self.plots
+                .iter()
+                .any(|p| p == file)
+                .then(|| std::fs::read_to_string(dir.join(file)).ok())
+                .flatten()
+        };
+        let title = format!("Simulation report: {}", self.scenario);
+        std::fs::write(&html, crate::report_html::to_html(&title, &markdown, &plot))?;
+        written.push(html);
         for log in &data.log_files {
             let dest = dir.join("nodes.log");
             if std::fs::copy(log, &dest).is_ok() {

@@ -232,3 +232,24 @@ async fn the_node_process_makes_no_core_dumps() {
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core}");
 }
+
+/// `riskmesh console` names the console's URL and the token file, and never
+/// puts the token in either.
+#[test]
+fn the_console_command_prints_the_url_and_the_token_file_never_the_token() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let org = crate::support::init_org(base.path(), "anthropic", None);
+    let answer = crate::support::ok_json(&org, &["console"]);
+    let url = answer["url"].as_str().expect("url");
+    assert_eq!(url, format!("http://127.0.0.1:{}/console/", org.api_port));
+    let token_file = answer["token_file"].as_str().expect("token_file");
+    assert!(token_file.ends_with("api-token"), "{token_file}");
+    let text = crate::support::cli(&org, &["console"]);
+    assert!(text.status.success());
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains(url) && stdout.contains(token_file), "{stdout}");
+    // A token written by a node that ran is not printed either.
+    std::fs::write(std::path::Path::new(token_file), "ab".repeat(32)).expect("token");
+    let again = crate::support::cli(&org, &["console", "--json"]);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains(&"ab".repeat(32)));
+}

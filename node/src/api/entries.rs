@@ -268,7 +268,9 @@ async fn show_entry(
 
 /// Runs CPU work (decryption, view building) on the blocking pool without
 /// the store lock.
-async fn off_lock<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+pub(crate) async fn off_lock<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

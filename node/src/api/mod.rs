@@ -44,7 +44,7 @@
 //!   `GET /challenge?nonce` — the token-holder proof above.
 
 pub mod access;
-mod entries;
+pub(crate) mod entries;
 mod export;
 mod hazardous;
 pub mod names;
@@ -89,6 +89,8 @@ pub struct ApiState {
     pub token: Arc<str>,
     /// This organization's secrets (to decrypt restricted bodies for its analysts).
     pub org: Arc<OrgSecrets>,
+    /// The web console's sessions.
+    pub console: Arc<crate::console::session::Sessions>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -107,6 +109,7 @@ impl ApiState {
             store: Arc::new(ApiStore::new(store)),
             token: token.into(),
             org,
+            console: Arc::default(),
         }
     }
 }
@@ -559,6 +562,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/challenge", get(challenge))
         .merge(v1)
         .merge(taxii::routes(state.clone()))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))

@@ -31,12 +31,12 @@ use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::limits::MAX_ENVELOPE_BYTES;
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
-use riskmesh_protocol::{EquivocationProof, OrgKey, Roster, VerifiedEntry};
+use riskmesh_protocol::{EntryId, EquivocationProof, OrgKey, Roster, VerifiedEntry};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
 const TICK: Duration = Duration::from_millis(250);
@@ -54,6 +54,8 @@ pub(super) struct EventLoop {
     workers: Workers,
     events: mpsc::Receiver<WorkerEvent>,
     commands: mpsc::Receiver<Command>,
+    /// Newly stored entry ids for subscribers (bounded: `STORED_NOTICES`).
+    stored: broadcast::Sender<EntryId>,
     shutdown: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
     peers: PeerBook,
@@ -88,6 +90,7 @@ impl EventLoop {
         events: mpsc::Receiver<WorkerEvent>,
         metrics: Arc<Metrics>,
         commands: mpsc::Receiver<Command>,
+        stored: broadcast::Sender<EntryId>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let local = io.peer_id();
@@ -98,6 +101,7 @@ impl EventLoop {
             workers,
             events,
             commands,
+            stored,
             shutdown,
             metrics,
             peers: {
@@ -593,6 +597,10 @@ impl EventLoop {
     ) {
         let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
         self.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
+        for stored in inserted.iter().filter(|i| i.is_new()) {
+            // No subscriber is not an error: nobody has the console open.
+            let _ = self.stored.send(stored.id);
+        }
         let (mut recheck, retraction) = self.ledger.committed(inserted.iter().map(|i| i.id));
         if retraction {
             // The log changed under the queued releases: take them back and

@@ -26,11 +26,15 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Capacity of the command channel from handles to the event loop.
 pub const COMMAND_QUEUE: usize = 256;
+/// Notices of newly stored entries held for each subscriber
+/// ([`NodeHandle::subscribe_stored`]); older ones are dropped for a
+/// subscriber that lags.
+pub const STORED_NOTICES: usize = 256;
 
 /// The node's clock, Unix milliseconds. The protocol takes time as an
 /// argument; this is the one place the node reads it.
@@ -280,6 +284,11 @@ pub struct NodeHandle {
     pub org_key: OrgKey,
     /// The roster in force (updated by the event loop).
     pub roster: Arc<RwLock<Arc<Roster>>>,
+    /// Ids of entries newly stored, sent by the event loop after each
+    /// commit (see [`NodeHandle::subscribe_stored`]). The handle keeps a
+    /// receiver, not a sender, so subscribers see the channel close when
+    /// the event loop stops (and the console's live feeds end with it).
+    stored: Arc<broadcast::Receiver<EntryId>>,
 }
 
 impl NodeHandle {
@@ -412,6 +421,14 @@ impl NodeHandle {
             .map_err(|_| NodeError::Stopped)
     }
 
+    /// Ids of the entries this node stores from now on, as each commit
+    /// lands (the web console's live feed). The channel holds
+    /// [`STORED_NOTICES`] ids; a receiver that falls further behind gets
+    /// `RecvError::Lagged` and should read the store again.
+    pub fn subscribe_stored(&self) -> broadcast::Receiver<EntryId> {
+        self.stored.resubscribe()
+    }
+
     /// The roster in force.
     pub fn current_roster(&self) -> Arc<Roster> {
         match self.roster.read() {
@@ -516,6 +533,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         .store(proofs.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let shared_roster = Arc::new(RwLock::new(Arc::new(roster)));
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (stored_tx, stored_rx) = broadcast::channel(STORED_NOTICES);
     let peer_id = config.node_key.public().to_peer_id();
     let handle = NodeHandle {
         commands: command_tx,
@@ -523,6 +541,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         peer_id,
         org_key,
         roster: Arc::clone(&shared_roster),
+        stored: Arc::new(stored_rx),
     };
     let known_proofs = proofs.iter().map(|p| (p.author, p.seq)).collect();
     let network = workers::current(&shared_roster).network().to_string();
@@ -543,7 +562,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         Arc::clone(&metrics),
     );
     let event_loop = event_loop::EventLoop::new(
-        config, io, ledger, budget, workers, events, metrics, command_rx, shutdown,
+        config, io, ledger, budget, workers, events, metrics, command_rx, stored_tx, shutdown,
     );
     let task = tokio::spawn(event_loop.run());
     Ok(Runtime {

@@ -4,6 +4,7 @@
 mod adversary;
 mod api;
 mod api_hazard;
+mod console;
 mod hazard;
 mod membership;
 mod network;

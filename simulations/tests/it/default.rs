@@ -54,6 +54,7 @@ async fn the_default_scenario_at_half_time_holds_every_invariant() {
     for file in [
         "report.json",
         "report.md",
+        "report.html",
         "latency_cdf.svg",
         "deliveries_over_time.svg",
         "bytes_per_entry.svg",
@@ -68,4 +69,12 @@ async fn the_default_scenario_at_half_time_holds_every_invariant() {
             .expect("report.json parses");
     assert_eq!(json["passed"], serde_json::Value::Bool(true));
     assert_eq!(json["seed"], 2023);
+    // report.html stands alone: every plot inline, nothing linked.
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("report.html");
+    assert_eq!(
+        html.matches("<svg").count(),
+        report.plots.len(),
+        "one inline SVG per plot"
+    );
+    assert!(!html.contains("src=\""), "report.html links a file");
 }
