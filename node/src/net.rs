@@ -1,5 +1,5 @@
 //! The libp2p side of a node: the network behaviour (allow-list, connection
-//! limits, identify, gossipsub, sync request-response), its configuration,
+//! limits, gossipsub, sync and release request-response), its configuration,
 //! and the length-capped byte codec for sync.
 //!
 //! This module decides how the swarm is built; the runtime decides what to
@@ -12,7 +12,7 @@ use libp2p::gossipsub::{
 };
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
-use libp2p::{StreamProtocol, Swarm, allow_block_list, connection_limits, identify, noise, tcp, yamux};
+use libp2p::{StreamProtocol, Swarm, allow_block_list, connection_limits, noise, tcp, yamux};
 use riskmesh_protocol::Hash32;
 use riskmesh_protocol::limits::{MAX_RELEASE_VERDICT_BYTES, MAX_SEALED_RELEASE_BYTES, MAX_WIRE_ENTRY_BYTES};
 use riskmesh_protocol::sync::{MAX_SYNC_REQUEST_BYTES, MAX_SYNC_RESPONSE_BYTES};
@@ -23,8 +23,6 @@ use std::time::Duration;
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/riskmesh/sync/1");
 /// The release protocol's stream protocol name.
 pub const RELEASE_PROTOCOL: StreamProtocol = StreamProtocol::new("/riskmesh/release/1");
-/// identify protocol version string.
-pub const IDENTIFY_PROTOCOL: &str = "/riskmesh/1";
 /// How long an idle connection to a peer stays open. Members stay connected
 /// for days; the default of 10 s would churn connections constantly.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -75,7 +73,7 @@ pub use behaviour::{Behaviour, BehaviourEvent};
 mod behaviour {
     use super::CappedCodec;
     use libp2p::swarm::NetworkBehaviour;
-    use libp2p::{allow_block_list, connection_limits, gossipsub, identify, request_response};
+    use libp2p::{allow_block_list, connection_limits, gossipsub, request_response};
 
     /// The node's network behaviour.
     #[derive(NetworkBehaviour)]
@@ -85,8 +83,6 @@ mod behaviour {
         pub allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
         /// Bounds connections.
         pub limits: connection_limits::Behaviour,
-        /// Exchanges listen addresses and protocol versions.
-        pub identify: identify::Behaviour,
         /// Pushes new entries, proofs and rosters.
         pub gossip: gossipsub::Behaviour,
         /// Repairs what gossip missed.
@@ -168,7 +164,7 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
             yamux::Config::default,
         )
         .map_err(|e| NetError::Transport(e.to_string()))?
-        .with_behaviour(|key| {
+        .with_behaviour(|_key| {
             let mut gossip = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, gossip_cfg)?;
             gossip.with_peer_score(params, thresholds)?;
             let release = request_response::Behaviour::with_codec(
@@ -191,10 +187,6 @@ pub fn build_swarm(key: &Keypair, topics: &Topics) -> Result<Swarm<Behaviour>, N
             Ok(Behaviour {
                 allow: allow_block_list::Behaviour::default(),
                 limits: connection_limits::Behaviour::new(limits),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    IDENTIFY_PROTOCOL.to_string(),
-                    key.public(),
-                )),
                 gossip,
                 sync,
                 release,

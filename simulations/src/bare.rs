@@ -5,7 +5,7 @@
 //! `net::score_params`), application validation with an Ed25519
 //! `verify_strict` per received message, messages as long as riskmesh's wire
 //! entries ([`payload`]), the plan's authors and times — and nothing else: no
-//! SQLite, no sync, no request-response, no identify. Each node dials
+//! SQLite, no sync, no request-response. Each node dials
 //! `degree` random peers, each pair from one side ([`DialPlan`]).
 //!
 //! It measures what the riskmesh run measures, the same way (`run.rs`,
@@ -137,6 +137,7 @@ pub async fn run(
 
     // ---- the publishing phase -------------------------------------------
     let t0 = Instant::now();
+    let cpu_phase_start = measure::cpu_seconds();
     progress.set_length(plan.duration_ms.div_ceil(1000).max(1));
     progress.set_position(0);
     progress.set_message("publishing");
@@ -169,6 +170,11 @@ pub async fn run(
         }
         tokio::time::sleep(SETTLE_POLL).await;
     }
+
+    let cpu_phase_s = match (cpu_phase_start, measure::cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
 
     // ---- stop and measure -----------------------------------------------
     progress.set_message("stopping swarms");
@@ -229,6 +235,7 @@ pub async fn run(
         },
         converged_after_s,
         cpu_s,
+        cpu_phase_s,
         cpu_cores: cpu_s.map(|c| c / wall_s.max(1e-9)),
         wall_s,
         phase_s,

@@ -82,7 +82,7 @@ pub struct Bytes {
     /// Sync response bytes sent.
     pub sync_out: u64,
     /// Every byte through the link proxies (TCP payload: Noise, Yamux,
-    /// gossipsub control, identify, sync); 0 with direct links.
+    /// gossipsub control, sync); 0 with direct links.
     pub wire: u64,
     /// (gossip in + sync in) / deliveries: application bytes per delivered entry.
     pub app_per_delivery: Option<f64>,
@@ -131,6 +131,12 @@ pub struct Figures {
     pub converged_after_s: Option<f64>,
     /// Process CPU seconds during the run.
     pub cpu_s: Option<f64>,
+    /// Process CPU seconds from the start of the publishing phase until
+    /// every node agreed (or the settle ended): the network's running cost,
+    /// without starting the nodes (creating databases and keys, introducing
+    /// addresses) and stopping them.
+    #[serde(default)]
+    pub cpu_phase_s: Option<f64>,
     /// CPU use as a share of one core over the run.
     pub cpu_cores: Option<f64>,
     /// Whole run, s.
@@ -869,11 +875,12 @@ pub(crate) fn figures(
         } else {
             Some(data.wire_bytes as f64 / delivered_bytes as f64)
         },
-        duplicates_note: "gossipsub does not expose duplicate counts; these are estimates. `gossip` = gossip payload bytes the nodes' applications received / bytes of entries delivered — gossipsub drops duplicates (same message id) before the application sees them, so this stays near 1 and mostly shows sync-vs-gossip split. `wire` = every TCP byte through the link proxies / bytes of entries delivered — it includes Noise, Yamux, IHAVE/IWANT, heartbeats, identify and sync, so it bounds the true duplicate factor from above. Adversaries' traffic (floods, replays, forgeries) counts in the bytes but not in the deliveries.".into(),
+        duplicates_note: "gossipsub does not expose duplicate counts; these are estimates. `gossip` = gossip payload bytes the nodes' applications received / bytes of entries delivered — gossipsub drops duplicates (same message id) before the application sees them, so this stays near 1 and mostly shows sync-vs-gossip split. `wire` = every TCP byte through the link proxies / bytes of entries delivered — it includes Noise, Yamux, IHAVE/IWANT, heartbeats and sync, so it bounds the true duplicate factor from above. Adversaries' traffic (floods, replays, forgeries) counts in the bytes but not in the deliveries.".into(),
         bytes,
         catch_up: data.catch_ups.clone(),
         converged_after_s: data.converged_after_s,
         cpu_s: data.cpu_s,
+        cpu_phase_s: data.cpu_phase_s,
         cpu_cores: data.cpu_s.map(|c| c / data.wall_s.max(1e-9)),
         wall_s: data.wall_s,
         phase_s: data.phase_s,

@@ -265,6 +265,9 @@ pub struct RunData {
     pub startup_s: f64,
     /// CPU seconds the process used during the run.
     pub cpu_s: Option<f64>,
+    /// CPU seconds from the start of the publishing phase to the end of
+    /// the settle (see `check::Figures::cpu_phase_s`).
+    pub cpu_phase_s: Option<f64>,
     /// Highest resident memory sampled during the run, MiB.
     pub peak_rss_mib: Option<f64>,
     /// Resident memory before the nodes started, MiB.
@@ -801,6 +804,7 @@ pub async fn execute(
 
     // ---- the publishing phase -------------------------------------------
     h.t0 = Instant::now();
+    let cpu_phase_start = measure::cpu_seconds();
     h.t0_ms = now_ms();
     let t0 = h.t0;
     progress.set_length(plan.duration_ms.div_ceil(1000).max(1));
@@ -1399,8 +1403,16 @@ pub async fn execute(
     let mut statuses: Vec<NodeStatus> = Vec::new();
     let mut last_nudge = Instant::now();
     loop {
+        // Nodes agree only if they store as many entries: look at that
+        // counter first, and ask every node for its whole status (heads of
+        // every author: O(n²) at n nodes) only when the counts match, so the
+        // harness's polling does not weigh on the CPU figures it reports.
+        let counts: Vec<Option<u64>> = (0..n)
+            .map(|i| handle_of(&h.handles, i).map(|hd| hd.metrics.entries_stored.load(Ordering::Relaxed)))
+            .collect();
+        let counts_agree = counts.iter().all(Option::is_some) && counts.windows(2).all(|w| w[0] == w[1]);
         statuses.clear();
-        for i in 0..n {
+        for i in (0..n).filter(|_| counts_agree) {
             if let Some(hd) = handle_of(&h.handles, i)
                 && let Ok(s) = hd.status().await
             {
@@ -1415,15 +1427,27 @@ pub async fn execute(
             break;
         }
         if last_nudge.elapsed() > Duration::from_secs(5) {
-            // Re-introduce peers now and then: an operator would, and
-            // redial backoff after long faults can reach a minute.
+            // Re-introduce peers now and then to nodes short of peers: an
+            // operator would, and redial backoff after long faults can
+            // reach a minute.
             for i in 0..n {
-                h.introduce(i).await;
+                let want = h.plan.topology[i]
+                    .len()
+                    .min(riskmesh_node::runtime::policy::peers::DIAL_PEERS);
+                if handle_of(&h.handles, i)
+                    .is_some_and(|hd| (hd.metrics.peers.load(Ordering::Relaxed) as usize) < want)
+                {
+                    h.introduce(i).await;
+                }
             }
             last_nudge = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let cpu_phase_s = match (cpu_phase_start, measure::cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
     let mut catch_ups = Vec::new();
     for task in h.catch_ups.drain(..) {
         if let Ok(c) = task.await {
@@ -1495,6 +1519,7 @@ pub async fn execute(
         wall_s: run_start.elapsed().as_secs_f64(),
         startup_s,
         cpu_s,
+        cpu_phase_s,
         peak_rss_mib: peak,
         base_rss_mib: base_rss,
         log_files: if logs_ours { vec![log_path] } else { Vec::new() },

@@ -44,6 +44,10 @@ const TICK: Duration = Duration::from_millis(250);
 const DEFERRED_VERIFY: usize = 512;
 /// Verification jobs in flight below which deferred ones are submitted.
 const VERIFY_LOW_WATER: usize = 2;
+/// Gossip entries up to this size are verified on the loop itself when the
+/// pool is idle (a bulletin is a few hundred bytes; the largest entry, 260
+/// KiB, always goes to the pool).
+const INLINE_VERIFY_BYTES: usize = 16 * 1024;
 /// How often free disk space is read.
 const DISK_READ_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -370,6 +374,7 @@ impl EventLoop {
             source,
         };
         let topic = self.io.topic(&message.topic);
+        let message_len = message.data.len();
         let acceptance = if topic == Some(Topic::Entries) {
             // A cheap, unverified look at the envelope's kid and header
             // lets the rate limit and the gap queue act before the
@@ -406,6 +411,15 @@ impl EventLoop {
                         self.metrics.ignore("verify_queue_full");
                         Some(MessageAcceptance::Ignore)
                     }
+                } else if self.verifying == 0 && self.deferred.is_empty() && message_len <= INLINE_VERIFY_BYTES {
+                    // The pool is idle and the entry small: verify it here
+                    // (one signature, tens of microseconds) rather than pay
+                    // two thread handoffs per hop. Under load, or for large
+                    // entries, the pool takes them and the loop stays free.
+                    self.verifying += 1;
+                    let event = super::workers::verify_job(job, self.ledger.roster());
+                    self.on_worker(event);
+                    None
                 } else {
                     // Reported after verification (or as ignored at once if
                     // the pool is full).

@@ -451,9 +451,15 @@ pub struct Runtime {
 }
 
 /// The roster in force after applying every stored update to the genesis.
-fn load_roster(config: &NodeConfig, store: &Store) -> Result<Roster, StartError> {
+fn load_roster(config: &NodeConfig, store: &Store) -> Result<Arc<Roster>, StartError> {
     let genesis = verified_genesis(&config.genesis, &config.genesis_hash)?;
-    Ok(genesis.replay(&store.load_rosters()?)?)
+    let updates = store.load_rosters()?;
+    if updates.iter().all(|u| u.document().is_ok_and(|d| d.version <= genesis.version())) {
+        // Nothing to apply: share the verified genesis (a 500-member roster
+        // is a few hundred KiB; the simulator runs 500 nodes on one).
+        return Ok(genesis);
+    }
+    Ok(Arc::new(Roster::clone(&genesis).replay(&updates)?))
 }
 
 /// Genesis rosters this process has verified, by the hash of their signed
@@ -461,25 +467,25 @@ fn load_roster(config: &NodeConfig, store: &Store) -> Result<Roster, StartError>
 /// 500-founder roster would check 250,000 signatures at start) verify each
 /// genesis once. The same bytes always verify the same way, so a hit is as
 /// good as a check; a real node runs alone and gains nothing, loses nothing.
-fn verified_genesis(signed: &SignedRoster, pinned: &Hash32) -> Result<Roster, RosterError> {
+fn verified_genesis(signed: &SignedRoster, pinned: &Hash32) -> Result<Arc<Roster>, RosterError> {
     use std::sync::{Mutex, OnceLock};
     /// Distinct genesis rosters kept (tests start many networks).
     const KEPT: usize = 8;
-    static VERIFIED: OnceLock<Mutex<Vec<(Hash32, Roster)>>> = OnceLock::new();
+    static VERIFIED: OnceLock<Mutex<Vec<(Hash32, Arc<Roster>)>>> = OnceLock::new();
     let key = Hash32::of(&signed.to_bytes());
     let cache = VERIFIED.get_or_init(|| Mutex::new(Vec::new()));
     if let Ok(kept) = cache.lock()
         && let Some((_, roster)) = kept.iter().find(|(k, _)| *k == key)
         && roster.hash() == *pinned
     {
-        return Ok(roster.clone());
+        return Ok(Arc::clone(roster));
     }
-    let roster = Roster::genesis_pinned(signed, pinned)?;
+    let roster = Arc::new(Roster::genesis_pinned(signed, pinned)?);
     if let Ok(mut kept) = cache.lock() {
         if kept.len() >= KEPT {
             kept.remove(0);
         }
-        kept.push((key, roster.clone()));
+        kept.push((key, Arc::clone(&roster)));
     }
     Ok(roster)
 }
@@ -531,7 +537,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
     metrics
         .equivocations
         .store(proofs.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let shared_roster = Arc::new(RwLock::new(Arc::new(roster)));
+    let shared_roster = Arc::new(RwLock::new(roster));
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (stored_tx, stored_rx) = broadcast::channel(STORED_NOTICES);
     let peer_id = config.node_key.public().to_peer_id();

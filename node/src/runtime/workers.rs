@@ -39,7 +39,7 @@ pub const MAX_GROUP_COMMIT: usize = 1024;
 /// they were verified and fit their chains), so one fsync covers them all.
 /// A job someone waits on (an own publication, a roster, a release) ends
 /// the wait at once.
-pub const WRITE_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+pub const WRITE_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The roster the verifiers use; swapped when a roster update is accepted.
 pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
@@ -307,7 +307,10 @@ pub enum WorkerEvent {
 
 /// Worker threads fed by one bounded queue of jobs `J`.
 pub struct Worker<J> {
-    jobs: SyncSender<J>,
+    /// Jobs travel boxed: std's bounded channel allocates (and touches)
+    /// every slot when it is created, so a queue of 4096 unboxed jobs cost
+    /// each node over half a MiB before its first job.
+    jobs: SyncSender<Box<J>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -315,9 +318,9 @@ impl<J> Worker<J> {
     /// Queues a job; hands it back if the queue is full (or the workers
     /// stopped), so the caller decides what back-pressure means.
     pub fn submit(&self, job: J) -> Result<(), Box<J>> {
-        match self.jobs.try_send(job) {
+        match self.jobs.try_send(Box::new(job)) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(Box::new(job)),
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => Err(job),
         }
     }
 
@@ -418,7 +421,7 @@ pub type StoreReader = Worker<ReadJob>;
 impl Worker<VerifyJob> {
     /// Starts `threads` verifiers.
     pub fn start(threads: usize, roster: SharedRoster, events: mpsc::Sender<WorkerEvent>) -> Self {
-        let (tx, rx) = sync_channel::<VerifyJob>(VERIFY_QUEUE);
+        let (tx, rx) = sync_channel::<Box<VerifyJob>>(VERIFY_QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let threads = (0..threads.max(1))
             .map(|i| {
@@ -446,7 +449,7 @@ pub fn current(roster: &SharedRoster) -> Arc<Roster> {
 /// Most queued jobs a verifier takes at once.
 const VERIFY_BATCH: usize = 32;
 
-fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events: &mpsc::Sender<WorkerEvent>) {
+fn verify_worker(rx: &Mutex<Receiver<Box<VerifyJob>>>, roster: &SharedRoster, events: &mpsc::Sender<WorkerEvent>) {
     loop {
         // Take one job, waiting if need be, and whatever else is already
         // queued (up to a bound): one wakeup of the event loop per batch.
@@ -467,7 +470,7 @@ fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events:
             Err(_) => return,
         };
         let roster = current(roster);
-        let mut out: Vec<WorkerEvent> = jobs.into_iter().map(|job| verify_job(job, &roster)).collect();
+        let mut out: Vec<WorkerEvent> = jobs.into_iter().map(|job| verify_job(*job, &roster)).collect();
         let event = if out.len() == 1 {
             out.remove(0)
         } else {
@@ -479,7 +482,7 @@ fn verify_worker(rx: &Mutex<Receiver<VerifyJob>>, roster: &SharedRoster, events:
     }
 }
 
-fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
+pub(super) fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
     match job {
         VerifyJob::Gossip {
             data,
@@ -537,7 +540,7 @@ fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
 impl Worker<WriteJob> {
     /// Starts the writer on an open read-write store.
     pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
-        let (tx, rx) = sync_channel::<WriteJob>(WRITE_QUEUE);
+        let (tx, rx) = sync_channel::<Box<WriteJob>>(WRITE_QUEUE);
         let thread = std::thread::Builder::new()
             .name("riskmesh-writer".into())
             .spawn(move || write_worker(store, &rx, &events))
@@ -559,12 +562,12 @@ fn is_awaited(job: &WriteJob) -> bool {
     !matches!(job, WriteJob::Entries { acks, .. } if acks.is_empty())
 }
 
-fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender<WorkerEvent>) {
+fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, events: &mpsc::Sender<WorkerEvent>) {
     while let Ok(first) = rx.recv() {
         // Group commit: take everything already queued (up to a bound) and
         // write the entries in one transaction.
         let mut jobs = vec![first];
-        let mut urgent = jobs.iter().any(is_awaited);
+        let mut urgent = jobs.iter().any(|j| is_awaited(j));
         let deadline = std::time::Instant::now() + WRITE_LINGER;
         while jobs.len() < MAX_GROUP_COMMIT {
             let next = if urgent {
@@ -585,7 +588,7 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
         let mut acks = Vec::new();
         let mut others = Vec::new();
         for job in jobs {
-            match job {
+            match *job {
                 WriteJob::Entries { entries: e, acks: a } => {
                     entries.extend(e);
                     acks.extend(a);
@@ -644,7 +647,14 @@ fn write_worker(mut store: Store, rx: &Receiver<WriteJob>, events: &mpsc::Sender
         if entries.is_empty() {
             continue;
         }
-        let inserted = match store.insert_entries(&entries, now_ms()) {
+        // Relayed entries only (nobody waits on them): commit without a
+        // disk sync. Anything awaited in the group syncs the whole group.
+        let inserted = if urgent {
+            store.insert_entries(&entries, now_ms())
+        } else {
+            store.insert_relayed_entries(&entries, now_ms())
+        };
+        let inserted = match inserted {
             Ok(inserted) => inserted,
             Err(e) => {
                 let _ = events.blocking_send(WorkerEvent::StoreFailed(e.to_string()));
@@ -674,7 +684,7 @@ impl Worker<ReadJob> {
         org: Arc<OrgSecrets>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (tx, rx) = sync_channel::<ReadJob>(READ_QUEUE);
+        let (tx, rx) = sync_channel::<Box<ReadJob>>(READ_QUEUE);
         let thread = std::thread::Builder::new()
             .name(format!("riskmesh-{name}"))
             .spawn(move || read_worker(&store, &rx, &events, &roster, &org, &metrics))
@@ -691,7 +701,7 @@ const RESPONSE_MARGIN: usize = 1024;
 
 fn read_worker(
     store: &Store,
-    rx: &Receiver<ReadJob>,
+    rx: &Receiver<Box<ReadJob>>,
     events: &mpsc::Sender<WorkerEvent>,
     roster: &SharedRoster,
     org: &OrgSecrets,
@@ -701,7 +711,7 @@ fn read_worker(
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     };
     while let Ok(job) = rx.recv() {
-        let event = match job {
+        let event = match *job {
             ReadJob::PrepareRelease { request } => {
                 let prepared = hazard::prepare_release(store, &current(roster), org, &request);
                 count(&metrics.release_checks);

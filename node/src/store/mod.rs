@@ -275,6 +275,31 @@ mod tests {
         std::fs::read(path).expect("read db")[18]
     }
 
+    /// Relayed entries commit without a disk sync; the connection is back
+    /// to `synchronous=FULL` afterwards, also when the insert fails, so an
+    /// own publication committed next is synced.
+    #[test]
+    fn relayed_entries_commit_and_the_connection_returns_to_full_sync() {
+        let (_dir, _path, mut store) = new_store();
+        let consortium = testkit::signatories();
+        let mut author = Author::new(&consortium, "anthropic");
+        let entries = author.bulletins(3);
+        let sync = |store: &Store| -> i64 {
+            store
+                .conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("sync")
+        };
+        let inserted = store.insert_relayed_entries(&entries, NOW).expect("insert");
+        assert!(inserted.iter().all(|i| i.is_new()));
+        assert_eq!(store.count().expect("count"), 3);
+        assert_eq!(sync(&store), 2);
+        // A value out of range fails the insert; FULL is restored anyway.
+        assert!(store.insert_relayed_entries(&author.bulletins(1), u64::MAX).is_err());
+        assert_eq!(sync(&store), 2);
+        assert_eq!(store.count().expect("count"), 3);
+    }
+
     #[test]
     fn create_sets_application_id_wal_and_schema_version() {
         let (_dir, path, store) = new_store();

@@ -72,6 +72,27 @@ impl<'a> EntryRow<'a> {
 }
 
 impl Store {
+    /// [`Store::insert_entries`] for entries relayed from other nodes, which
+    /// no one waits on: the transaction commits with `synchronous=NORMAL`
+    /// (in WAL mode: no disk sync at commit; it survives a crash of the
+    /// process once this returns, but not necessarily a power loss or an OS
+    /// crash until the next synced commit or checkpoint). Such entries come
+    /// back through sync if lost (ARCHITECTURE.md, "Durability"). The
+    /// connection is back to `synchronous=FULL` when this returns, whatever
+    /// the outcome.
+    pub fn insert_relayed_entries(
+        &mut self,
+        entries: &[VerifiedEntry],
+        received_ms: u64,
+    ) -> StoreResult<Vec<Inserted>> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        let result = self.insert_entries(entries, received_ms);
+        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL");
+        let inserted = result?;
+        restored?;
+        Ok(inserted)
+    }
+
     /// Stores a batch of verified entries in ONE transaction (group commit)
     /// and returns what happened to each, in input order. When this returns
     /// `Ok`, the batch is on disk and may be acknowledged.

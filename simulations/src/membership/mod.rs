@@ -741,6 +741,7 @@ pub async fn execute(
         wall_s: run_start.elapsed().as_secs_f64(),
         startup_s,
         cpu_s,
+        cpu_phase_s: None,
         peak_rss_mib: measure::peak_rss_mib(),
         base_rss_mib: base_rss,
         log_files: if logs_ours { vec![log_path] } else { Vec::new() },

@@ -501,11 +501,14 @@ impl SyncPlanner {
         }
         // Gaps seen by gossip from authors no usable peer announced: ask a
         // connected peer not avoided for that author.
-        let mut connected: Vec<PeerId> = self.connected.iter().copied().collect();
-        connected.sort();
+        let mut connected: Vec<PeerId> = Vec::new();
         for (author, _, to) in local.chain.gaps() {
             if wanted.iter().any(|(a, _, _)| *a == author) {
                 continue;
+            }
+            if connected.is_empty() {
+                connected = self.connected.iter().copied().collect();
+                connected.sort();
             }
             if let Some(peer) = connected.iter().find(|p| !self.avoided(**p, author, now)) {
                 wanted.push((author, to, *peer));
