@@ -411,7 +411,10 @@ impl EventLoop {
                         self.metrics.ignore("verify_queue_full");
                         Some(MessageAcceptance::Ignore)
                     }
-                } else if self.verifying == 0 && self.deferred.is_empty() && message_len <= INLINE_VERIFY_BYTES {
+                } else if self.verifying == 0
+                    && self.deferred.is_empty()
+                    && message_len <= INLINE_VERIFY_BYTES
+                {
                     // The pool is idle and the entry small: verify it here
                     // (one signature, tens of microseconds) rather than pay
                     // two thread handoffs per hop. Under load, or for large

@@ -454,7 +454,10 @@ pub struct Runtime {
 fn load_roster(config: &NodeConfig, store: &Store) -> Result<Arc<Roster>, StartError> {
     let genesis = verified_genesis(&config.genesis, &config.genesis_hash)?;
     let updates = store.load_rosters()?;
-    if updates.iter().all(|u| u.document().is_ok_and(|d| d.version <= genesis.version())) {
+    if updates
+        .iter()
+        .all(|u| u.document().is_ok_and(|d| d.version <= genesis.version()))
+    {
         // Nothing to apply: share the verified genesis (a 500-member roster
         // is a few hundred KiB; the simulator runs 500 nodes on one).
         return Ok(genesis);

@@ -449,7 +449,11 @@ pub fn current(roster: &SharedRoster) -> Arc<Roster> {
 /// Most queued jobs a verifier takes at once.
 const VERIFY_BATCH: usize = 32;
 
-fn verify_worker(rx: &Mutex<Receiver<Box<VerifyJob>>>, roster: &SharedRoster, events: &mpsc::Sender<WorkerEvent>) {
+fn verify_worker(
+    rx: &Mutex<Receiver<Box<VerifyJob>>>,
+    roster: &SharedRoster,
+    events: &mpsc::Sender<WorkerEvent>,
+) {
     loop {
         // Take one job, waiting if need be, and whatever else is already
         // queued (up to a bound): one wakeup of the event loop per batch.

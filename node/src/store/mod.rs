@@ -10,7 +10,8 @@
 //!   header.
 //! - A write has happened when its method returns `Ok`: the database runs in
 //!   WAL mode with `synchronous=FULL`, and each write method is one
-//!   transaction. [`Store::insert_entries`] takes a whole batch in one
+//!   transaction (except [`Store::insert_relayed_entries`], which commits
+//!   without a disk sync: it survives a process crash, not a power loss). [`Store::insert_entries`] takes a whole batch in one
 //!   transaction (group commit), so a node acknowledges a batch after one
 //!   disk sync.
 //! - Opening never resets, recreates or silently repairs a database. A
@@ -295,7 +296,11 @@ mod tests {
         assert_eq!(store.count().expect("count"), 3);
         assert_eq!(sync(&store), 2);
         // A value out of range fails the insert; FULL is restored anyway.
-        assert!(store.insert_relayed_entries(&author.bulletins(1), u64::MAX).is_err());
+        assert!(
+            store
+                .insert_relayed_entries(&author.bulletins(1), u64::MAX)
+                .is_err()
+        );
         assert_eq!(sync(&store), 2);
         assert_eq!(store.count().expect("count"), 3);
     }
