@@ -228,6 +228,13 @@ pub struct PeerBook {
     fallback_at: Option<Instant>,
     /// Organizations whose nodes are always dialled.
     pinned_orgs: Vec<String>,
+    /// Something changed since the last poll (a connection, a strike, a
+    /// roster, a demand): the next poll looks at every peer.
+    dirty: bool,
+    /// Otherwise the next poll has nothing to do before this time (`None`:
+    /// nothing until something changes). A node of a 500-member roster
+    /// polls four times a second; most polls need not walk 499 peers.
+    due: Option<Instant>,
 }
 
 impl Default for PeerBook {
@@ -247,6 +254,8 @@ impl PeerBook {
             picker: Picker::new(0),
             fallback_at: None,
             pinned_orgs: Vec::new(),
+            dirty: true,
+            due: None,
         }
     }
 
@@ -266,6 +275,7 @@ impl PeerBook {
     /// Pins the nodes of these organizations: always dialled, whatever the
     /// bound. Applies to peers already known and those a roster adds.
     pub fn pin_orgs(&mut self, orgs: &[String]) {
+        self.dirty = true;
         for state in self.peers.values_mut() {
             if orgs.contains(&state.org) {
                 state.pinned = true;
@@ -276,6 +286,7 @@ impl PeerBook {
 
     /// Keeps `peer` dialled until `until` (a release must reach it).
     pub fn demand(&mut self, peer: PeerId, until: Instant) {
+        self.dirty = true;
         if let Some(state) = self.peers.get_mut(&peer) {
             let later = state.demanded_until.map_or(until, |u| u.max(until));
             state.demanded_until = Some(later);
@@ -287,6 +298,7 @@ impl PeerBook {
     /// a connected one after [`LEAVE_GRACE`] (see [`PeerBook::poll`]).
     /// Known addresses, strikes and bans of remaining peers are kept.
     pub fn set_roster(&mut self, peers: Vec<RosterPeer>, now: Instant) -> Vec<PeerAction> {
+        self.dirty = true;
         let mut actions = Vec::new();
         let mut keep = HashSet::new();
         self.fallback_at.get_or_insert(now + FALLBACK_AFTER);
@@ -341,6 +353,7 @@ impl PeerBook {
     /// address does not make a peer wanted: the bounded book still chooses
     /// among the peers it knows how to reach.
     pub fn remember_address(&mut self, addr: Multiaddr, now: Instant) -> Result<PeerId, AddressError> {
+        self.dirty = true;
         let Some(Protocol::P2p(peer)) = addr.iter().last() else {
             return Err(AddressError::NoPeerId(addr));
         };
@@ -355,6 +368,7 @@ impl PeerBook {
     /// A connection to `peer` opened. Returns whether it is the first (the
     /// peer was not connected before) and the peer is on the roster.
     pub fn connected(&mut self, peer: PeerId) -> bool {
+        self.dirty = true;
         match self.peers.get_mut(&peer) {
             Some(state) => {
                 let first = !state.connected;
@@ -369,6 +383,7 @@ impl PeerBook {
 
     /// The last connection to `peer` closed; it is redialled after its backoff.
     pub fn disconnected(&mut self, peer: PeerId, now: Instant) {
+        self.dirty = true;
         if let Some(state) = self.peers.get_mut(&peer) {
             state.connected = false;
             state.next_dial = now + state.backoff;
@@ -377,6 +392,7 @@ impl PeerBook {
 
     /// Gives `peer` a strike; at [`STRIKES_TO_BAN`] it is disallowed for [`BAN`].
     pub fn strike(&mut self, peer: PeerId, now: Instant) -> (Strike, Option<PeerAction>) {
+        self.dirty = true;
         let Some(state) = self.peers.get_mut(&peer) else {
             return (Strike::Unknown, None);
         };
@@ -392,6 +408,9 @@ impl PeerBook {
     /// Ends expired bans, drops leaving peers whose grace is over or who
     /// disconnected, and dials peers whose backoff has passed.
     pub fn poll(&mut self, now: Instant) -> Vec<PeerAction> {
+        if !self.dirty && self.due.is_none_or(|due| now < due) {
+            return Vec::new();
+        }
         let mut actions = Vec::new();
         let left: Vec<PeerId> = self
             .peers
@@ -435,7 +454,36 @@ impl PeerBook {
                 state.backoff = (state.backoff * 2).min(MAX_BACKOFF);
             }
         }
+        self.dirty = false;
+        self.due = self.next_due(now);
         actions
+    }
+
+    /// The earliest time after `now` at which a poll could act without
+    /// anything changing meanwhile: a ban, a leave grace, a demand ending;
+    /// a wanted peer's redial; while the outbound set is short, a peer's
+    /// backoff or cool-down ending, or the fallback starting. Conservative:
+    /// every such time counts, even if the poll then finds nothing to do.
+    fn next_due(&self, now: Instant) -> Option<Instant> {
+        let short = self.local.is_some() && self.peers.values().filter(|s| s.chosen).count() < self.target;
+        let unbounded = self.local.is_none();
+        let mut times: Vec<Instant> = Vec::new();
+        for s in self.peers.values() {
+            times.extend(s.banned_until);
+            times.extend(s.leaving_until);
+            times.extend(s.demanded_until);
+            let wanted = unbounded || s.chosen || s.pinned || s.demanded_until.is_some();
+            if !s.connected && !s.addrs.is_empty() && (wanted || short) {
+                times.push(s.next_dial);
+            }
+            if short {
+                times.extend(s.failed_until);
+            }
+        }
+        if short {
+            times.extend(self.fallback_at);
+        }
+        times.into_iter().filter(|t| *t > now).min()
     }
 
     /// Keeps the outbound set at its target: drops chosen peers that are
