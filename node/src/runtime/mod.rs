@@ -474,7 +474,9 @@ fn verified_genesis(signed: &SignedRoster, pinned: &Hash32) -> Result<Arc<Roster
     use std::sync::{Mutex, OnceLock};
     /// Distinct genesis rosters kept (tests start many networks).
     const KEPT: usize = 8;
-    static VERIFIED: OnceLock<Mutex<Vec<(Hash32, Arc<Roster>)>>> = OnceLock::new();
+    /// Verified genesis rosters by the hash of their signed bytes.
+    type Kept = Mutex<Vec<(Hash32, Arc<Roster>)>>;
+    static VERIFIED: OnceLock<Kept> = OnceLock::new();
     let key = Hash32::of(&signed.to_bytes());
     let cache = VERIFIED.get_or_init(|| Mutex::new(Vec::new()));
     if let Ok(kept) = cache.lock()
