@@ -449,20 +449,34 @@ impl Harness {
         let n = self.n();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ready = (0..n).filter(|i| !late.contains(i)).all(|i| {
-                let want = self.plan.topology[i]
-                    .iter()
-                    .filter(|j| !late.contains(j))
-                    .count()
-                    .min(riskmesh_node::runtime::policy::peers::DIAL_PEERS);
-                handle_of(&self.handles, i)
-                    .is_some_and(|hd| hd.metrics.peers.load(Ordering::Relaxed) as usize >= want.min(n - 1))
-            });
+            let ready = (0..n)
+                .filter(|i| !late.contains(i))
+                .all(|i| self.running(i) && self.peers_of(i) >= self.peers_wanted(i, late));
             if ready || Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// How many peers node `i` should be connected to: those its planned
+    /// topology names (not counting `late` nodes), at most as many as a
+    /// node dials (`DIAL_PEERS`).
+    fn peers_wanted(&self, i: usize, late: &[usize]) -> usize {
+        self.plan.topology[i]
+            .iter()
+            .filter(|j| !late.contains(j))
+            .count()
+            .min(riskmesh_node::runtime::policy::peers::DIAL_PEERS)
+    }
+
+    /// Node `i`'s connected peers now (0 when it is not running).
+    fn peers_of(&self, i: usize) -> usize {
+        handle_of(&self.handles, i).map_or(0, |hd| hd.metrics.peers.load(Ordering::Relaxed) as usize)
+    }
+
+    fn running(&self, i: usize) -> bool {
+        handle_of(&self.handles, i).is_some()
     }
 
     pub(crate) fn n(&self) -> usize {
@@ -1431,12 +1445,7 @@ pub async fn execute(
             // operator would, and redial backoff after long faults can
             // reach a minute.
             for i in 0..n {
-                let want = h.plan.topology[i]
-                    .len()
-                    .min(riskmesh_node::runtime::policy::peers::DIAL_PEERS);
-                if handle_of(&h.handles, i)
-                    .is_some_and(|hd| (hd.metrics.peers.load(Ordering::Relaxed) as usize) < want)
-                {
+                if h.running(i) && h.peers_of(i) < h.peers_wanted(i, &[]) {
                     h.introduce(i).await;
                 }
             }

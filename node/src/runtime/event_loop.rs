@@ -419,6 +419,8 @@ impl EventLoop {
                     // (one signature, tens of microseconds) rather than pay
                     // two thread handoffs per hop. Under load, or for large
                     // entries, the pool takes them and the loop stays free.
+                    // Counted as a pool job would be: the handler of its
+                    // result takes it off again.
                     self.verifying += 1;
                     let event = super::workers::verify_job(job, self.ledger.roster());
                     self.on_worker(event);

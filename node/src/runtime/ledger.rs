@@ -19,7 +19,7 @@ use riskmesh_protocol::chain::{Fork, Position};
 use riskmesh_protocol::keys::OrgSecrets;
 use riskmesh_protocol::redaction::Redaction;
 use riskmesh_protocol::roster::SignedRoster;
-use riskmesh_protocol::sync::{Head, SyncResponse};
+use riskmesh_protocol::sync::{Head, SyncResponse, heads_digest};
 use riskmesh_protocol::{
     Body, BulletinBody, ChainValidator, Draft, EntryId, EquivocationProof, Kind, LogWriter, OrgKey, Outcome,
     Roster, Tier, VerifiedEntry,
@@ -140,35 +140,49 @@ impl Ledger {
         }
     }
 
-    /// Our answer to a heads request.
-    pub(super) fn heads(&self) -> SyncResponse {
+    /// This node's heads, ascending by author.
+    fn head_list(&self) -> Vec<Head> {
         let mut heads: Vec<Head> = self
             .chain
             .heads()
             .map(|(author, seq, id)| Head { author, seq, id })
             .collect();
         heads.sort_by_key(|h| h.author);
+        heads
+    }
+
+    fn proof_count(&self) -> u64 {
+        self.known_proofs.len() as u64
+    }
+
+    /// Our answer to a heads request.
+    pub(super) fn heads(&self) -> SyncResponse {
         SyncResponse::Heads {
-            heads,
+            heads: self.head_list(),
             roster_version: self.roster.version(),
-            proofs: self.known_proofs.len() as u64,
+            proofs: self.proof_count(),
         }
     }
 
     /// Our answer to a digest request: in-sync when the requester's digest
     /// is ours, our heads otherwise (spec §13.1).
     pub(super) fn answer_digest(&self, theirs: &Hash32) -> SyncResponse {
-        let heads = self.heads();
-        if digest_of(&heads) == Some(*theirs) {
+        let heads = self.head_list();
+        let (roster_version, proofs) = (self.roster.version(), self.proof_count());
+        if heads_digest(&heads, roster_version, proofs) == *theirs {
             SyncResponse::InSync
         } else {
-            heads
+            SyncResponse::Heads {
+                heads,
+                roster_version,
+                proofs,
+            }
         }
     }
 
     /// The digest of what this node holds (spec §13.1).
     pub(super) fn digest(&self) -> Hash32 {
-        digest_of(&self.heads()).unwrap_or(Hash32([0; 32]))
+        heads_digest(&self.head_list(), self.roster.version(), self.proof_count())
     }
 
     /// Applies a roster update if it is the next version with a quorum.
@@ -603,22 +617,6 @@ impl Ledger {
         let mut out: Vec<(String, u64)> = self.known_proofs.iter().map(|(a, s)| (org_of(a), *s)).collect();
         out.sort();
         out
-    }
-}
-
-/// The digest of a heads answer; `None` for any other response.
-fn digest_of(response: &SyncResponse) -> Option<Hash32> {
-    match response {
-        SyncResponse::Heads {
-            heads,
-            roster_version,
-            proofs,
-        } => Some(riskmesh_protocol::sync::heads_digest(
-            heads,
-            *roster_version,
-            *proofs,
-        )),
-        _ => None,
     }
 }
 

@@ -85,9 +85,9 @@ impl Store {
         entries: &[VerifiedEntry],
         received_ms: u64,
     ) -> StoreResult<Vec<Inserted>> {
-        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let result = self.insert_entries(entries, received_ms);
-        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL");
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
         let inserted = result?;
         restored?;
         Ok(inserted)

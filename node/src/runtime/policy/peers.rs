@@ -2,6 +2,7 @@
 //! strikes and bans, and each author's gossip budget. Sans-IO: time is an
 //! argument and the outputs are [`PeerAction`]s the driver carries out.
 
+use super::Picker;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 use riskmesh_protocol::{OrgKey, Roster};
@@ -135,7 +136,7 @@ struct Peer {
     ours: bool,
     /// One of the peers this node keeps dialled (its outbound set).
     chosen: bool,
-    /// Always dialled: the operator pinned it or gave its address.
+    /// Always dialled: the operator pinned its organization (`pin`).
     pinned: bool,
     /// Dialled until then: something must reach it (a release).
     demanded_until: Option<Instant>,
@@ -150,6 +151,14 @@ struct Peer {
     /// No longer on the roster: disallowed at this time (or once it
     /// disconnects, whichever is first).
     leaving_until: Option<Instant>,
+}
+
+impl Peer {
+    /// Whether this node keeps the peer dialled: every peer of an unbounded
+    /// book; otherwise a chosen, pinned or demanded one.
+    fn wanted(&self, unbounded: bool) -> bool {
+        unbounded || self.chosen || self.pinned || self.demanded_until.is_some()
+    }
 }
 
 /// A peer as the status report shows it.
@@ -181,38 +190,6 @@ pub fn dials_first(local: &PeerId, other: &PeerId) -> bool {
     hasher.update(high.to_bytes());
     let low_dials = hasher.finalize()[0] & 1 == 0;
     (local == low) == low_dials
-}
-
-/// A small deterministic generator (SplitMix64) for the policies' random
-/// choices; the driver seeds it, tests fix the seed.
-#[derive(Debug, Clone)]
-pub struct Picker(u64);
-
-impl Picker {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Picker(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform index below `n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// `base` scaled by a uniform factor in [0.5, 1.5).
-    pub fn jitter(&mut self, base: Duration) -> Duration {
-        let factor = 0.5 + (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        base.mul_f64(factor)
-    }
 }
 
 /// The roster's peers and what this node knows of each.
@@ -437,8 +414,7 @@ impl PeerBook {
         self.choose(now);
         let unbounded = self.local.is_none();
         for (peer, state) in &mut self.peers {
-            let wanted = unbounded || state.chosen || state.pinned || state.demanded_until.is_some();
-            if wanted
+            if state.wanted(unbounded)
                 && !state.connected
                 && state.banned_until.is_none()
                 && state.leaving_until.is_none()
@@ -455,35 +431,35 @@ impl PeerBook {
             }
         }
         self.dirty = false;
-        self.due = self.next_due(now);
+        self.due = self.wakeups().filter(|t| *t > now).min();
         actions
     }
 
-    /// The earliest time after `now` at which a poll could act without
-    /// anything changing meanwhile: a ban, a leave grace, a demand ending;
-    /// a wanted peer's redial; while the outbound set is short, a peer's
+    /// The times at which a poll could act without anything changing
+    /// meanwhile: a ban, a leave grace, a demand ending; a wanted peer's
+    /// redial; while the outbound set is short, any unconnected peer's
     /// backoff or cool-down ending, or the fallback starting. Conservative:
-    /// every such time counts, even if the poll then finds nothing to do.
-    fn next_due(&self, now: Instant) -> Option<Instant> {
+    /// a poll at one of them may find nothing to do.
+    fn wakeups(&self) -> impl Iterator<Item = Instant> + '_ {
         let short = self.local.is_some() && self.peers.values().filter(|s| s.chosen).count() < self.target;
         let unbounded = self.local.is_none();
-        let mut times: Vec<Instant> = Vec::new();
-        for s in self.peers.values() {
-            times.extend(s.banned_until);
-            times.extend(s.leaving_until);
-            times.extend(s.demanded_until);
-            let wanted = unbounded || s.chosen || s.pinned || s.demanded_until.is_some();
-            if !s.connected && !s.addrs.is_empty() && (wanted || short) {
-                times.push(s.next_dial);
-            }
-            if short {
-                times.extend(s.failed_until);
-            }
-        }
-        if short {
-            times.extend(self.fallback_at);
-        }
-        times.into_iter().filter(|t| *t > now).min()
+        let peers = self.peers.values().flat_map(move |s| {
+            let redial = !s.connected
+                && !s.addrs.is_empty()
+                && s.banned_until.is_none()
+                && s.leaving_until.is_none()
+                && (short || s.wanted(unbounded));
+            [
+                s.banned_until,
+                s.leaving_until,
+                s.demanded_until,
+                redial.then_some(s.next_dial),
+                s.failed_until.filter(|_| short),
+            ]
+            .into_iter()
+            .flatten()
+        });
+        peers.chain(self.fallback_at.filter(|_| short))
     }
 
     /// Keeps the outbound set at its target: drops chosen peers that are
@@ -551,28 +527,15 @@ impl PeerBook {
         }
     }
 
-    /// Peers this node keeps dialled (its outbound set), for tests and the
-    /// status report.
+    /// Peers this node keeps dialled (its outbound set).
     pub fn chosen(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.peers.iter().filter(|(_, s)| s.chosen).map(|(p, _)| *p)
     }
 
-    /// When [`PeerBook::poll`] next has something to do.
+    /// When [`PeerBook::poll`] next has something to do (see
+    /// [`PeerBook::wakeups`]).
     pub fn next_wakeup(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .filter_map(|s| match (s.banned_until, s.leaving_until) {
-                (Some(until), _) | (None, Some(until)) => Some(until),
-                (None, None)
-                    if !s.connected
-                        && !s.addrs.is_empty()
-                        && (self.local.is_none() || s.chosen || s.pinned || s.demanded_until.is_some()) =>
-                {
-                    Some(s.next_dial)
-                }
-                (None, None) => None,
-            })
-            .min()
+        self.wakeups().min()
     }
 
     /// Whether `peer` has an open connection.
@@ -686,28 +649,41 @@ mod tests {
         (id, addr)
     }
 
+    /// Roster entries for the fixture peers `ns` (each with its address).
+    fn roster_of(ns: impl IntoIterator<Item = u8>) -> Vec<RosterPeer> {
+        ns.into_iter()
+            .map(|n| {
+                let (p, a) = peer(n);
+                RosterPeer {
+                    peer: p,
+                    org: format!("org{p}"),
+                    addrs: vec![a],
+                }
+            })
+            .collect()
+    }
+
+    /// An unbounded book of peers 1..=n.
     fn book(n: u8, now: Instant) -> (PeerBook, Vec<PeerId>) {
         let mut book = PeerBook::new();
-        let peers: Vec<(PeerId, Multiaddr)> = (1..=n).map(peer).collect();
-        book.set_roster(
-            peers
-                .iter()
-                .map(|(p, a)| RosterPeer {
-                    peer: *p,
-                    org: format!("org{p}"),
-                    addrs: vec![a.clone()],
-                })
-                .collect(),
-            now,
-        );
-        (book, peers.into_iter().map(|(p, _)| p).collect())
+        let roster = roster_of(1..=n);
+        let peers = roster.iter().map(|r| r.peer).collect();
+        book.set_roster(roster, now);
+        (book, peers)
+    }
+
+    fn dialled(actions: &[PeerAction]) -> Vec<PeerId> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                PeerAction::Dial { peer, .. } => Some(*peer),
+                _ => None,
+            })
+            .collect()
     }
 
     fn dials(actions: &[PeerAction]) -> usize {
-        actions
-            .iter()
-            .filter(|a| matches!(a, PeerAction::Dial { .. }))
-            .count()
+        dialled(actions).len()
     }
 
     #[test]
@@ -851,29 +827,10 @@ mod tests {
     fn bounded_book(n: u8, target: usize, now: Instant) -> (PeerBook, PeerId, Vec<PeerId>) {
         let local = peer(0).0;
         let mut book = PeerBook::bounded(local, target, 7);
-        let peers: Vec<(PeerId, Multiaddr)> = (1..=n).map(peer).collect();
-        book.set_roster(
-            peers
-                .iter()
-                .map(|(p, a)| RosterPeer {
-                    peer: *p,
-                    org: format!("org{p}"),
-                    addrs: vec![a.clone()],
-                })
-                .collect(),
-            now,
-        );
-        (book, local, peers.into_iter().map(|(p, _)| p).collect())
-    }
-
-    fn dialled(actions: &[PeerAction]) -> Vec<PeerId> {
-        actions
-            .iter()
-            .filter_map(|a| match a {
-                PeerAction::Dial { peer, .. } => Some(*peer),
-                _ => None,
-            })
-            .collect()
+        let roster = roster_of(1..=n);
+        let peers = roster.iter().map(|r| r.peer).collect();
+        book.set_roster(roster, now);
+        (book, local, peers)
     }
 
     /// Issue 13: every node dialled every roster member, and both ends of a
@@ -930,20 +887,7 @@ mod tests {
         for &me in &ids {
             let local = peer(me).0;
             let mut book = PeerBook::bounded(local, 8, u64::from(me));
-            book.set_roster(
-                ids.iter()
-                    .filter(|n| **n != me)
-                    .map(|n| {
-                        let (p, a) = peer(*n);
-                        RosterPeer {
-                            peer: p,
-                            org: format!("org{n}"),
-                            addrs: vec![a],
-                        }
-                    })
-                    .collect(),
-                now,
-            );
+            book.set_roster(roster_of(ids.iter().copied().filter(|n| *n != me)), now);
             for p in dialled(&book.poll(now)) {
                 let (a, b) = if local < p { (local, p) } else { (p, local) };
                 assert!(edges.insert((a, b)), "pair dialled twice");

@@ -3,7 +3,7 @@
 //! driver sends the [`SyncSend`]s it returns and feeds back what arrives,
 //! keyed by the [`SyncToken`] the planner issued.
 
-use super::peers::Picker;
+use super::Picker;
 use libp2p::PeerId;
 use riskmesh_protocol::sync::{MAX_SYNC_RANGE, SyncRequest, SyncResponse, check_response};
 use riskmesh_protocol::{ChainValidator, EquivocationProof, Hash32, OrgKey, Roster, WireEntry};
