@@ -10,7 +10,10 @@
 //! - [`release`]: delivering granted releases (one in flight per request,
 //!   retries, give-up);
 //! - [`writes`]: the write backlog, admission (back-pressure) and batches;
-//! - [`storage`]: per-author byte budgets by role and the free-disk floor.
+//! - [`storage`]: per-author byte budgets by role and the free-disk floor;
+//!
+//! and [`Picker`], the seeded generator behind their random choices (which
+//! peers to dial, whom to ask in a sync round, when).
 
 pub mod peers;
 pub mod release;
