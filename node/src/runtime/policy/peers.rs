@@ -532,8 +532,8 @@ impl PeerBook {
         self.peers.iter().filter(|(_, s)| s.chosen).map(|(p, _)| *p)
     }
 
-    /// When [`PeerBook::poll`] next has something to do (see
-    /// [`PeerBook::wakeups`]).
+    /// When [`PeerBook::poll`] next has something to do: the earliest of
+    /// the times the poll's own cache waits for.
     pub fn next_wakeup(&self) -> Option<Instant> {
         self.wakeups().min()
     }
