@@ -17,7 +17,10 @@
 
 use libp2p::PeerId;
 use libp2p::gossipsub::MessageId;
-use riskmesh_node::runtime::workers::{StoreWriter, VerifyJob, VerifyPool, WorkerEvent, WriteJob};
+use riskmesh_node::metrics::Metrics;
+use riskmesh_node::runtime::workers::{
+    StoreWriter, VerifyJob, VerifyPool, WorkerEvent, WriteJob, WriteReports,
+};
 use riskmesh_node::store::Store;
 use riskmesh_node::testnet::{self, Cluster};
 use riskmesh_protocol::keys::verify_strict;
@@ -101,7 +104,16 @@ async fn ingest(roster: &Roster, entries: &[VerifiedEntry], threads: usize) -> f
     let (tx, mut rx) = tokio::sync::mpsc::channel(8192);
     let shared = Arc::new(RwLock::new(Arc::new(roster.clone())));
     let pool = VerifyPool::start(threads, shared, tx.clone());
-    let writer = StoreWriter::start(store, tx);
+    // Relayed entries are counted by the writer, not reported one by one.
+    let (stored_tx, mut stored_rx) = tokio::sync::broadcast::channel(8192);
+    let writer = StoreWriter::start(
+        store,
+        WriteReports {
+            events: tx,
+            stored: stored_tx,
+            metrics: Arc::new(Metrics::default()),
+        },
+    );
     let wires: Vec<Vec<u8>> = entries.iter().map(|e| e.to_wire().to_bytes()).collect();
     let source = PeerId::random();
     let mut chain = ChainValidator::new();
@@ -120,7 +132,21 @@ async fn ingest(roster: &Roster, entries: &[VerifiedEntry], threads: usize) -> f
             }
             next += 1;
         }
-        let Some(event) = rx.recv().await else { break };
+        let event = tokio::select! {
+            event = rx.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+            notice = stored_rx.recv() => {
+                // A lagged receiver missed notices; the count is what matters.
+                stored += match notice {
+                    Ok(_) => 1,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => n as usize,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                continue;
+            }
+        };
         // As the runtime does: a verifier's batch becomes one write job.
         let events = match event {
             WorkerEvent::Many(events) => events,
@@ -131,9 +157,6 @@ async fn ingest(roster: &Roster, entries: &[VerifiedEntry], threads: usize) -> f
             match event {
                 WorkerEvent::GossipVerified { result, .. } => {
                     accepted.extend(chain.ingest(result.expect("valid"), NOW).accepted);
-                }
-                WorkerEvent::Written { inserted, .. } => {
-                    stored += inserted.iter().filter(|i| i.is_new()).count()
                 }
                 WorkerEvent::StoreFailed(e) => panic!("store failed: {e}"),
                 _ => {}

@@ -105,7 +105,7 @@ async fn kill_9_loses_nothing_acknowledged() {
 /// Issue 13: a relayed entry is forwarded once it is verified and fits its
 /// chain, before the relay commits it (own publications are still
 /// acknowledged only after their commit). `kill -9` of the relay loses at
-/// most the relayed entries of its last linger; once it restarts, sync
+/// most the relayed entries not yet committed; once it restarts, sync
 /// fetches them back from the author, so the relay ends with every entry the
 /// author acknowledged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 
 use super::hazard::{Received, ReleaseOut};
 use super::ledger::{Effect, Ledger};
+use super::policy;
 use super::policy::peers::{DEMAND_FOR, PeerBook, RateBudgets, Strike, roster_peers};
 use super::policy::release::{Delivered, ReleaseDelivery};
 use super::policy::storage::{DiskSpace, StorageBudget, StorageRefusal, entry_bytes};
@@ -31,15 +32,14 @@ use riskmesh_protocol::entry::Envelope;
 use riskmesh_protocol::limits::MAX_ENVELOPE_BYTES;
 use riskmesh_protocol::roster::SignedRoster;
 use riskmesh_protocol::sync::{SyncRequest, SyncResponse};
-use riskmesh_protocol::{EntryId, EquivocationProof, OrgKey, Roster, VerifiedEntry};
+use riskmesh_protocol::{EquivocationProof, OrgKey, Roster, VerifiedEntry};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 /// How often timers drive the policies (redials, gap repair, retries).
-const TICK: Duration = Duration::from_millis(250);
 /// Out-of-order gossip entries waiting to be verified.
 const DEFERRED_VERIFY: usize = 512;
 /// Verification jobs in flight below which deferred ones are submitted.
@@ -58,8 +58,6 @@ pub(super) struct EventLoop {
     workers: Workers,
     events: mpsc::Receiver<WorkerEvent>,
     commands: mpsc::Receiver<Command>,
-    /// Newly stored entry ids for subscribers (bounded: `STORED_NOTICES`).
-    stored: broadcast::Sender<EntryId>,
     shutdown: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
     peers: PeerBook,
@@ -78,6 +76,8 @@ pub(super) struct EventLoop {
     deferred: VecDeque<VerifyJob>,
     /// Verification jobs submitted and not yet answered.
     verifying: usize,
+    /// When the policies' timers last ran (`on_tick`).
+    last_tick: Instant,
     fatal: Option<String>,
 }
 
@@ -94,7 +94,6 @@ impl EventLoop {
         events: mpsc::Receiver<WorkerEvent>,
         metrics: Arc<Metrics>,
         commands: mpsc::Receiver<Command>,
-        stored: broadcast::Sender<EntryId>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let local = io.peer_id();
@@ -105,7 +104,6 @@ impl EventLoop {
             workers,
             events,
             commands,
-            stored,
             shutdown,
             metrics,
             peers: {
@@ -124,6 +122,7 @@ impl EventLoop {
             // bounded: DEFERRED_VERIFY.
             deferred: VecDeque::new(),
             verifying: 0,
+            last_tick: Instant::now(),
             fatal: None,
         };
         this.apply_roster_peers();
@@ -134,7 +133,9 @@ impl EventLoop {
     }
 
     pub(super) async fn run(mut self) -> Result<(), String> {
-        let mut tick = tokio::time::interval(TICK);
+        // The policies' timers: run at once, then when `next_tick` says.
+        let tick = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(tick);
         // Periodic sync rounds are the planner's (jittered, on the tick);
         // this interval only looks for granted releases to deliver.
         let mut scan_tick = tokio::time::interval(self.sync_interval);
@@ -149,7 +150,11 @@ impl EventLoop {
                     Some(command) => self.on_command(command),
                     None => break,
                 },
-                _ = tick.tick() => self.on_tick(Instant::now()),
+                () = &mut tick => {
+                    let now = Instant::now();
+                    self.on_tick(now);
+                    self.last_tick = now;
+                }
                 _ = scan_tick.tick() => {
                     let _ = self.workers.reader.submit(ReadJob::ScanReleases);
                 }
@@ -165,10 +170,17 @@ impl EventLoop {
             self.metrics
                 .releases_pending
                 .store(self.releases.len() as u64, Ordering::Relaxed);
+            self.metrics
+                .pending
+                .store(self.ledger.pending_len() as u64, Ordering::Relaxed);
             let writer = &self.workers.writer;
             self.backlog.flush(|job| writer.submit(job).map_err(|b| *b));
             if self.fatal.is_some() {
                 break;
+            }
+            let next = tokio::time::Instant::from_std(self.next_tick());
+            if next != tick.deadline() {
+                tick.as_mut().reset(next);
             }
         }
         tracing::info!("shutting down: finishing in-flight commits");
@@ -304,9 +316,25 @@ impl EventLoop {
             .releases
             .poll(now, node_of(self.ledger.roster(), &self.peers));
         self.io.send_releases(sends);
-        self.metrics
-            .pending
-            .store(self.ledger.pending_len() as u64, Ordering::Relaxed);
+    }
+
+    /// When `on_tick` next runs ([`policy::next_tick`]): soon while a gap,
+    /// a held-out entry, a release or a paused fetch waits on it; else at
+    /// the peer book's, the sync planner's or the releases' next wake-up.
+    fn next_tick(&self) -> Instant {
+        let busy = self.sync.repairing()
+            || self.ledger.pending_len() > 0
+            || self.backlog.fetch_paused()
+            || !self.releases.is_empty();
+        policy::next_tick(
+            self.last_tick,
+            busy,
+            [
+                self.peers.next_poll(Instant::now()),
+                self.sync.next_wakeup(),
+                self.releases.next_wakeup(),
+            ],
+        )
     }
 
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -606,20 +634,17 @@ impl EventLoop {
         }
     }
 
-    /// After a commit: acknowledgements go out, requests whose access
-    /// entries just landed are re-evaluated, a new proof is gossiped.
+    /// After a commit the writer reports (one with acknowledgements, a new
+    /// proof or an entry `noticed_on_commit`; the writer itself counts new
+    /// entries and tells subscribers): acknowledgements go out, requests
+    /// whose access entries just landed are re-evaluated, a new proof is
+    /// gossiped.
     fn on_written(
         &mut self,
         inserted: &[crate::store::Inserted],
         acks: Vec<Ack>,
         new_equivocation: Option<(OrgKey, u64, EquivocationProof)>,
     ) {
-        let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
-        self.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
-        for stored in inserted.iter().filter(|i| i.is_new()) {
-            // No subscriber is not an error: nobody has the console open.
-            let _ = self.stored.send(stored.id);
-        }
         let (mut recheck, retraction) = self.ledger.committed(inserted.iter().map(|i| i.id));
         if retraction {
             // The log changed under the queued releases: take them back and

@@ -384,7 +384,7 @@ impl Ledger {
     }
 
     /// Remembers access entries so the release policy is re-evaluated once
-    /// they are committed.
+    /// they are committed (the kinds [`noticed_on_commit`] names).
     fn note_access(&mut self, entry: &VerifiedEntry) {
         match entry.header().kind {
             Kind::AccessRequest => {
@@ -618,6 +618,17 @@ impl Ledger {
         out.sort();
         out
     }
+}
+
+/// Whether the ledger must hear of the commit of an entry of `kind`
+/// ([`Ledger::committed`]): access requests and decisions re-evaluate a
+/// release, retractions revoke queued ones. The writer tells the event loop
+/// of a commit of relayed entries only when one of them is of such a kind.
+pub(super) fn noticed_on_commit(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::AccessRequest | Kind::AccessDecision | Kind::Retraction
+    )
 }
 
 #[cfg(test)]

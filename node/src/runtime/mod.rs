@@ -563,7 +563,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         read: reader,
         receive: receiver,
     };
-    let (workers, events) = workers::Workers::start(stores, &shared_roster, &config.org, &metrics);
+    let (workers, events) = workers::Workers::start(stores, &shared_roster, &config.org, &metrics, stored_tx);
     let ledger = ledger::Ledger::new(
         shared_roster,
         chain,
@@ -573,7 +573,7 @@ pub async fn launch(config: &NodeConfig, shutdown: watch::Receiver<bool>) -> Res
         Arc::clone(&metrics),
     );
     let event_loop = event_loop::EventLoop::new(
-        config, io, ledger, budget, workers, events, metrics, command_rx, stored_tx, shutdown,
+        config, io, ledger, budget, workers, events, metrics, command_rx, shutdown,
     );
     let task = tokio::spawn(event_loop.run());
     Ok(Runtime {

@@ -7,6 +7,7 @@
 
 use super::NodeError;
 use super::hazard::{self, AuditTrail, Received, ReleaseOut};
+use super::ledger::noticed_on_commit;
 use crate::metrics::Metrics;
 use crate::plaintext::Openings;
 use crate::store::{Inserted, ReleaseState, Store, StoreError};
@@ -19,10 +20,11 @@ use riskmesh_protocol::sync::{
 };
 use riskmesh_protocol::validate::{verify_gossip, verify_wire};
 use riskmesh_protocol::{EntryId, EquivocationProof, OrgKey, RejectReason, Roster, VerifiedEntry, WireEntry};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Capacity of the verification queue.
 pub const VERIFY_QUEUE: usize = 4096;
@@ -34,12 +36,6 @@ pub const READ_QUEUE: usize = 256;
 pub const EVENT_QUEUE: usize = 8192;
 /// Most write jobs merged into one commit.
 pub const MAX_GROUP_COMMIT: usize = 1024;
-/// How long the writer waits for more jobs when what it holds is only
-/// relayed entries (no one waits on their commit: gossip forwarded them once
-/// they were verified and fit their chains), so one fsync covers them all.
-/// A job someone waits on (an own publication, a roster, a release) ends
-/// the wait at once.
-pub const WRITE_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The roster the verifiers use; swapped when a roster update is accepted.
 pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
@@ -380,6 +376,7 @@ impl Workers {
         roster: &SharedRoster,
         org: &Arc<OrgSecrets>,
         metrics: &Arc<Metrics>,
+        stored: broadcast::Sender<EntryId>,
     ) -> (Self, mpsc::Receiver<WorkerEvent>) {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
@@ -395,7 +392,14 @@ impl Workers {
         };
         let workers = Workers {
             verify: VerifyPool::start(threads, Arc::clone(roster), events_tx.clone()),
-            writer: StoreWriter::start(stores.write, events_tx.clone()),
+            writer: StoreWriter::start(
+                stores.write,
+                WriteReports {
+                    events: events_tx.clone(),
+                    stored,
+                    metrics: Arc::clone(metrics),
+                },
+            ),
             reader: reader("reader", stores.read, events_tx.clone()),
             receiver: reader("receiver", stores.receive, events_tx),
         };
@@ -541,13 +545,25 @@ pub(super) fn verify_job(job: VerifyJob, roster: &Roster) -> WorkerEvent {
     }
 }
 
+/// Where the writer reports what it stored: the event loop when it has
+/// something to do about a commit, subscribers and the metrics always.
+#[derive(Debug)]
+pub struct WriteReports {
+    /// The event loop.
+    pub events: mpsc::Sender<WorkerEvent>,
+    /// Ids of newly stored entries ([`crate::runtime::NodeHandle::subscribe_stored`]).
+    pub stored: broadcast::Sender<EntryId>,
+    /// The node's counters (`entries_stored`).
+    pub metrics: Arc<Metrics>,
+}
+
 impl Worker<WriteJob> {
     /// Starts the writer on an open read-write store.
-    pub fn start(store: Store, events: mpsc::Sender<WorkerEvent>) -> Self {
+    pub fn start(store: Store, reports: WriteReports) -> Self {
         let (tx, rx) = sync_channel::<Box<WriteJob>>(WRITE_QUEUE);
         let thread = std::thread::Builder::new()
             .name("riskmesh-writer".into())
-            .spawn(move || write_worker(store, &rx, &events))
+            .spawn(move || write_worker(store, &rx, &reports))
             .expect("spawning the writer thread");
         Worker {
             jobs: tx,
@@ -566,28 +582,21 @@ fn is_awaited(job: &WriteJob) -> bool {
     !matches!(job, WriteJob::Entries { acks, .. } if acks.is_empty())
 }
 
-fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, events: &mpsc::Sender<WorkerEvent>) {
+fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, reports: &WriteReports) {
+    let events = &reports.events;
     while let Ok(first) = rx.recv() {
         // Group commit: take everything already queued (up to a bound) and
-        // write the entries in one transaction.
+        // write the entries in one transaction. No waiting for more: a
+        // relayed entry's commit is not synced to disk, so a group saves
+        // little, and whatever arrives during this commit is the next group.
         let mut jobs = vec![first];
-        let mut urgent = jobs.iter().any(|j| is_awaited(j));
-        let deadline = std::time::Instant::now() + WRITE_LINGER;
         while jobs.len() < MAX_GROUP_COMMIT {
-            let next = if urgent {
-                rx.try_recv().ok()
-            } else {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                rx.recv_timeout(left).ok()
-            };
-            match next {
-                Some(job) => {
-                    urgent |= is_awaited(&job);
-                    jobs.push(job);
-                }
-                None => break,
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
             }
         }
+        let urgent = jobs.iter().any(|j| is_awaited(j));
         let mut entries = Vec::new();
         let mut acks = Vec::new();
         let mut others = Vec::new();
@@ -665,6 +674,18 @@ fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, events: &mpsc::S
                 return;
             }
         };
+        let new = inserted.iter().filter(|i| i.is_new()).count() as u64;
+        reports.metrics.entries_stored.fetch_add(new, Ordering::Relaxed);
+        for stored in inserted.iter().filter(|i| i.is_new()) {
+            // No subscriber is not an error: nobody has the console open.
+            let _ = reports.stored.send(stored.id);
+        }
+        // Relayed entries the ledger does not wait on need no turn of the
+        // event loop (one wake-up fewer per entry and node).
+        let noticed = entries.iter().any(|e| noticed_on_commit(e.header().kind));
+        if acks.is_empty() && !noticed {
+            continue;
+        }
         let written = WorkerEvent::Written {
             inserted,
             acks,
@@ -844,3 +865,56 @@ macro_rules! opaque_debug {
 }
 
 opaque_debug!(VerifyJob, Ack, WriteJob, ReadJob, WorkerEvent);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fixtures::{Author, new_store};
+    use riskmesh_protocol::testkit;
+
+    /// Relayed bulletins are counted and announced by the writer without a
+    /// turn of the event loop; a relayed retraction (which the ledger waits
+    /// on to revoke queued releases) still reports its commit.
+    #[test]
+    fn the_writer_wakes_the_event_loop_only_for_commits_it_must_hear_of() {
+        let consortium = testkit::consortium(testkit::NETWORK, &["a", "b"], &[]);
+        let mut author = Author::new(&consortium, "a");
+        let (_dir, _path, store) = new_store();
+        let (events_tx, mut events) = mpsc::channel(16);
+        let (stored_tx, mut stored) = broadcast::channel(16);
+        let metrics = Arc::new(Metrics::default());
+        let writer = StoreWriter::start(
+            store,
+            WriteReports {
+                events: events_tx,
+                stored: stored_tx,
+                metrics: Arc::clone(&metrics),
+            },
+        );
+        let bulletins = author.bulletins(2);
+        let relayed = |entries: Vec<VerifiedEntry>| WriteJob::Entries {
+            entries,
+            acks: Vec::new(),
+        };
+        assert!(writer.submit(relayed(bulletins.clone())).is_ok());
+        for bulletin in &bulletins {
+            assert_eq!(stored.blocking_recv().expect("a notice"), bulletin.id());
+        }
+        let retraction = author.retract(bulletins[0].id(), false);
+        assert!(writer.submit(relayed(vec![retraction.clone()])).is_ok());
+        // The first event is the retraction's: the bulletins' commit sent none.
+        match events.blocking_recv() {
+            Some(WorkerEvent::Written { inserted, acks, .. }) => {
+                assert_eq!(
+                    inserted.iter().map(|i| i.id).collect::<Vec<_>>(),
+                    vec![retraction.id()]
+                );
+                assert!(acks.is_empty());
+            }
+            _ => panic!("expected the retraction's commit"),
+        }
+        assert_eq!(stored.blocking_recv().expect("a notice"), retraction.id());
+        assert_eq!(metrics.entries_stored.load(Ordering::Relaxed), 3);
+        writer.stop();
+    }
+}

@@ -11,11 +11,11 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 
 /// A fixed "now" for entries and receipts.
-pub(super) const NOW: u64 = 1_700_000_000_000;
+pub(crate) const NOW: u64 = 1_700_000_000_000;
 
 /// A fresh database in its own temporary directory (kept alive by the
 /// returned `TempDir`).
-pub(super) fn new_store() -> (TempDir, PathBuf, Store) {
+pub(crate) fn new_store() -> (TempDir, PathBuf, Store) {
     let dir = TempDir::new().expect("temp dir");
     let path = dir.path().join("node.db");
     let store = Store::create(&path).expect("create store");
@@ -23,7 +23,7 @@ pub(super) fn new_store() -> (TempDir, PathBuf, Store) {
 }
 
 /// An organization publishing into its own log, one second per entry.
-pub(super) struct Author<'a> {
+pub(crate) struct Author<'a> {
     consortium: &'a Consortium,
     org: &'static str,
     log: LogWriter,
@@ -31,7 +31,7 @@ pub(super) struct Author<'a> {
 }
 
 impl<'a> Author<'a> {
-    pub(super) fn new(consortium: &'a Consortium, org: &'static str) -> Self {
+    pub(crate) fn new(consortium: &'a Consortium, org: &'static str) -> Self {
         Author {
             consortium,
             org,
@@ -40,11 +40,11 @@ impl<'a> Author<'a> {
         }
     }
 
-    pub(super) fn key(&self) -> OrgKey {
+    pub(crate) fn key(&self) -> OrgKey {
         self.consortium.org(self.org).signing.public()
     }
 
-    pub(super) fn post(&mut self, kind: Kind, tier: Tier, body: Body) -> VerifiedEntry {
+    pub(crate) fn post(&mut self, kind: Kind, tier: Tier, body: Body) -> VerifiedEntry {
         self.now += 1000;
         let draft = Draft {
             kind,
@@ -63,7 +63,7 @@ impl<'a> Author<'a> {
     }
 
     /// A consortium bulletin with the given title.
-    pub(super) fn bulletin(&mut self, title: &str) -> VerifiedEntry {
+    pub(crate) fn bulletin(&mut self, title: &str) -> VerifiedEntry {
         self.post(
             Kind::Bulletin,
             Tier::Consortium,
@@ -72,7 +72,7 @@ impl<'a> Author<'a> {
     }
 
     /// A bulletin with chosen tier, category and severity.
-    pub(super) fn bulletin_with(
+    pub(crate) fn bulletin_with(
         &mut self,
         tier: Tier,
         category: Category,
@@ -87,12 +87,12 @@ impl<'a> Author<'a> {
     }
 
     /// `n` consortium bulletins.
-    pub(super) fn bulletins(&mut self, n: usize) -> Vec<VerifiedEntry> {
+    pub(crate) fn bulletins(&mut self, n: usize) -> Vec<VerifiedEntry> {
         (0..n).map(|i| self.bulletin(&format!("finding {i}"))).collect()
     }
 
     /// A retraction of `target`, purging its body if `purge`.
-    pub(super) fn retract(&mut self, target: EntryId, purge: bool) -> VerifiedEntry {
+    pub(crate) fn retract(&mut self, target: EntryId, purge: bool) -> VerifiedEntry {
         let body = RetractionBody {
             target,
             reason: "published in error".into(),

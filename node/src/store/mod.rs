@@ -34,7 +34,7 @@ mod write;
 #[cfg(test)]
 mod damage;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 pub use error::{StoreError, StoreResult};
 pub use hazard::{ReleaseRecord, ReleaseState};

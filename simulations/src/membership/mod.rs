@@ -259,7 +259,7 @@ impl Driver {
     async fn proposer_head(&self, key: &OrgKey, seq: u64) -> Result<Option<Head>, String> {
         self.proposer_holds(key, seq).await?;
         // The node's status counts entries it accepted; a relayed entry is
-        // committed up to `WRITE_LINGER` later. The draft is made from the
+        // committed a moment later. The draft is made from the
         // database, so wait for the commit too.
         let deadline = Instant::now() + HEAD_WAIT;
         loop {

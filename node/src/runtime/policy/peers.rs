@@ -538,6 +538,13 @@ impl PeerBook {
         self.wakeups().min()
     }
 
+    /// When the driver should next call [`PeerBook::poll`]: `now` if
+    /// something changed since the last poll, else the time that poll found
+    /// (cheap: no pass over the peers).
+    pub fn next_poll(&self, now: Instant) -> Option<Instant> {
+        if self.dirty { Some(now) } else { self.due }
+    }
+
     /// Whether `peer` has an open connection.
     pub fn is_connected(&self, peer: &PeerId) -> bool {
         self.peers.get(peer).is_some_and(|s| s.connected)

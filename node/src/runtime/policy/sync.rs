@@ -264,14 +264,24 @@ impl SyncPlanner {
         self.avoid.retain(|_, until| *until > now);
     }
 
-    /// When [`SyncPlanner::expire`] next has something to do.
+    /// When [`SyncPlanner::expire`] next has something to do, or the next
+    /// periodic round is due.
     pub fn next_wakeup(&self) -> Option<Instant> {
         let timeouts = self
             .outstanding
             .values()
             .filter(|o| matches!(o.request, SyncRequest::Range { .. }))
             .map(|o| o.sent + RANGE_TIMEOUT);
-        timeouts.chain(self.avoid.values().copied()).min()
+        timeouts
+            .chain(self.avoid.values().copied())
+            .chain(self.next_round)
+            .min()
+    }
+
+    /// Whether a peer announced entries this node does not hold yet
+    /// ([`SyncPlanner::fetch_gaps`] has work until they arrive).
+    pub fn repairing(&self) -> bool {
+        !self.needs.is_empty()
     }
 
     /// Does not ask `peer` for `author`'s entries for [`AVOID_FOR`] (what it
@@ -759,6 +769,33 @@ mod tests {
         assert!(gaps[1..].windows(2).any(|w| w[0] != w[1]), "no jitter: {gaps:?}");
         // Over 40 rounds most peers were asked; nobody all the time.
         assert!(asked.len() >= 15, "only {} peers asked", asked.len());
+    }
+
+    /// The driver no longer ticks four times a second when idle: it sleeps
+    /// until the planner's next wake-up, which must include the next round.
+    #[test]
+    fn the_next_round_is_a_wakeup_and_an_announced_gap_keeps_the_driver_busy() {
+        let f = Fixture::new();
+        let mut planner = SyncPlanner::with_rounds(Duration::from_secs(30), 7);
+        let now = t0();
+        let _ = planner.peer_connected(peer(1), DIGEST, now);
+        assert!(!planner.round_due(now));
+        let due = planner.next_wakeup().expect("the first round is scheduled");
+        assert!(!planner.round_due(due - Duration::from_millis(1)));
+        assert!(planner.round_due(due));
+        let _ = planner.round(DIGEST, due);
+        assert!(planner.next_wakeup().expect("the next round") > due);
+        // A peer announces an entry this node lacks: gap repair needs ticks
+        // until it is held.
+        assert!(!planner.repairing());
+        let log = entries(&f.roster, "meta", 1);
+        let head = Head {
+            author: log[0].header().author,
+            seq: 1,
+            id: log[0].id(),
+        };
+        announce(&mut planner, &f, peer(1), vec![head], due);
+        assert!(planner.repairing());
     }
 
     #[test]
