@@ -6,7 +6,8 @@
 //! `verify_strict` per received message, messages as long as riskmesh's wire
 //! entries ([`payload`]), the plan's authors and times — and nothing else: no
 //! SQLite, no sync, no request-response. Each node dials
-//! `degree` random peers, each pair from one side ([`DialPlan`]).
+//! `degree` random peers among those a pair rule gives it, as the node
+//! does ([`DialPlan`]).
 //!
 //! It measures what the riskmesh run measures, the same way (`run.rs`,
 //! `check::figures`): delivery ratio, latency from publish to acceptance at

@@ -1,7 +1,12 @@
-//! Who dials whom in the bare baseline: each node picks `degree` peers at
-//! random from a seeded generator, and every pair is dialled from one side
-//! only, so no node dials more than `degree` peers and no connection is made
-//! twice.
+//! Who dials whom in the bare baseline, the way the node chooses its peers
+//! (`policy::peers`): a rule gives every pair one side that may dial, each
+//! node picks `degree` of the peers the rule gives it at random from a
+//! seeded generator, so no connection is made twice and, on a network of
+//! more than `2 × degree` nodes, every node dials exactly `degree` peers, as
+//! every riskmesh node does with `dial_peers`. (Drawing among all peers and
+//! dropping the pairs both sides drew, as this did before, left the bare
+//! network about 5 % fewer connections and smaller gossip meshes than the
+//! node's: 757 against 800 at 100 nodes.)
 
 use crate::rng::SimRng;
 use std::collections::BTreeSet;
@@ -25,9 +30,9 @@ pub struct DialPlan {
 }
 
 impl DialPlan {
-    /// The dials for `n` nodes, each choosing `degree` peers (at most
-    /// `n − 1`) with the generator derived from `seed`. A pair that chose
-    /// each other is dialled by its lower index.
+    /// The dials for `n` nodes, each choosing `degree` of the peers
+    /// [`dials_first`] gives it (all of them if fewer) with the generator
+    /// derived from `seed`.
     pub fn new(n: usize, degree: usize, seed: u64) -> DialPlan {
         let mut last = None;
         for draw in 0..MAX_DRAWS {
@@ -76,23 +81,23 @@ impl DialPlan {
 
 fn draw_dials(n: usize, degree: usize, seed: u64, draw: u32) -> Vec<Vec<usize>> {
     let mut rng = SimRng::derive(seed, &format!("bare-dials/{draw}"));
-    let chosen: Vec<BTreeSet<usize>> = (0..n)
-        .map(|i| {
-            let mut others: Vec<usize> = (0..n).filter(|&j| j != i).collect();
-            rng.shuffle(&mut others);
-            others.into_iter().take(degree).collect()
-        })
-        .collect();
     (0..n)
         .map(|i| {
-            chosen[i]
-                .iter()
-                .copied()
-                // Chosen by both: only the lower index dials.
-                .filter(|&j| !(chosen[j].contains(&i) && j < i))
-                .collect()
+            let mut ours: Vec<usize> = (0..n).filter(|&j| j != i && dials_first(i, j)).collect();
+            rng.shuffle(&mut ours);
+            let mut chosen: Vec<usize> = ours.into_iter().take(degree).collect();
+            chosen.sort_unstable();
+            chosen
         })
         .collect()
+}
+
+/// Whether `i` is the side of the pair `{i, j}` that may dial: the lower
+/// index when the sum is even, the higher when it is odd, so each node is
+/// given about half of the others (the node's `dials_first` does the same
+/// with a hash of the two peer ids).
+pub fn dials_first(i: usize, j: usize) -> bool {
+    ((i + j) % 2 == 0) == (i < j)
 }
 
 fn is_connected(n: usize, dials: &[Vec<usize>]) -> bool {
@@ -149,6 +154,22 @@ mod tests {
                 }
                 // One dial per connection.
                 assert_eq!(plan.edges().len(), plan.total());
+            }
+        }
+    }
+
+    /// As each riskmesh node does with `dial_peers`: on a network larger
+    /// than twice the degree, every node dials exactly `degree` peers.
+    #[test]
+    fn every_node_dials_exactly_degree_peers_on_a_large_network() {
+        for &(n, degree) in &[(17, 8), (100, 8), (500, 8), (50, 2)] {
+            let plan = DialPlan::new(n, degree, 7);
+            assert!(plan.dials.iter().all(|ds| ds.len() == degree), "n {n}");
+            assert_eq!(plan.edges().len(), n * degree, "n {n}");
+        }
+        for i in 0..20 {
+            for j in (0..20).filter(|&j| j != i) {
+                assert_ne!(dials_first(i, j), dials_first(j, i), "one side of {i}, {j}");
             }
         }
     }
