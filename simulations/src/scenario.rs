@@ -634,7 +634,8 @@ pub struct Expect {
     pub rss_per_node_mib: Option<f64>,
     /// Run the honest workload alone first (no adversaries, no retraction
     /// race, same seed) and require the undisturbed p99 latency to stay
-    /// within this multiple of that baseline's (absent: no baseline run).
+    /// within this multiple of that baseline's, and never less than
+    /// [`crate::check::LATENCY_SLACK_MS`] above it (absent: no baseline run).
     #[serde(default)]
     pub latency_p99_vs_baseline: Option<f64>,
 }

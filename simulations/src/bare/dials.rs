@@ -97,7 +97,7 @@ fn draw_dials(n: usize, degree: usize, seed: u64, draw: u32) -> Vec<Vec<usize>> 
 /// given about half of the others (the node's `dials_first` does the same
 /// with a hash of the two peer ids).
 pub fn dials_first(i: usize, j: usize) -> bool {
-    ((i + j) % 2 == 0) == (i < j)
+    (i + j).is_multiple_of(2) == (i < j)
 }
 
 fn is_connected(n: usize, dials: &[Vec<usize>]) -> bool {
