@@ -39,7 +39,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// How often timers drive the policies (redials, gap repair, retries).
 /// Out-of-order gossip entries waiting to be verified.
 const DEFERRED_VERIFY: usize = 512;
 /// Verification jobs in flight below which deferred ones are submitted.

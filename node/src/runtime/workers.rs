@@ -576,12 +576,6 @@ fn now_ms() -> u64 {
     super::now_ms()
 }
 
-/// Whether someone waits on this job's commit: anything but relayed
-/// entries (which carry no acknowledgements).
-fn is_awaited(job: &WriteJob) -> bool {
-    !matches!(job, WriteJob::Entries { acks, .. } if acks.is_empty())
-}
-
 fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, reports: &WriteReports) {
     let events = &reports.events;
     while let Ok(first) = rx.recv() {
@@ -596,7 +590,6 @@ fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, reports: &WriteR
                 Err(_) => break,
             }
         }
-        let urgent = jobs.iter().any(|j| is_awaited(j));
         let mut entries = Vec::new();
         let mut acks = Vec::new();
         let mut others = Vec::new();
@@ -609,6 +602,9 @@ fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, reports: &WriteR
                 other => others.push(other),
             }
         }
+        // Someone waits on this group's commit unless it holds only relayed
+        // entries (no acknowledgements, no other job).
+        let awaited = !acks.is_empty() || !others.is_empty();
         // Non-entry jobs first: withheld fields must be durable before the
         // hazardous entry that commits to them is acknowledged.
         for job in others {
@@ -662,7 +658,7 @@ fn write_worker(mut store: Store, rx: &Receiver<Box<WriteJob>>, reports: &WriteR
         }
         // Relayed entries only (nobody waits on them): commit without a
         // disk sync. Anything awaited in the group syncs the whole group.
-        let inserted = if urgent {
+        let inserted = if awaited {
             store.insert_entries(&entries, now_ms())
         } else {
             store.insert_relayed_entries(&entries, now_ms())

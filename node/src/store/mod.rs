@@ -11,9 +11,9 @@
 //! - A write has happened when its method returns `Ok`: the database runs in
 //!   WAL mode with `synchronous=FULL`, and each write method is one
 //!   transaction (except [`Store::insert_relayed_entries`], which commits
-//!   without a disk sync: it survives a process crash, not a power loss). [`Store::insert_entries`] takes a whole batch in one
-//!   transaction (group commit), so a node acknowledges a batch after one
-//!   disk sync.
+//!   without a disk sync: it survives a process crash, not a power loss).
+//!   [`Store::insert_entries`] takes a whole batch in one transaction
+//!   (group commit), so a node acknowledges a batch after one disk sync.
 //! - Opening never resets, recreates or silently repairs a database. A
 //!   missing, foreign, newer or damaged file is a typed [`StoreError`].
 //! - Every author's stored entries form a contiguous chain from seq 1.

@@ -209,8 +209,9 @@ pub struct PeerBook {
     /// roster, a demand): the next poll looks at every peer.
     dirty: bool,
     /// Otherwise the next poll has nothing to do before this time (`None`:
-    /// nothing until something changes). A node of a 500-member roster
-    /// polls four times a second; most polls need not walk 499 peers.
+    /// nothing until something changes). The driver asks for this time
+    /// after every event ([`PeerBook::next_poll`]) and a node of a
+    /// 500-member roster polls often; most polls need not walk 499 peers.
     due: Option<Instant>,
 }
 

@@ -775,7 +775,7 @@ mod tests {
     /// until the planner's next wake-up, which must include the next round.
     #[test]
     fn the_next_round_is_a_wakeup_and_an_announced_gap_keeps_the_driver_busy() {
-        let f = Fixture::new();
+        let mut f = Fixture::new();
         let mut planner = SyncPlanner::with_rounds(Duration::from_secs(30), 7);
         let now = t0();
         let _ = planner.peer_connected(peer(1), DIGEST, now);
@@ -796,6 +796,12 @@ mod tests {
         };
         announce(&mut planner, &f, peer(1), vec![head], due);
         assert!(planner.repairing());
+        // Until it is held: then the next gap pass lets the driver idle.
+        let _ = planner.fetch_gaps(f.local(), false, due);
+        assert!(planner.repairing(), "not held yet");
+        f.chain.ingest(log[0].clone(), NOW);
+        let _ = planner.fetch_gaps(f.local(), false, due);
+        assert!(!planner.repairing());
     }
 
     #[test]
@@ -805,13 +811,12 @@ mod tests {
         let author = log[0].header().author;
         let mut planner = SyncPlanner::new();
         let p = peer(1);
-        let ask = planner.peer_connected(p, DIGEST, t0());
         let head = Head {
             author,
             seq: 2,
             id: log[1].id(),
         };
-        let _ = planner.on_response(ask.token, &heads_bytes(vec![head.clone()]), f.local(), t0());
+        let _ = announce(&mut planner, &f, p, vec![head.clone()], t0());
         assert_eq!(planner.best_known(&f.roster).get(&author), Some(&2));
         let ask = planner.round_all(DIGEST, t0()).remove(0);
         let out = planner.on_response(ask.token, &SyncResponse::InSync.to_bytes(), f.local(), t0());
