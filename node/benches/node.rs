@@ -10,7 +10,11 @@
 //!    < 16 KiB);
 //! 5. propagation on a 20-node loopback network (targets: 100% delivery,
 //!    p99 < 500 ms);
-//! 6. resident memory of an idle node (target < 40 MB).
+//! 6. resident memory of an idle node (target < 40 MB);
+//! 9. one relayed entry's commit (the store's per-entry cost on every node
+//!    at low rates, where groups hold one entry), against the floor: a
+//!    one-row insert and commit into a bare SQLite file with the same
+//!    journal and sync settings.
 //!
 //! Run: `cargo bench -p riskmesh-node --bench node` (about 2–3 minutes).
 //! `RISKMESH_BENCH_QUICK=1` shrinks every workload for a smoke run.
@@ -566,6 +570,19 @@ fn main() {
         }
     }
 
+    if wanted(9) {
+        println!("\n[9] one relayed entry per commit (synchronous=NORMAL, WAL)");
+        let n = std::env::var("RISKMESH_BENCH_COMMITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if q { 300 } else { 3000 });
+        let (entry_us, floor_us) = relayed_commit(n);
+        println!(
+            "    {n} commits: {entry_us:.0} µs per entry; bare SQLite one-row commit {floor_us:.0} µs = {:.2} × the floor",
+            entry_us / floor_us
+        );
+    }
+
     if wanted(5) {
         println!("\n[5] propagation, 20 nodes on loopback");
         let (ratio, lat) = runtime.block_on(propagation(20, if q { 20 } else { 100 }));
@@ -580,6 +597,44 @@ fn main() {
             pass(percentile(&lat, 0.99) < 500.0)
         );
     }
+}
+
+/// Microseconds per single-entry relayed commit into a node's store, and
+/// per one-row commit into a bare SQLite table (same file system, WAL,
+/// `synchronous=NORMAL`): the floor a store can reach.
+fn relayed_commit(n: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roster = testkit::signatories().roster;
+    let names: Vec<String> = testkit::SIGNATORIES.iter().map(|s| s.to_string()).collect();
+    let entries = make_entries(&roster, &names, n.div_ceil(names.len()));
+    let mut store = Store::create(dir.path().join("riskmesh.db")).expect("create");
+    let start = Instant::now();
+    for entry in &entries[..n] {
+        store
+            .insert_relayed_entries(std::slice::from_ref(entry), NOW)
+            .expect("insert");
+    }
+    let entry_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    drop(store);
+
+    let conn = rusqlite::Connection::open(dir.path().join("floor.db")).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+    )
+    .expect("floor schema");
+    let value = entries[0].envelope().to_vec();
+    let start = Instant::now();
+    for _ in 0..n {
+        conn.execute("BEGIN IMMEDIATE", []).expect("begin");
+        conn.prepare_cached("INSERT INTO t (v) VALUES (?1)")
+            .expect("prepare")
+            .execute([&value])
+            .expect("insert");
+        conn.execute("COMMIT", []).expect("commit");
+    }
+    let floor_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    (entry_us, floor_us)
 }
 
 fn pass(ok: bool) -> &'static str {

@@ -137,6 +137,11 @@ pub struct Figures {
     /// addresses) and stopping them.
     #[serde(default)]
     pub cpu_phase_s: Option<f64>,
+    /// Of `cpu_phase_s`, the CPU seconds of the nodes' store writer threads
+    /// (SQLite commits): what storing every entry on every node costs.
+    /// Absent for the bare baseline, which stores nothing.
+    #[serde(default)]
+    pub writer_cpu_phase_s: Option<f64>,
     /// CPU use as a share of one core over the run.
     pub cpu_cores: Option<f64>,
     /// Whole run, s.
@@ -881,6 +886,7 @@ pub(crate) fn figures(
         converged_after_s: data.converged_after_s,
         cpu_s: data.cpu_s,
         cpu_phase_s: data.cpu_phase_s,
+        writer_cpu_phase_s: data.writer_cpu_phase_s,
         cpu_cores: data.cpu_s.map(|c| c / data.wall_s.max(1e-9)),
         wall_s: data.wall_s,
         phase_s: data.phase_s,

@@ -9,13 +9,40 @@ const USER_HZ: f64 = 100.0;
 /// CPU seconds (user + system) this process has used so far.
 pub fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may contain spaces; it ends at the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // Fields 14 and 15 of the file are utime and stime; `rest` starts at field 3.
+    stat_name_and_ticks(&stat).map(|(_, ticks)| ticks / USER_HZ)
+}
+
+/// `(command name, utime + stime ticks)` of one `/proc/.../stat` line.
+fn stat_name_and_ticks(stat: &str) -> Option<(&str, f64)> {
+    // The command name (field 2) is in parentheses and may contain spaces
+    // or parentheses; it ends at the last ')'.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat.get(open + 1..close)?;
+    let fields: Vec<&str> = stat.get(close + 2..)?.split_whitespace().collect();
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / USER_HZ)
+    Some((name, utime + stime))
+}
+
+/// CPU seconds (user + system) used so far by this process's live threads
+/// whose name starts with `prefix` (Linux truncates thread names to 15
+/// bytes). Threads that have exited are not counted, so read it while the
+/// threads run. `None` where `/proc/self/task` cannot be read.
+pub fn threads_cpu_seconds(prefix: &str) -> Option<f64> {
+    let mut ticks = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread may exit between the listing and the read.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        if let Some((name, t)) = stat_name_and_ticks(&stat)
+            && name.starts_with(prefix)
+        {
+            ticks += t;
+        }
+    }
+    Some(ticks / USER_HZ)
 }
 
 fn status_kib(key: &str) -> Option<f64> {
@@ -94,5 +121,47 @@ mod tests {
             assert!(rss_mib().expect("rss") > 1.0);
             assert!(peak_rss_mib().expect("hwm") >= rss_mib().expect("rss") * 0.5);
         }
+    }
+
+    #[test]
+    fn a_stat_line_gives_its_thread_name_and_cpu_ticks() {
+        // utime 250 and stime 50 ticks (fields 14 and 15); a name with a
+        // space and a parenthesis.
+        let line = "4242 (odd) name) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 1 0 100 0 0";
+        assert_eq!(stat_name_and_ticks(line), Some(("odd) name", 300.0)));
+        assert_eq!(stat_name_and_ticks("4242 no-parens S 1"), None);
+        assert_eq!(stat_name_and_ticks("4242 (short) S 1 2"), None);
+    }
+
+    #[test]
+    fn thread_cpu_counts_only_the_named_threads() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let burner = std::thread::Builder::new()
+            .name("rm-test-burner".into())
+            .spawn(|| {
+                // Work until the named thread's CPU shows (ticks are 10 ms),
+                // or give up after 30 s of wall time on a very busy machine.
+                let start = std::time::Instant::now();
+                let mut x = 0u64;
+                loop {
+                    for _ in 0..1_000_000 {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    }
+                    std::hint::black_box(x);
+                    let counted = threads_cpu_seconds("rm-test-burner");
+                    if counted.is_none_or(|c| c >= 0.03)
+                        || start.elapsed() > std::time::Duration::from_secs(30)
+                    {
+                        return counted;
+                    }
+                }
+            })
+            .expect("spawn");
+        let counted = burner.join().expect("join").expect("linux /proc");
+        assert!(counted >= 0.03, "the named thread's CPU is counted: {counted}");
+        let none = threads_cpu_seconds("no-such-thread-prefix").expect("linux /proc");
+        assert!(none.abs() < f64::EPSILON, "no thread matches: {none}");
     }
 }

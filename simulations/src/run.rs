@@ -21,6 +21,7 @@ use libp2p::Multiaddr;
 use libp2p::multiaddr::Protocol;
 use riskmesh_node::RunningNode;
 use riskmesh_node::metrics::Metrics;
+use riskmesh_node::runtime::workers::WRITER_THREAD;
 use riskmesh_node::runtime::{NodeHandle, NodeStatus, now_ms};
 use riskmesh_node::testnet::{Cluster, ClusterSpec};
 use riskmesh_protocol::{EntryId, Tier};
@@ -268,6 +269,8 @@ pub struct RunData {
     /// CPU seconds from the start of the publishing phase to the end of
     /// the settle (see `check::Figures::cpu_phase_s`).
     pub cpu_phase_s: Option<f64>,
+    /// Of `cpu_phase_s`, the seconds the nodes' store writer threads used.
+    pub writer_cpu_phase_s: Option<f64>,
     /// Highest resident memory sampled during the run, MiB.
     pub peak_rss_mib: Option<f64>,
     /// Resident memory before the nodes started, MiB.
@@ -819,6 +822,7 @@ pub async fn execute(
     // ---- the publishing phase -------------------------------------------
     h.t0 = Instant::now();
     let cpu_phase_start = measure::cpu_seconds();
+    let writer_cpu_start = measure::threads_cpu_seconds(WRITER_THREAD);
     h.t0_ms = now_ms();
     let t0 = h.t0;
     progress.set_length(plan.duration_ms.div_ceil(1000).max(1));
@@ -1457,6 +1461,12 @@ pub async fn execute(
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
+    // Writers of nodes stopped during the phase are not counted (their
+    // threads are gone); the scaling workload stops none.
+    let writer_cpu_phase_s = match (writer_cpu_start, measure::threads_cpu_seconds(WRITER_THREAD)) {
+        (Some(a), Some(b)) => Some((b - a).max(0.0)),
+        _ => None,
+    };
     let mut catch_ups = Vec::new();
     for task in h.catch_ups.drain(..) {
         if let Ok(c) = task.await {
@@ -1529,6 +1539,7 @@ pub async fn execute(
         startup_s,
         cpu_s,
         cpu_phase_s,
+        writer_cpu_phase_s,
         peak_rss_mib: peak,
         base_rss_mib: base_rss,
         log_files: if logs_ours { vec![log_path] } else { Vec::new() },

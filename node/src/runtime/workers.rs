@@ -36,6 +36,9 @@ pub const READ_QUEUE: usize = 256;
 pub const EVENT_QUEUE: usize = 8192;
 /// Most write jobs merged into one commit.
 pub const MAX_GROUP_COMMIT: usize = 1024;
+/// The writer thread's name (the simulator sums its CPU time by this name
+/// to show what storing costs).
+pub const WRITER_THREAD: &str = "riskmesh-writer";
 
 /// The roster the verifiers use; swapped when a roster update is accepted.
 pub type SharedRoster = Arc<RwLock<Arc<Roster>>>;
@@ -562,7 +565,7 @@ impl Worker<WriteJob> {
     pub fn start(store: Store, reports: WriteReports) -> Self {
         let (tx, rx) = sync_channel::<Box<WriteJob>>(WRITE_QUEUE);
         let thread = std::thread::Builder::new()
-            .name("riskmesh-writer".into())
+            .name(WRITER_THREAD.into())
             .spawn(move || write_worker(store, &rx, &reports))
             .expect("spawning the writer thread");
         Worker {

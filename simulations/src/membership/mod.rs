@@ -742,6 +742,7 @@ pub async fn execute(
         startup_s,
         cpu_s,
         cpu_phase_s: None,
+        writer_cpu_phase_s: None,
         peak_rss_mib: measure::peak_rss_mib(),
         base_rss_mib: base_rss,
         log_files: if logs_ours { vec![log_path] } else { Vec::new() },
