@@ -25,24 +25,42 @@ fn stat_name_and_ticks(stat: &str) -> Option<(&str, f64)> {
     Some((name, utime + stime))
 }
 
-/// CPU seconds (user + system) used so far by this process's live threads
-/// whose name starts with `prefix` (Linux truncates thread names to 15
-/// bytes). Threads that have exited are not counted, so read it while the
-/// threads run. `None` where `/proc/self/task` cannot be read.
+/// Seconds on the CPU in a `/proc/.../schedstat` line (its first field,
+/// in nanoseconds).
+fn schedstat_seconds(schedstat: &str) -> Option<f64> {
+    let ns: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+/// CPU seconds used so far by this process's live threads whose name
+/// starts with `prefix` (Linux truncates thread names to 15 bytes). Threads
+/// that have exited are not counted, so read it while the threads run.
+///
+/// Read from each thread's `schedstat`, the scheduler's nanosecond count: a
+/// thread's `stat` times are sampled at timer ticks, and a thread that runs
+/// in bursts of tens of microseconds on an otherwise idle core (a store
+/// writer at 2 entries/s) is never running at a tick, so `stat` shows it
+/// at zero. Falls back to `stat` where `schedstat` is missing. `None`
+/// where `/proc/self/task` cannot be read.
 pub fn threads_cpu_seconds(prefix: &str) -> Option<f64> {
-    let mut ticks = 0.0;
+    let mut seconds = 0.0;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        // A thread may exit between the listing and the read.
+        // A thread may exit between the listing and the reads.
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
         };
-        if let Some((name, t)) = stat_name_and_ticks(&stat)
-            && name.starts_with(prefix)
-        {
-            ticks += t;
+        let Some((name, ticks)) = stat_name_and_ticks(&stat) else {
+            continue;
+        };
+        if !name.starts_with(prefix) {
+            continue;
         }
+        seconds += std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| schedstat_seconds(&s))
+            .unwrap_or(ticks / USER_HZ);
     }
-    Some(ticks / USER_HZ)
+    Some(seconds)
 }
 
 fn status_kib(key: &str) -> Option<f64> {
@@ -131,6 +149,8 @@ mod tests {
         assert_eq!(stat_name_and_ticks(line), Some(("odd) name", 300.0)));
         assert_eq!(stat_name_and_ticks("4242 no-parens S 1"), None);
         assert_eq!(stat_name_and_ticks("4242 (short) S 1 2"), None);
+        assert_eq!(schedstat_seconds("1500000000 20000 7\n"), Some(1.5));
+        assert_eq!(schedstat_seconds(""), None);
     }
 
     #[test]
