@@ -134,7 +134,8 @@ pub struct Figures {
     /// Process CPU seconds from the start of the publishing phase until
     /// every node agreed (or the settle ended): the network's running cost,
     /// without starting the nodes (creating databases and keys, introducing
-    /// addresses) and stopping them.
+    /// addresses) and stopping them, nor the harness's final round of
+    /// status queries that confirms the agreement (read before it).
     #[serde(default)]
     pub cpu_phase_s: Option<f64>,
     /// Of `cpu_phase_s`, the CPU seconds of the nodes' store writer threads

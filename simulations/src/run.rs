@@ -1420,6 +1420,11 @@ pub async fn execute(
     let mut converged_after_s = None;
     let mut statuses: Vec<NodeStatus> = Vec::new();
     let mut last_nudge = Instant::now();
+    // The CPU figures when the network's work was done: read before the
+    // status round that confirms agreement, so the harness's own checking
+    // (every node's whole status: O(n²) strings) is not billed to the
+    // network. The bare baseline's check reads one counter.
+    let mut cpu_at_agreement: Option<(Option<f64>, Option<f64>)> = None;
     loop {
         // Nodes agree only if they store as many entries: look at that
         // counter first, and ask every node for its whole status (heads of
@@ -1429,6 +1434,12 @@ pub async fn execute(
             .map(|i| handle_of(&h.handles, i).map(|hd| hd.metrics.entries_stored.load(Ordering::Relaxed)))
             .collect();
         let counts_agree = counts.iter().all(Option::is_some) && counts.windows(2).all(|w| w[0] == w[1]);
+        let cpu_before_check = counts_agree.then(|| {
+            (
+                measure::cpu_seconds(),
+                measure::threads_cpu_seconds(WRITER_THREAD),
+            )
+        });
         statuses.clear();
         for i in (0..n).filter(|_| counts_agree) {
             if let Some(hd) = handle_of(&h.handles, i)
@@ -1439,6 +1450,7 @@ pub async fn execute(
         }
         if statuses.len() == n && agreed(&statuses, &expected_proofs) {
             converged_after_s = Some(t0.elapsed().as_secs_f64());
+            cpu_at_agreement = cpu_before_check;
             break;
         }
         if Instant::now() >= settle_deadline {
@@ -1457,13 +1469,19 @@ pub async fn execute(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let cpu_phase_s = match (cpu_phase_start, measure::cpu_seconds()) {
+    let (cpu_end, writer_cpu_end) = cpu_at_agreement.unwrap_or_else(|| {
+        (
+            measure::cpu_seconds(),
+            measure::threads_cpu_seconds(WRITER_THREAD),
+        )
+    });
+    let cpu_phase_s = match (cpu_phase_start, cpu_end) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
     // Writers of nodes stopped during the phase are not counted (their
     // threads are gone); the scaling workload stops none.
-    let writer_cpu_phase_s = match (writer_cpu_start, measure::threads_cpu_seconds(WRITER_THREAD)) {
+    let writer_cpu_phase_s = match (writer_cpu_start, writer_cpu_end) {
         (Some(a), Some(b)) => Some((b - a).max(0.0)),
         _ => None,
     };
