@@ -217,13 +217,15 @@ pub fn write_series(dir: &Path, sizes: &[Size], table: &str) -> io::Result<Optio
         .map(|e| e.to_string()))
 }
 
+/// One run's figure, or `—` where the run or the figure is missing.
+fn one(row: Option<&Row>, f: fn(&Row) -> f64, digits: usize) -> String {
+    row.map(f)
+        .filter(|v| v.is_finite())
+        .map_or_else(|| "—".to_string(), |v| format!("{v:.digits$}"))
+}
+
 fn pair(riskmesh: Option<&Row>, bare: Option<&Row>, f: fn(&Row) -> f64, digits: usize) -> String {
-    let show = |r: Option<&Row>| {
-        r.map(f)
-            .filter(|v| v.is_finite())
-            .map_or_else(|| "—".to_string(), |v| format!("{v:.digits$}"))
-    };
-    format!("{} / {}", show(riskmesh), show(bare))
+    format!("{} / {}", one(riskmesh, f, digits), one(bare, f, digits))
 }
 
 /// The tables in Markdown: riskmesh's figures per size, then (when the bare
@@ -281,9 +283,7 @@ pub fn table(sizes: &[Size], release: bool) -> String {
                 mark(ratio(|x| x.p99), Some(P99_RATIO_TARGET)),
                 pair(r, b, |x| x.cpu_phase_s, 1),
                 mark(ratio(|x| x.cpu_phase), Some(CPU_RATIO_TARGET)),
-                r.map(|x| x.writer_cpu_phase_s)
-                    .filter(|v| v.is_finite())
-                    .map_or_else(|| "—".to_string(), |v| format!("{v:.1}")),
+                one(r, |x| x.writer_cpu_phase_s, 1),
                 mark(ratio(|x| x.cpu_phase_less_writers), None),
                 pair(r, b, |x| x.cpu_s, 1),
                 mark(ratio(|x| x.cpu), None),
